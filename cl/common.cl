@@ -1,0 +1,130 @@
+/* Prepended to every kernel family. The host defines, per build:
+ *   DTYPE     storage type of Q, K, V and O: 0 f32, 1 f16, 2 bf16 (arithmetic is always f32)
+ *   HEAD_DIM  d, so that loops over the head dimension have a fixed trip count
+ * Only OpenCL C 1.2 core features are used: f16 goes through vload_half/vstore_half_rte,
+ * which need no cl_khr_fp16, and bf16 through integer shifts. */
+
+#if DTYPE == 0
+typedef float storage_t;
+#define LOAD(p, i) ((p)[i])
+#define STORE(p, i, x) ((p)[i] = (x))
+#elif DTYPE == 1
+typedef half storage_t;
+#define LOAD(p, i) vload_half((i), (p))
+#define STORE(p, i, x) vstore_half_rte((x), (i), (p))
+#elif DTYPE == 2
+typedef ushort storage_t;
+#define LOAD(p, i) as_float((uint)(p)[i] << 16)
+#define STORE(p, i, x) ((p)[i] = float_to_bf16(x))
+/* Round to nearest even on the upper 16 bits; NaN stays NaN. */
+inline ushort float_to_bf16(float x)
+{
+    uint u = as_uint(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (ushort)((u >> 16) | 0x40u);
+    return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+#else
+#error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
+#endif
+
+/* Scores are kept in base 2: q is pre-multiplied by scale * log2(e), so exp(x) becomes exp2,
+ * which every device has in hardware or as its cheapest transcendental. */
+#define LOG2E 1.4426950408889634f
+#define LN2 0.6931471805599453f
+
+/* The visibility rule of docs/semantics.md for query row i, as one key range [*lo, *hi):
+ * row i sits at key position i + pos_off; causal bounds it on the right, a window (-1 for
+ * unbounded) on either side. Rows grow monotonically, so a tile of rows sees the union of its
+ * first and last rows' ranges. */
+inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk, int *lo,
+                      int *hi)
+{
+    long pos = i + pos_off;
+    long first = wl < 0 ? 0 : pos - wl;
+    long last = wr < 0 ? (long)nk - 1 : pos + wr;
+    if (causal && last > pos)
+        last = pos;
+    first = clamp(first, 0L, (long)nk);
+    last = clamp(last + 1, 0L, (long)nk);
+    *lo = (int)first;
+    *hi = (int)max(first, last);
+}
+
+#ifdef VW
+/* Explicit vectors of the device's preferred float width (VW = 1, 2, 4, 8 or 16): CPU
+ * implementations such as PoCL compile floatN arithmetic to full-width SIMD but do not
+ * vectorise loops with reductions across work-items by themselves. */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#if VW == 1
+typedef float vec_t;
+typedef int ivec_t;
+#define VLOAD(p) (*(p))
+#define VSTORE(x, p) (*(p) = (x))
+#define LANE_INDEX 0
+#else
+typedef CAT(float, VW) vec_t;
+typedef CAT(int, VW) ivec_t;
+#define VLOAD(p) CAT(vload, VW)(0, (p))
+#define VSTORE(x, p) CAT(vstore, VW)((x), 0, (p))
+#if VW == 2
+#define LANE_INDEX ((int2)(0, 1))
+#elif VW == 4
+#define LANE_INDEX ((int4)(0, 1, 2, 3))
+#elif VW == 8
+#define LANE_INDEX ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#elif VW == 16
+#define LANE_INDEX ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#else
+#error "VW must be 1, 2, 4, 8 or 16"
+#endif
+#endif
+
+/* Horizontal max and sum by halving: each step is one shuffle and one full-width op. */
+inline float hmax(vec_t v)
+{
+#if VW == 16
+    float8 a = fmax(v.lo, v.hi);
+    float4 b = fmax(a.lo, a.hi);
+    float2 c = fmax(b.lo, b.hi);
+    return fmax(c.lo, c.hi);
+#elif VW == 8
+    float4 b = fmax(v.lo, v.hi);
+    float2 c = fmax(b.lo, b.hi);
+    return fmax(c.lo, c.hi);
+#elif VW == 4
+    float2 c = fmax(v.lo, v.hi);
+    return fmax(c.lo, c.hi);
+#elif VW == 2
+    return fmax(v.lo, v.hi);
+#else
+    return v;
+#endif
+}
+
+inline float hsum(vec_t v)
+{
+#if VW == 16
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.lo + c.hi;
+#elif VW == 8
+    float4 b = v.lo + v.hi;
+    float2 c = b.lo + b.hi;
+    return c.lo + c.hi;
+#elif VW == 4
+    float2 c = v.lo + v.hi;
+    return c.lo + c.hi;
+#elif VW == 2
+    return v.lo + v.hi;
+#else
+    return v;
+#endif
+}
+
+/* Packed head_dim: V rows and output accumulators are whole vectors, zero-padded past d. */
+#define D_VECS ((HEAD_DIM + VW - 1) / VW)
+#define D_PAD (D_VECS * VW)
+#endif

@@ -1,0 +1,154 @@
+/* The naive, unfused pipeline: the baseline the field measures attention against.
+ *   1. naive_scores      S = Q K^T                (or CLBlast SGEMM)
+ *   2. naive_scale_mask  S = scale * S, invisible keys -> -inf
+ *   3. naive_softmax     P = softmax(S) row by row, LSE
+ *   4. naive_pv          O = P V                  (or CLBlast SGEMM)
+ * S lives in global memory: per (batch, head) of the chunk, `rows` rows of s_stride floats.
+ * A chunk covers heads [z0, z0 + zc) of the flattened (batch, head) index and query rows
+ * [i0, i0 + rows), so that S fits the device's largest allocation.
+ *
+ * The products use the register blocking of cl/tiled_registers.cl on packed K and V
+ * (cl/pack.cl). Host defines: VW, ROWS, KV_VECS, and common.cl's DTYPE and HEAD_DIM. */
+
+#define BC (KV_VECS * VW)
+
+/* Work-item: ROWS rows x BC keys of S. Grid: (s_stride / BC, ceil(rows / ROWS), zc). */
+__kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, long q_ss,
+                           long q_sh, __global const float *kt, int kt_stride, int heads,
+                           int group, int z0, int i0, int rows, __global float *s, int s_stride)
+{
+    const int j0 = (int)get_global_id(0) * BC;
+    const int rr0 = (int)get_global_id(1) * ROWS;
+    const int zc = (int)get_global_id(2);
+    const int z = z0 + zc;
+    const int b = z / heads, h = z % heads;
+    const int bkv = b * (heads / group) + h / group;
+    if (rr0 >= rows)
+        return;
+
+    vec_t acc[ROWS][KV_VECS];
+    ulong qrow[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        const int i = i0 + min(rr0 + r, rows - 1);
+        qrow[r] = q_off + (ulong)(b * q_sb + (long)i * q_ss + h * q_sh);
+#pragma unroll
+        for (int u = 0; u < KV_VECS; u++)
+            acc[r][u] = (vec_t)(0.0f);
+    }
+    __global const float *kcol = kt + (ulong)bkv * HEAD_DIM * (ulong)kt_stride + (ulong)j0;
+#pragma unroll 4
+    for (int c = 0; c < HEAD_DIM; c++) {
+        vec_t kvec[KV_VECS];
+#pragma unroll
+        for (int u = 0; u < KV_VECS; u++)
+            kvec[u] = VLOAD(kcol + (ulong)c * (ulong)kt_stride + u * VW);
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            const vec_t qc = (vec_t)(LOAD(q, qrow[r] + (ulong)c));
+#pragma unroll
+            for (int u = 0; u < KV_VECS; u++)
+                acc[r][u] = mad(qc, kvec[u], acc[r][u]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; r++)
+        if (rr0 + r < rows)
+#pragma unroll
+            for (int u = 0; u < KV_VECS; u++)
+                VSTORE(acc[r][u], s + ((ulong)zc * (ulong)rows + (ulong)(rr0 + r)) *
+                                          (ulong)s_stride + (ulong)(j0 + u * VW));
+}
+
+/* Work-item: one vector of VW scores. Grid: (s_stride / VW, rows, zc). */
+__kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows, int nk,
+                               long pos_off, int causal, long wl, long wr, float scale)
+{
+    const int j = (int)get_global_id(0) * VW;
+    const int rr = (int)get_global_id(1);
+    const int zc = (int)get_global_id(2);
+    int lo, hi;
+    row_range(i0 + rr, pos_off, causal, wl, wr, nk, &lo, &hi);
+    __global float *p = s + ((ulong)zc * (ulong)rows + (ulong)rr) * (ulong)s_stride + (ulong)j;
+    const ivec_t key = (ivec_t)(j) + LANE_INDEX;
+    VSTORE(select(VLOAD(p) * (vec_t)(scale), (vec_t)(-INFINITY),
+                  (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi))),
+           p);
+}
+
+/* Work-item: one row of S, in place. Grid: (rows, zc). */
+__kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int rows, int nq,
+                            __global float *lse, ulong lse_off, int write_lse)
+{
+    const int rr = (int)get_global_id(0);
+    const int zc = (int)get_global_id(1);
+    __global float *row = s + ((ulong)zc * (ulong)rows + (ulong)rr) * (ulong)s_stride;
+    vec_t mv = (vec_t)(-INFINITY);
+    for (int j = 0; j < s_stride; j += VW)
+        mv = fmax(mv, VLOAD(row + j));
+    const float m = hmax(mv);
+    const float m_use = m == -INFINITY ? 0.0f : m; /* a fully masked row stays all zeros */
+    vec_t sv = (vec_t)(0.0f);
+    for (int j = 0; j < s_stride; j += VW) {
+        const vec_t e = exp(VLOAD(row + j) - (vec_t)(m_use));
+        VSTORE(e, row + j);
+        sv += e;
+    }
+    const float sum = hsum(sv);
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    for (int j = 0; j < s_stride; j += VW)
+        VSTORE(VLOAD(row + j) * (vec_t)(inv), row + j);
+    if (write_lse)
+        lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] =
+            m == -INFINITY ? -INFINITY : m + log(sum);
+}
+
+/* Work-item: ROWS rows of O. Grid: (ceil(rows / ROWS), zc). */
+__kernel void naive_pv(__global const float *s, int s_stride, __global const float *vp,
+                       int nk_pad, int heads, int group, int z0, int i0, int rows,
+                       __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh)
+{
+    const int rr0 = (int)get_global_id(0) * ROWS;
+    const int zc = (int)get_global_id(1);
+    const int z = z0 + zc;
+    const int b = z / heads, h = z % heads;
+    const int bkv = b * (heads / group) + h / group;
+    if (rr0 >= rows)
+        return;
+    __global const float *prow[ROWS];
+    vec_t acc[ROWS][D_VECS];
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        prow[r] = s + ((ulong)zc * (ulong)rows + (ulong)min(rr0 + r, rows - 1)) *
+                          (ulong)s_stride;
+#pragma unroll
+        for (int t = 0; t < D_VECS; t++)
+            acc[r][t] = (vec_t)(0.0f);
+    }
+    __global const float *vrow = vp + (ulong)bkv * (ulong)nk_pad * D_PAD;
+    for (int j = 0; j < s_stride; j++) {
+        float pj[ROWS];
+#pragma unroll
+        for (int r = 0; r < ROWS; r++)
+            pj[r] = prow[r][j];
+#pragma unroll
+        for (int t = 0; t < D_VECS; t++) {
+            const vec_t vv = VLOAD(vrow + (ulong)j * D_PAD + t * VW);
+#pragma unroll
+            for (int r = 0; r < ROWS; r++)
+                acc[r][t] = mad((vec_t)(pj[r]), vv, acc[r][t]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        if (rr0 + r >= rows)
+            break;
+        float out[D_PAD];
+#pragma unroll
+        for (int t = 0; t < D_VECS; t++)
+            VSTORE(acc[r][t], &out[t * VW]);
+        const ulong base = o_off + (ulong)(b * o_sb + (long)(i0 + rr0 + r) * o_ss + h * o_sh);
+        for (int c = 0; c < HEAD_DIM; c++)
+            STORE(o, base + (ulong)c, out[c]);
+    }
+}

@@ -1,0 +1,157 @@
+#include "context.h"
+
+#include <stdlib.h>
+
+#include "cl_error.h"
+#include "message.h"
+#include "program_cache.h"
+
+static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
+{
+    clattn_status st = device_limits_query(ctx->device, &ctx->limits);
+    if (!st)
+        st = device_limits_override(&ctx->limits, getenv("CLATTN_DEVICE_LIMITS"));
+    if (!st && !ctx->limits.available)
+        st = fail(NULL, CLATTN_ERROR_NO_DEVICE, "device '%s' reports that it is not available",
+                  ctx->limits.name);
+    if (!st && !(ctx->programs = program_cache_create()))
+        st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    if (st) {
+        clattn_context_destroy(ctx);
+        return st;
+    }
+    *out = ctx;
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status create_queue(clattn_context *ctx)
+{
+    cl_int err;
+    /* Profiling is on so that attn-bench and clattn_plan_stage_time can read device times; on
+     * the implementations measured it costs nothing visible per kernel. */
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS)
+        return cl_fail(NULL, "clCreateCommandQueue", err);
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_context_create(int index, clattn_context **out)
+{
+    if (!out)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create: ctx is NULL");
+    *out = NULL;
+    clattn_status st;
+    if (index < 0 && (st = clattn_device_default(&index)))
+        return st;
+    cl_platform_id platform;
+    cl_device_id device;
+    if ((st = clattn_device_get(index, &platform, &device)))
+        return st;
+    cl_bool available = CL_FALSE;
+    clGetDeviceInfo(device, CL_DEVICE_AVAILABLE, sizeof available, &available, NULL);
+    if (!available)
+        return fail(NULL, CLATTN_ERROR_NO_DEVICE, "OpenCL device %d is not available", index);
+
+    clattn_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    clRetainDevice(device);
+    ctx->device = device;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
+    cl_int err;
+    ctx->cl = clCreateContext(props, 1, &device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        clattn_context_destroy(ctx);
+        return cl_fail(NULL, "clCreateContext", err);
+    }
+    if ((st = create_queue(ctx))) {
+        clattn_context_destroy(ctx);
+        return st;
+    }
+    return finish_create(ctx, out);
+}
+
+static int context_has_device(cl_context context, cl_device_id device)
+{
+    size_t size = 0;
+    if (clGetContextInfo(context, CL_CONTEXT_DEVICES, 0, NULL, &size) != CL_SUCCESS || !size)
+        return 0;
+    cl_device_id *devs = malloc(size);
+    int found = 0;
+    if (devs && clGetContextInfo(context, CL_CONTEXT_DEVICES, size, devs, NULL) == CL_SUCCESS)
+        for (size_t i = 0; i < size / sizeof *devs; i++)
+            found |= devs[i] == device;
+    free(devs);
+    return found;
+}
+
+clattn_status clattn_context_create_cl(cl_context context, cl_device_id device,
+                                       cl_command_queue queue, clattn_context **out)
+{
+    if (!out)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_create_cl: ctx is NULL");
+    *out = NULL;
+    if (!context || !device)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "clattn_context_create_cl: context and device are required");
+    if (!context_has_device(context, device))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "clattn_context_create_cl: the device is not part of the context");
+    if (queue) {
+        cl_context qctx = NULL;
+        cl_device_id qdev = NULL;
+        if (clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof qctx, &qctx, NULL) ||
+            clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof qdev, &qdev, NULL) ||
+            qctx != context || qdev != device)
+            return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                        "clattn_context_create_cl: the queue is not on that context and device");
+    }
+    clattn_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    clRetainContext(context);
+    ctx->cl = context;
+    clRetainDevice(device);
+    ctx->device = device;
+    if (queue) {
+        clRetainCommandQueue(queue);
+        ctx->queue = queue;
+    } else {
+        clattn_status st = create_queue(ctx);
+        if (st) {
+            clattn_context_destroy(ctx);
+            return st;
+        }
+    }
+    return finish_create(ctx, out);
+}
+
+void clattn_context_destroy(clattn_context *ctx)
+{
+    if (!ctx)
+        return;
+    program_cache_destroy(ctx->programs);
+    if (ctx->queue)
+        clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl)
+        clReleaseContext(ctx->cl);
+    /* A no-op for root devices, but it keeps the count honest for a caller's sub-device. */
+    if (ctx->device)
+        clReleaseDevice(ctx->device);
+    message_release(ctx);
+    free(ctx);
+}
+
+clattn_status clattn_context_get_cl(const clattn_context *ctx, cl_context *context,
+                                    cl_device_id *device, cl_command_queue *queue)
+{
+    if (!ctx)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_get_cl: ctx is NULL");
+    if (context)
+        *context = ctx->cl;
+    if (device)
+        *device = ctx->device;
+    if (queue)
+        *queue = ctx->queue;
+    return CLATTN_SUCCESS;
+}

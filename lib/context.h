@@ -1,0 +1,20 @@
+/* The context: the OpenCL objects clattn works with, the device's limits, the program cache
+ * and the last failure message. */
+#ifndef CLATTN_CONTEXT_H
+#define CLATTN_CONTEXT_H
+
+#include "clattn.h"
+#include "device_limits.h"
+
+struct program_cache;
+
+struct clattn_context {
+    cl_context cl;
+    cl_device_id device;
+    cl_command_queue queue;
+    device_limits limits;
+    struct program_cache *programs;
+    char *message;
+};
+
+#endif

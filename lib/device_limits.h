@@ -1,0 +1,45 @@
+/* What clattn knows about a device: the OpenCL queries every choice is made from, after the
+ * optional CLATTN_DEVICE_LIMITS override that lets tests present one device as another. */
+#ifndef CLATTN_DEVICE_LIMITS_H
+#define CLATTN_DEVICE_LIMITS_H
+
+#include "clattn.h"
+
+typedef struct device_limits {
+    char name[256];
+    char vendor[128];
+    char device_version[128];
+    char driver_version[128];
+    char platform_name[128];
+    char platform_version[128];
+    cl_device_type type;
+    cl_uint compute_units;
+    cl_uint clock_mhz;
+    size_t max_work_group_size;
+    size_t max_work_item_size0;
+    cl_ulong local_mem_size;
+    /* CL_LOCAL: dedicated fast memory (GPUs). CL_GLOBAL: ordinary cached RAM (CPUs). */
+    int local_mem_is_dedicated;
+    cl_ulong global_mem_size;
+    cl_ulong max_alloc_size;
+    /* CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: 1 on implementations that vectorise across
+     * work-items themselves (GPUs, llvmpipe); 8 or 16 on CPU devices that want explicit
+     * vectors (PoCL). */
+    cl_uint vector_width;
+    int c_version_major, c_version_minor;
+    int has_fp16, has_fp64;
+    int available;
+    /* The CLATTN_DEVICE_LIMITS text applied, "" when none. */
+    char simulated[256];
+} device_limits;
+
+/* Fills `out` from the device; failures go to clattn_message(NULL). */
+clattn_status device_limits_query(cl_device_id device, device_limits *out);
+
+/* Applies "key=value,key=value" (see docs/device-limits.md): local_mem_size, local_mem_type
+ * (local|global), max_work_group_size, vector_width, compute_units, max_alloc_size,
+ * global_mem_size, fp16, fp64. Sizes may only shrink what the device has. On error nothing is
+ * changed and the reason is in clattn_message(NULL). */
+clattn_status device_limits_override(device_limits *limits, const char *spec);
+
+#endif

@@ -1,0 +1,141 @@
+#include "launch.h"
+
+#include <stdlib.h>
+
+#include "cl_error.h"
+#include "message.h"
+
+static void stage_clear(stage_record *s)
+{
+    for (size_t i = 0; i < s->count; i++)
+        clReleaseEvent(s->events[i]);
+    s->count = 0;
+}
+
+void launch_begin(struct launch_sequence *seq, clattn_plan *plan, cl_command_queue queue,
+                  cl_uint num_wait, const cl_event *wait_list)
+{
+    seq->plan = plan;
+    seq->queue = queue;
+    seq->num_wait = num_wait;
+    seq->wait_list = wait_list;
+    seq->last = NULL;
+    for (int i = 0; i < plan->stage_count; i++)
+        stage_clear(&plan->stages[i]);
+}
+
+/* Keeps the event for stage timing (one reference) and as the sequence's last (another). */
+static void record(struct launch_sequence *seq, int stage, cl_event event)
+{
+    stage_record *s = &seq->plan->stages[stage];
+    if (s->count == s->capacity) {
+        size_t cap = s->capacity ? 2 * s->capacity : 4;
+        cl_event *grown = realloc(s->events, cap * sizeof *grown);
+        if (grown) {
+            s->events = grown;
+            s->capacity = cap;
+        }
+    }
+    if (s->count < s->capacity) {
+        clRetainEvent(event);
+        s->events[s->count++] = event;
+    } /* else: timing loses this event; the computation does not */
+    if (seq->last)
+        clReleaseEvent(seq->last);
+    seq->last = event;
+}
+
+clattn_status launch_kernel(struct launch_sequence *seq, int stage, cl_kernel kernel,
+                            cl_uint dims, const size_t *global, const size_t *local,
+                            const char *name)
+{
+    for (cl_uint d = 0; d < dims; d++)
+        if (global[d] == 0)
+            return CLATTN_SUCCESS; /* an empty launch is no work, not an error */
+    cl_uint nwait = seq->last ? 1 : seq->num_wait;
+    const cl_event *wait = seq->last ? &seq->last : seq->wait_list;
+    cl_event event;
+    cl_int err = clEnqueueNDRangeKernel(seq->queue, kernel, dims, NULL, global, local, nwait,
+                                        nwait ? wait : NULL, &event);
+    if (err != CL_SUCCESS) {
+        clattn_status st = cl_fail(seq->plan->ctx, "clEnqueueNDRangeKernel", err);
+        message_append(seq->plan->ctx, " (kernel ");
+        message_append(seq->plan->ctx, name);
+        message_append(seq->plan->ctx, ")");
+        return st;
+    }
+    record(seq, stage, event);
+    return CLATTN_SUCCESS;
+}
+
+clattn_status launch_external_begin(struct launch_sequence *seq)
+{
+    cl_uint nwait = seq->last ? 1 : seq->num_wait;
+    if (!nwait)
+        return CLATTN_SUCCESS;
+    const cl_event *wait = seq->last ? &seq->last : seq->wait_list;
+    cl_int err = clEnqueueBarrierWithWaitList(seq->queue, nwait, wait, NULL);
+    if (err != CL_SUCCESS)
+        return cl_fail(seq->plan->ctx, "clEnqueueBarrierWithWaitList", err);
+    return CLATTN_SUCCESS;
+}
+
+void launch_external_end(struct launch_sequence *seq, int stage, cl_event event)
+{
+    if (event)
+        record(seq, stage, event);
+}
+
+void launch_end(struct launch_sequence *seq, cl_event *event)
+{
+    if (event)
+        *event = seq->last;
+    else if (seq->last)
+        clReleaseEvent(seq->last);
+    seq->last = NULL;
+}
+
+void args_begin(kernel_args *a, clattn_context *ctx, cl_kernel kernel)
+{
+    a->ctx = ctx;
+    a->kernel = kernel;
+    a->next = 0;
+    a->err = CL_SUCCESS;
+    a->failed_at = 0;
+}
+
+static void set(kernel_args *a, size_t size, const void *value)
+{
+    cl_int err = clSetKernelArg(a->kernel, a->next, size, value);
+    if (err != CL_SUCCESS && a->err == CL_SUCCESS) {
+        a->err = err;
+        a->failed_at = a->next;
+    }
+    a->next++;
+}
+
+void args_mem(kernel_args *a, cl_mem m) { set(a, sizeof m, &m); }
+void args_int(kernel_args *a, cl_int v) { set(a, sizeof v, &v); }
+void args_long(kernel_args *a, cl_long v) { set(a, sizeof v, &v); }
+void args_ulong(kernel_args *a, cl_ulong v) { set(a, sizeof v, &v); }
+void args_float(kernel_args *a, cl_float v) { set(a, sizeof v, &v); }
+
+void args_tensor(kernel_args *a, const clattn_problem *p, clattn_tensor t, cl_mem m,
+                 cl_ulong offset)
+{
+    int64_t s[3];
+    problem_strides(p, t, s);
+    args_mem(a, m);
+    args_ulong(a, offset);
+    args_long(a, s[0]);
+    args_long(a, s[1]);
+    args_long(a, s[2]);
+}
+
+clattn_status args_end(kernel_args *a, const char *kernel_name)
+{
+    if (a->err == CL_SUCCESS)
+        return CLATTN_SUCCESS;
+    return fail(a->ctx, CLATTN_ERROR_OPENCL, "clSetKernelArg(%s, %u) failed: %s (%d)",
+                kernel_name, a->failed_at, cl_error_name(a->err), (int)a->err);
+}

@@ -1,0 +1,314 @@
+/* The naive algorithm: the unfused pipeline of cl/naive.cl with the score matrix in global
+ * memory, split into chunks of heads and query rows when it does not fit one allocation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "launch.h"
+#include "message.h"
+#include "pack.h"
+#include "plan.h"
+#include "program_cache.h"
+#include "tile_select.h"
+#ifdef CLATTN_HAVE_CLBLAST
+#include "naive_clblast.h"
+#endif
+
+typedef struct naive_impl {
+    cl_kernel pack, scores, scale_mask, softmax, pv;
+    cl_mem kt, vp, s;
+    register_tiles rt;
+    packed_layout layout;
+    int s_stride;
+    int64_t z_chunk, row_chunk;
+    int clblast;
+    size_t *offsets; /* CLBlast's per-batch offsets and scalars, sized for one chunk */
+    float *scalars;
+} naive_impl;
+
+/* Stage indices; with CLBlast there is no packing, and the others move up by one. */
+enum { STAGE_PACK, STAGE_QK, STAGE_SCALE_MASK, STAGE_SOFTMAX, STAGE_PV };
+#define STAGE(n, s) ((s) - (n)->clblast)
+
+static void naive_release(clattn_plan *plan)
+{
+    naive_impl *n = plan->impl;
+    if (!n)
+        return;
+    cl_kernel kernels[] = {n->pack, n->scores, n->scale_mask, n->softmax, n->pv};
+    for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
+        if (kernels[i])
+            clReleaseKernel(kernels[i]);
+    cl_mem mems[] = {n->kt, n->vp, n->s};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        if (mems[i])
+            clReleaseMemObject(mems[i]);
+    free(n->offsets);
+    free(n->scalars);
+    free(n);
+    plan->impl = NULL;
+}
+
+static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *seq,
+                                   const attn_buffers *b, int64_t z0, int64_t zc, int64_t i0,
+                                   int64_t rows)
+{
+    naive_impl *n = plan->impl;
+    const clattn_problem *p = &plan->problem;
+    const int64_t heads = problem_get(p, CLATTN_PARAM_HEADS);
+    const int vw = n->rt.vw, bc = n->rt.kv_vecs * n->rt.vw, R = n->rt.rows;
+    kernel_args a;
+    clattn_status st;
+
+    if (n->clblast) {
+#ifdef CLATTN_HAVE_CLBLAST
+        st = clblast_product(plan, seq, STAGE(n, STAGE_QK), 1, b, n->s, n->s_stride, z0, zc, i0, rows,
+                             n->offsets, n->scalars);
+        if (st)
+            return st;
+#endif
+    } else {
+        args_begin(&a, plan->ctx, n->scores);
+        args_tensor(&a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
+        args_mem(&a, n->kt);
+        args_int(&a, n->layout.kt_stride);
+        args_int(&a, (cl_int)heads);
+        args_int(&a, (cl_int)(heads / problem_kv_heads(p)));
+        args_int(&a, (cl_int)z0);
+        args_int(&a, (cl_int)i0);
+        args_int(&a, (cl_int)rows);
+        args_mem(&a, n->s);
+        args_int(&a, n->s_stride);
+        if ((st = args_end(&a, "naive_scores")))
+            return st;
+        size_t g[3] = {(size_t)(n->s_stride / bc), (size_t)((rows + R - 1) / R), (size_t)zc};
+        if ((st = launch_kernel(seq, STAGE(n, STAGE_QK), n->scores, 3, g, NULL, "naive_scores")))
+            return st;
+    }
+
+    args_begin(&a, plan->ctx, n->scale_mask);
+    args_mem(&a, n->s);
+    args_int(&a, n->s_stride);
+    args_int(&a, (cl_int)i0);
+    args_int(&a, (cl_int)rows);
+    args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
+    args_long(&a, problem_position_offset(p));
+    args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_CAUSAL));
+    args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
+    args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
+    args_float(&a, (cl_float)problem_scale(p));
+    if ((st = args_end(&a, "naive_scale_mask")))
+        return st;
+    size_t gm[3] = {(size_t)(n->s_stride / vw), (size_t)rows, (size_t)zc};
+    if ((st = launch_kernel(seq, STAGE(n, STAGE_SCALE_MASK), n->scale_mask, 3, gm, NULL,
+                            "naive_scale_mask")))
+        return st;
+
+    args_begin(&a, plan->ctx, n->softmax);
+    args_mem(&a, n->s);
+    args_int(&a, n->s_stride);
+    args_int(&a, (cl_int)z0);
+    args_int(&a, (cl_int)i0);
+    args_int(&a, (cl_int)rows);
+    args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
+    args_mem(&a, b->lse);
+    args_ulong(&a, b->lse_off);
+    args_int(&a, b->lse != NULL);
+    if ((st = args_end(&a, "naive_softmax")))
+        return st;
+    size_t gs[2] = {(size_t)rows, (size_t)zc};
+    if ((st = launch_kernel(seq, STAGE(n, STAGE_SOFTMAX), n->softmax, 2, gs, NULL, "naive_softmax")))
+        return st;
+
+    if (n->clblast) {
+#ifdef CLATTN_HAVE_CLBLAST
+        return clblast_product(plan, seq, STAGE(n, STAGE_PV), 0, b, n->s, n->s_stride, z0, zc, i0, rows,
+                               n->offsets, n->scalars);
+#endif
+    }
+    args_begin(&a, plan->ctx, n->pv);
+    args_mem(&a, n->s);
+    args_int(&a, n->s_stride);
+    args_mem(&a, n->vp);
+    args_int(&a, n->layout.nk_pad);
+    args_int(&a, (cl_int)heads);
+    args_int(&a, (cl_int)(heads / problem_kv_heads(p)));
+    args_int(&a, (cl_int)z0);
+    args_int(&a, (cl_int)i0);
+    args_int(&a, (cl_int)rows);
+    args_tensor(&a, p, CLATTN_TENSOR_O, b->o, b->o_off);
+    if ((st = args_end(&a, "naive_pv")))
+        return st;
+    size_t gp[2] = {(size_t)((rows + R - 1) / R), (size_t)zc};
+    return launch_kernel(seq, STAGE(n, STAGE_PV), n->pv, 2, gp, NULL, "naive_pv");
+}
+
+static clattn_status naive_enqueue(clattn_plan *plan, struct launch_sequence *seq,
+                                   const attn_buffers *b)
+{
+    naive_impl *n = plan->impl;
+    const clattn_problem *p = &plan->problem;
+    clattn_status st;
+    if (!n->clblast &&
+        (st = pack_enqueue(plan, seq, STAGE_PACK, n->pack, b, n->kt, n->vp, &n->rt, &n->layout)))
+        return st;
+    const int64_t z_total = problem_get(p, CLATTN_PARAM_BATCH) * problem_get(p, CLATTN_PARAM_HEADS);
+    const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+    for (int64_t z0 = 0; z0 < z_total; z0 += n->z_chunk)
+        for (int64_t i0 = 0; i0 < nq; i0 += n->row_chunk) {
+            int64_t zc = z_total - z0 < n->z_chunk ? z_total - z0 : n->z_chunk;
+            int64_t rows = nq - i0 < n->row_chunk ? nq - i0 : n->row_chunk;
+            if ((st = enqueue_chunk(plan, seq, b, z0, zc, i0, rows)))
+                return st;
+        }
+    return CLATTN_SUCCESS;
+}
+
+static const struct plan_ops naive_ops = {naive_enqueue, naive_release};
+
+/* CLBlast is tuned for GPUs and slow where it is untuned (about 20 GFLOP/s on PoCL against
+ * 80+ for the register-blocked products), so it takes the products on devices that get local
+ * tiles, in f32, when the strides are ones a BLAS accepts. CLATTN_NAIVE_GEMM=clblast|own
+ * overrides the device rule (tests run both). */
+static int want_clblast(clattn_plan *plan, const char **why)
+{
+    const clattn_problem *p = &plan->problem;
+#ifndef CLATTN_HAVE_CLBLAST
+    (void)p;
+    *why = "clattn was built without CLBlast";
+    return 0;
+#else
+    if (problem_get(p, CLATTN_PARAM_DTYPE) != CLATTN_DTYPE_F32) {
+        *why = "CLBlast takes f32 storage only";
+        return 0;
+    }
+    int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    for (int t = CLATTN_TENSOR_Q; t <= CLATTN_TENSOR_O; t++) {
+        int64_t s[3];
+        problem_strides(p, (clattn_tensor)t, s);
+        if (s[1] < d) {
+            *why = "a sequence stride below head_dim is no BLAS leading dimension";
+            return 0;
+        }
+    }
+    const char *env = getenv("CLATTN_NAIVE_GEMM");
+    if (env && strcmp(env, "clblast") == 0) {
+        *why = "CLATTN_NAIVE_GEMM=clblast";
+        return 1;
+    }
+    if (env && strcmp(env, "own") == 0) {
+        *why = "CLATTN_NAIVE_GEMM=own";
+        return 0;
+    }
+    if (select_shape(&plan->ctx->limits) == CLATTN_SHAPE_LOCAL_TILES) {
+        *why = "CLBlast's kernels are tuned for devices like this one";
+        return 1;
+    }
+    *why = "on CPU-like devices clattn's register-blocked products outrun untuned CLBlast";
+    return 0;
+#endif
+}
+
+/* Splits the B*H x Nq x Nk score matrix into chunks that each fit one allocation and half
+ * the global memory: whole heads when a head fits, else blocks of query rows. */
+static clattn_status choose_chunks(clattn_plan *plan, naive_impl *n, uint64_t other_bytes)
+{
+    const clattn_problem *p = &plan->problem;
+    const device_limits *l = &plan->ctx->limits;
+    const int64_t z_total = problem_get(p, CLATTN_PARAM_BATCH) * problem_get(p, CLATTN_PARAM_HEADS);
+    const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+    uint64_t budget = l->global_mem_size / 2 > other_bytes ? l->global_mem_size / 2 - other_bytes : 0;
+    if (budget > l->max_alloc_size)
+        budget = l->max_alloc_size;
+    const uint64_t row_bytes = (uint64_t)n->s_stride * 4, head_bytes = row_bytes * (uint64_t)nq;
+    if (head_bytes <= budget) {
+        n->row_chunk = nq;
+        n->z_chunk = (int64_t)(budget / head_bytes) < z_total ? (int64_t)(budget / head_bytes) : z_total;
+    } else {
+        n->z_chunk = 1;
+        n->row_chunk = (int64_t)(budget / row_bytes) / n->rt.rows * n->rt.rows;
+        if (n->row_chunk < n->rt.rows)
+            return fail(plan->ctx, CLATTN_ERROR_DEVICE_OUT_OF_MEMORY,
+                        "naive: %d query rows of %lld scores (%.1f MiB) exceed the device's "
+                        "memory budget for the score matrix (%.1f MiB)",
+                        n->rt.rows, (long long)problem_get(p, CLATTN_PARAM_SEQ_KV),
+                        (double)(row_bytes * (uint64_t)n->rt.rows) / 1048576.0,
+                        (double)budget / 1048576.0);
+    }
+    plan->chunks = (z_total + n->z_chunk - 1) / n->z_chunk * ((nq + n->row_chunk - 1) / n->row_chunk);
+    return CLATTN_SUCCESS;
+}
+
+static clattn_status build_kernels(clattn_plan *plan, naive_impl *n)
+{
+    const clattn_problem *p = &plan->problem;
+    char options[256];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DKV_VECS=%d",
+             (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
+             n->rt.vw, n->rt.rows, n->rt.kv_vecs);
+    cl_program program;
+    clattn_status st = program_get(plan->ctx, "naive", options, &program);
+    if (!st)
+        st = program_kernel(plan->ctx, program, "naive_scale_mask", &n->scale_mask);
+    if (!st)
+        st = program_kernel(plan->ctx, program, "naive_softmax", &n->softmax);
+    if (!st && !n->clblast)
+        st = program_kernel(plan->ctx, program, "naive_scores", &n->scores);
+    if (!st && !n->clblast)
+        st = program_kernel(plan->ctx, program, "naive_pv", &n->pv);
+    if (!st && !n->clblast)
+        st = pack_build(plan, &n->rt, &n->pack);
+    return st;
+}
+
+clattn_status naive_setup(clattn_plan *plan)
+{
+    const clattn_problem *p = &plan->problem;
+    naive_impl *n = calloc(1, sizeof *n);
+    if (!n)
+        return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    plan->impl = n;
+    plan->ops = &naive_ops;
+    plan->shape = CLATTN_SHAPE_NONE;
+    const char *why;
+    n->clblast = want_clblast(plan, &why);
+    n->rt = select_register_tiles(&plan->ctx->limits, p, 0);
+    n->layout = select_packed_layout(&n->rt, p);
+    n->s_stride = n->layout.nk_pad;
+    uint64_t packed = n->clblast ? 0 : n->layout.kt_bytes + n->layout.vp_bytes;
+    clattn_status st = choose_chunks(plan, n, packed);
+    if (!st)
+        st = build_kernels(plan, n);
+    if (!st && !n->clblast)
+        st = plan_alloc(plan, (size_t)n->layout.kt_bytes, "transposed K", &n->kt);
+    if (!st && !n->clblast)
+        st = plan_alloc(plan, (size_t)n->layout.vp_bytes, "packed V", &n->vp);
+    if (!st)
+        st = plan_alloc(plan, (size_t)((uint64_t)n->z_chunk * (uint64_t)n->row_chunk *
+                                       (uint64_t)n->s_stride * 4),
+                        "the score matrix", &n->s);
+    if (!st && n->clblast) {
+        n->offsets = malloc(3 * (size_t)n->z_chunk * sizeof *n->offsets);
+        n->scalars = malloc(2 * (size_t)n->z_chunk * sizeof *n->scalars);
+        if (!n->offsets || !n->scalars)
+            st = fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    }
+    if (st)
+        return st;
+    plan->uses_clblast = n->clblast;
+    plan->tile_q = n->row_chunk;
+    plan->tile_kv = n->s_stride;
+    plan->work_group_size = 0; /* the implementation's choice */
+    static const char *const stages[] = {"pack K,V", "QK^T", "scale+mask", "softmax", "PV"};
+    plan_set_stages(plan, 5 - n->clblast, stages + n->clblast);
+    plan_describe(plan, "products: %s (%s)", n->clblast ? "CLBlast SGEMM, batched over heads"
+                                                        : "clattn's register-blocked kernels",
+                  why);
+    plan_describe(plan,
+                  "score matrix: %lld heads x %lld rows x %d keys per chunk, %lld chunk%s, "
+                  "%.1f MiB of scratch in all",
+                  (long long)n->z_chunk, (long long)n->row_chunk, n->s_stride,
+                  (long long)plan->chunks, plan->chunks == 1 ? "" : "s",
+                  (double)plan->scratch_bytes / 1048576.0);
+    return CLATTN_SUCCESS;
+}

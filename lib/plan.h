@@ -1,0 +1,72 @@
+/* The plan: what will run for one problem on one context, decided and compiled before any
+ * call. Each algorithm fills in its ops and private state (lib/fused.c, lib/naive.c). */
+#ifndef CLATTN_PLAN_H
+#define CLATTN_PLAN_H
+
+#include "clattn.h"
+#include "context.h"
+#include "problem.h"
+
+#define PLAN_MAX_STAGES 6
+
+struct launch_sequence;
+
+/* The caller's buffers for one call, offsets converted to elements. */
+typedef struct attn_buffers {
+    cl_mem q, k, v, o, lse;
+    cl_ulong q_off, k_off, v_off, o_off, lse_off;
+} attn_buffers;
+
+/* The events of the last enqueue, per stage, for clattn_plan_stage_time. */
+typedef struct stage_record {
+    const char *name;
+    cl_event *events;
+    size_t count, capacity;
+} stage_record;
+
+struct plan_ops {
+    /* Enqueues the work; every kernel goes through launch_sequence (lib/launch.h). */
+    clattn_status (*enqueue)(clattn_plan *plan, struct launch_sequence *seq,
+                             const attn_buffers *buffers);
+    /* Frees the algorithm's private state (kernels, scratch). */
+    void (*release)(clattn_plan *plan);
+};
+
+struct clattn_plan {
+    clattn_context *ctx;
+    clattn_problem problem;
+    clattn_algorithm algorithm;
+    clattn_kernel_shape shape;
+    int64_t tile_q, tile_kv, work_group_size, chunks, uses_clblast;
+    cl_ulong local_mem_bytes, scratch_bytes;
+    const struct plan_ops *ops;
+    void *impl;
+    char *description;
+
+    stage_record stages[PLAN_MAX_STAGES];
+    int stage_count;
+
+    /* Device copies for clattn_run_host, allocated on first use and reused. */
+    cl_mem host_buffers[5];
+    size_t host_buffer_bytes[5];
+};
+
+/* Appends a formatted line to the plan's description. */
+void plan_describe(clattn_plan *plan, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Names the stages an algorithm enqueues, in order. */
+void plan_set_stages(clattn_plan *plan, int count, const char *const *names);
+
+/* Allocates a device buffer of `bytes` for the plan's scratch, checking the device's
+ * maximum allocation first so that a too-large problem gets a status, not a driver error. */
+clattn_status plan_alloc(clattn_plan *plan, size_t bytes, const char *what, cl_mem *out);
+
+/* Algorithm set-up, called by clattn_plan_create once the algorithm and shape are chosen. */
+clattn_status fused_setup(clattn_plan *plan);
+clattn_status naive_setup(clattn_plan *plan);
+
+#endif

@@ -1,0 +1,354 @@
+#include "problem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+
+#define I32_MAX 2147483647
+
+static const struct {
+    const char *name;
+    int64_t min, max, initial;
+} params[PARAM_LAST + 1] = {
+    [CLATTN_PARAM_BATCH] = {"batch", 1, I32_MAX, 1},
+    [CLATTN_PARAM_HEADS] = {"heads", 1, 65536, 1},
+    [CLATTN_PARAM_KV_HEADS] = {"kv_heads", 0, 65536, 0},
+    [CLATTN_PARAM_SEQ_Q] = {"seq_q", 1, I32_MAX, 1},
+    [CLATTN_PARAM_SEQ_KV] = {"seq_kv", 1, I32_MAX, 1},
+    [CLATTN_PARAM_HEAD_DIM] = {"head_dim", 1, 256, 64},
+    [CLATTN_PARAM_CAUSAL] = {"causal", 0, 1, 0},
+    [CLATTN_PARAM_ALIGN] = {"align", CLATTN_ALIGN_BOTTOM_RIGHT, CLATTN_ALIGN_TOP_LEFT,
+                            CLATTN_ALIGN_BOTTOM_RIGHT},
+    [CLATTN_PARAM_WINDOW_LEFT] = {"window_left", -1, I32_MAX, -1},
+    [CLATTN_PARAM_WINDOW_RIGHT] = {"window_right", -1, I32_MAX, -1},
+    [CLATTN_PARAM_DTYPE] = {"dtype", CLATTN_DTYPE_F32, CLATTN_DTYPE_BF16, CLATTN_DTYPE_F32},
+    [CLATTN_PARAM_ALGORITHM] = {"algorithm", CLATTN_ALGO_AUTO, CLATTN_ALGO_WINDOWED,
+                                CLATTN_ALGO_AUTO},
+};
+
+static const char *const tensor_names[4] = {"Q", "K", "V", "O"};
+
+static int valid_param(clattn_param param)
+{
+    return param >= CLATTN_PARAM_BATCH && param <= PARAM_LAST;
+}
+
+clattn_status clattn_param_bounds(clattn_param param, int64_t *min, int64_t *max)
+{
+    if (!valid_param(param))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "unknown parameter %d", (int)param);
+    if (min)
+        *min = params[param].min;
+    if (max)
+        *max = params[param].max;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_problem_create(clattn_problem **out)
+{
+    if (!out)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_create: NULL output");
+    clattn_problem *p = calloc(1, sizeof *p);
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    for (int i = CLATTN_PARAM_BATCH; i <= PARAM_LAST; i++)
+        p->value[i] = params[i].initial;
+    *out = p;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_problem_clone(const clattn_problem *problem, clattn_problem **copy)
+{
+    if (!problem || !copy)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_clone: NULL argument");
+    clattn_problem *p = malloc(sizeof *p);
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    *p = *problem;
+    *copy = p;
+    return CLATTN_SUCCESS;
+}
+
+void clattn_problem_destroy(clattn_problem *problem)
+{
+    free(problem);
+}
+
+clattn_status clattn_problem_set(clattn_problem *p, clattn_param param, int64_t value)
+{
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_set: problem is NULL");
+    if (!valid_param(param))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "unknown parameter %d", (int)param);
+    if (value < params[param].min || value > params[param].max)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "%s = %lld is out of range [%lld, %lld]", params[param].name,
+                    (long long)value, (long long)params[param].min,
+                    (long long)params[param].max);
+    p->value[param] = value;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_problem_get(const clattn_problem *p, clattn_param param, int64_t *value)
+{
+    if (!p || !value)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_get: NULL argument");
+    if (!valid_param(param))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "unknown parameter %d", (int)param);
+    *value = p->value[param];
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_problem_set_scale(clattn_problem *p, double scale)
+{
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_set_scale: NULL problem");
+    if (!isfinite(scale))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "scale must be finite");
+    p->scale = scale;
+    p->scale_set = 1;
+    return CLATTN_SUCCESS;
+}
+
+double problem_scale(const clattn_problem *p)
+{
+    return p->scale_set ? p->scale : 1.0 / sqrt((double)p->value[CLATTN_PARAM_HEAD_DIM]);
+}
+
+clattn_status clattn_problem_get_scale(const clattn_problem *p, double *scale)
+{
+    if (!p || !scale)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_get_scale: NULL argument");
+    *scale = problem_scale(p);
+    return CLATTN_SUCCESS;
+}
+
+static int valid_tensor(clattn_tensor t)
+{
+    return t >= CLATTN_TENSOR_Q && t <= CLATTN_TENSOR_O;
+}
+
+clattn_status clattn_problem_set_strides(clattn_problem *p, clattn_tensor t, int64_t batch,
+                                         int64_t seq, int64_t head)
+{
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_set_strides: NULL problem");
+    if (!valid_tensor(t))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "unknown tensor %d", (int)t);
+    if (batch < 0 || seq < 0 || head < 0)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "%s strides (%lld, %lld, %lld): strides cannot be negative", tensor_names[t],
+                    (long long)batch, (long long)seq, (long long)head);
+    const int64_t limit = (int64_t)1 << 48; /* beyond any buffer; keeps span arithmetic exact */
+    if (batch > limit || seq > limit || head > limit)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s strides exceed 2^48 elements",
+                    tensor_names[t]);
+    p->strides[t][0] = batch;
+    p->strides[t][1] = seq;
+    p->strides[t][2] = head;
+    p->strides_set[t] = batch || seq || head;
+    return CLATTN_SUCCESS;
+}
+
+static int64_t tensor_seq(const clattn_problem *p, clattn_tensor t)
+{
+    return t == CLATTN_TENSOR_K || t == CLATTN_TENSOR_V ? p->value[CLATTN_PARAM_SEQ_KV]
+                                                        : p->value[CLATTN_PARAM_SEQ_Q];
+}
+
+static int64_t tensor_heads(const clattn_problem *p, clattn_tensor t)
+{
+    return t == CLATTN_TENSOR_K || t == CLATTN_TENSOR_V ? problem_kv_heads(p)
+                                                        : p->value[CLATTN_PARAM_HEADS];
+}
+
+int64_t problem_kv_heads(const clattn_problem *p)
+{
+    int64_t kv = p->value[CLATTN_PARAM_KV_HEADS];
+    return kv ? kv : p->value[CLATTN_PARAM_HEADS];
+}
+
+void problem_strides(const clattn_problem *p, clattn_tensor t, int64_t out[3])
+{
+    if (p->strides_set[t]) {
+        memcpy(out, p->strides[t], sizeof p->strides[t]);
+        return;
+    }
+    int64_t d = p->value[CLATTN_PARAM_HEAD_DIM];
+    out[2] = d;
+    out[1] = d * tensor_heads(p, t);
+    out[0] = out[1] * tensor_seq(p, t);
+}
+
+clattn_status clattn_problem_get_strides(const clattn_problem *p, clattn_tensor t,
+                                         int64_t *batch, int64_t *seq, int64_t *head)
+{
+    if (!p || !valid_tensor(t))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_get_strides: bad argument");
+    int64_t s[3];
+    problem_strides(p, t, s);
+    if (batch)
+        *batch = s[0];
+    if (seq)
+        *seq = s[1];
+    if (head)
+        *head = s[2];
+    return CLATTN_SUCCESS;
+}
+
+uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t)
+{
+    int64_t s[3];
+    problem_strides(p, t, s);
+    /* every factor is below 2^48 or 2^31, so each product fits; the sum is checked */
+    uint64_t last = (uint64_t)s[0] * (uint64_t)(p->value[CLATTN_PARAM_BATCH] - 1);
+    uint64_t terms[3] = {(uint64_t)s[1] * (uint64_t)(tensor_seq(p, t) - 1),
+                         (uint64_t)s[2] * (uint64_t)(tensor_heads(p, t) - 1),
+                         (uint64_t)p->value[CLATTN_PARAM_HEAD_DIM]};
+    if (s[0] && last / (uint64_t)s[0] != (uint64_t)(p->value[CLATTN_PARAM_BATCH] - 1))
+        return 0;
+    for (int i = 0; i < 3; i++) {
+        if (last + terms[i] < last)
+            return 0;
+        last += terms[i];
+    }
+    uint64_t size = clattn_dtype_size((clattn_dtype)p->value[CLATTN_PARAM_DTYPE]);
+    if (last > UINT64_MAX / size)
+        return 0;
+    return last * size;
+}
+
+uint64_t problem_tensor_elements(const clattn_problem *p, clattn_tensor t)
+{
+    return (uint64_t)p->value[CLATTN_PARAM_BATCH] * (uint64_t)tensor_seq(p, t) *
+           (uint64_t)tensor_heads(p, t) * (uint64_t)p->value[CLATTN_PARAM_HEAD_DIM];
+}
+
+clattn_status clattn_problem_tensor_bytes(const clattn_problem *p, clattn_tensor t,
+                                          size_t *bytes)
+{
+    if (!p || !bytes || !valid_tensor(t))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_tensor_bytes: bad argument");
+    uint64_t span = problem_tensor_span(p, t);
+    if (span == 0 || span > SIZE_MAX)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s spans more bytes than size_t holds",
+                    tensor_names[t]);
+    *bytes = (size_t)span;
+    return CLATTN_SUCCESS;
+}
+
+/* O is written by many work-items at once, so no two (b, i, h) rows may share an element:
+ * sorted by stride, each dimension must step past everything the smaller ones span. */
+static int output_overlaps(const clattn_problem *p)
+{
+    int64_t s[3];
+    problem_strides(p, CLATTN_TENSOR_O, s);
+    int64_t n[3] = {p->value[CLATTN_PARAM_BATCH], p->value[CLATTN_PARAM_SEQ_Q],
+                    p->value[CLATTN_PARAM_HEADS]};
+    int order[3] = {0, 1, 2};
+    for (int a = 0; a < 3; a++)
+        for (int b = a + 1; b < 3; b++)
+            if (s[order[b]] < s[order[a]]) {
+                int tmp = order[a];
+                order[a] = order[b];
+                order[b] = tmp;
+            }
+    int64_t span = p->value[CLATTN_PARAM_HEAD_DIM]; /* the contiguous row */
+    for (int k = 0; k < 3; k++) {
+        int dim = order[k];
+        if (n[dim] == 1)
+            continue;
+        if (s[dim] < span)
+            return 1;
+        span = s[dim] * n[dim];
+    }
+    return 0;
+}
+
+clattn_status clattn_problem_check(const clattn_problem *p)
+{
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "problem is NULL");
+    int64_t h = p->value[CLATTN_PARAM_HEADS], kv = problem_kv_heads(p);
+    if (kv > h || h % kv != 0)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "heads (%lld) must be a multiple of kv_heads (%lld)", (long long)h,
+                    (long long)kv);
+    for (int t = CLATTN_TENSOR_Q; t <= CLATTN_TENSOR_O; t++)
+        if (problem_tensor_span(p, (clattn_tensor)t) == 0)
+            return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                        "%s's strides and shape span more than 2^64 bytes", tensor_names[t]);
+    if (output_overlaps(p)) {
+        int64_t s[3];
+        problem_strides(p, CLATTN_TENSOR_O, s);
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "O strides (batch %lld, seq %lld, head %lld) make output rows of head_dim "
+                    "%lld overlap",
+                    (long long)s[0], (long long)s[1], (long long)s[2],
+                    (long long)p->value[CLATTN_PARAM_HEAD_DIM]);
+    }
+    uint64_t rows = (uint64_t)p->value[CLATTN_PARAM_BATCH] * (uint64_t)h *
+                    (uint64_t)p->value[CLATTN_PARAM_SEQ_Q];
+    if (rows > (uint64_t)1 << 40)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "batch * heads * seq_q = %llu query rows is beyond any device",
+                    (unsigned long long)rows);
+    return CLATTN_SUCCESS;
+}
+
+int64_t problem_position_offset(const clattn_problem *p)
+{
+    if (p->value[CLATTN_PARAM_ALIGN] == CLATTN_ALIGN_TOP_LEFT)
+        return 0;
+    return p->value[CLATTN_PARAM_SEQ_KV] - p->value[CLATTN_PARAM_SEQ_Q];
+}
+
+void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi)
+{
+    int64_t nk = p->value[CLATTN_PARAM_SEQ_KV];
+    int64_t pos = i + problem_position_offset(p);
+    int64_t wl = p->value[CLATTN_PARAM_WINDOW_LEFT], wr = p->value[CLATTN_PARAM_WINDOW_RIGHT];
+    int64_t first = wl < 0 ? 0 : pos - wl;
+    int64_t last = wr < 0 ? nk - 1 : pos + wr;
+    if (p->value[CLATTN_PARAM_CAUSAL] && last > pos)
+        last = pos;
+    *lo = first < 0 ? 0 : first > nk ? nk : first;
+    *hi = last + 1 > nk ? nk : last + 1;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+void problem_rows_range(const clattn_problem *p, int64_t i0, int64_t i1, int64_t *lo,
+                        int64_t *hi)
+{
+    int64_t lo0, hi0, lo1, hi1;
+    problem_row_range(p, i0, &lo0, &hi0);
+    problem_row_range(p, i1 - 1, &lo1, &hi1);
+    *lo = lo0;
+    *hi = hi1 > hi0 ? hi1 : hi0;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+int problem_has_mask(const clattn_problem *p)
+{
+    return p->value[CLATTN_PARAM_CAUSAL] || p->value[CLATTN_PARAM_WINDOW_LEFT] >= 0 ||
+           p->value[CLATTN_PARAM_WINDOW_RIGHT] >= 0;
+}
+
+clattn_status clattn_problem_visible_pairs(const clattn_problem *p, uint64_t *pairs)
+{
+    if (!p || !pairs)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_visible_pairs: NULL argument");
+    uint64_t per_head = 0;
+    for (int64_t i = 0; i < p->value[CLATTN_PARAM_SEQ_Q]; i++) {
+        int64_t lo, hi;
+        problem_row_range(p, i, &lo, &hi);
+        per_head += (uint64_t)(hi - lo);
+    }
+    *pairs = per_head * (uint64_t)p->value[CLATTN_PARAM_BATCH] *
+             (uint64_t)p->value[CLATTN_PARAM_HEADS];
+    return CLATTN_SUCCESS;
+}

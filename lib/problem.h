@@ -1,0 +1,47 @@
+/* The problem descriptor and what is derived from it: effective strides, the alignment
+ * offset, each query row's visible key range. */
+#ifndef CLATTN_PROBLEM_H
+#define CLATTN_PROBLEM_H
+
+#include "clattn.h"
+
+#define PARAM_LAST CLATTN_PARAM_ALGORITHM
+
+struct clattn_problem {
+    int64_t value[PARAM_LAST + 1]; /* indexed by clattn_param */
+    double scale;
+    int scale_set;
+    int64_t strides[4][3]; /* [tensor][batch, seq, head], in elements */
+    int strides_set[4];
+};
+
+static inline int64_t problem_get(const clattn_problem *p, clattn_param param)
+{
+    return p->value[param];
+}
+
+int64_t problem_kv_heads(const clattn_problem *p);
+double problem_scale(const clattn_problem *p);
+void problem_strides(const clattn_problem *p, clattn_tensor t, int64_t out[3]);
+
+/* Query row i sits at key position i + offset: Nk - Nq bottom-right, 0 top-left. */
+int64_t problem_position_offset(const clattn_problem *p);
+
+/* Keys visible to query row i are [*lo, *hi); empty when *lo >= *hi. This is the host's
+ * restatement of docs/semantics.md used for planning; the reference checks it pair by pair. */
+void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi);
+
+/* The keys any row of [i0, i1) can see, as one range (row ranges grow with i). */
+void problem_rows_range(const clattn_problem *p, int64_t i0, int64_t i1, int64_t *lo,
+                        int64_t *hi);
+
+/* Whether a window or causal mask bounds each row's keys to fewer than seq_kv. */
+int problem_has_mask(const clattn_problem *p);
+
+/* Bytes from the buffer offset that a tensor spans (0 on overflow, which check rejects). */
+uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t);
+
+/* The element count of a tensor's rows that exist (B * N * heads * d). */
+uint64_t problem_tensor_elements(const clattn_problem *p, clattn_tensor t);
+
+#endif

@@ -1,0 +1,146 @@
+#include "program_cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_error.h"
+#include "context.h"
+#include "kernel_source.h"
+#include "message.h"
+
+struct program_entry {
+    char *key; /* "family\noptions" */
+    cl_program program;
+};
+
+struct program_cache {
+    struct program_entry *entries;
+    size_t count, capacity;
+};
+
+struct program_cache *program_cache_create(void)
+{
+    return calloc(1, sizeof(struct program_cache));
+}
+
+void program_cache_destroy(struct program_cache *cache)
+{
+    if (!cache)
+        return;
+    for (size_t i = 0; i < cache->count; i++) {
+        clReleaseProgram(cache->entries[i].program);
+        free(cache->entries[i].key);
+    }
+    free(cache->entries);
+    free(cache);
+}
+
+/* -cl-std follows CL_DEVICE_OPENCL_C_VERSION: the kernels are OpenCL C 1.2 and ask for no
+ * more, and a 1.1-only compiler gets no -cl-std at all. */
+static const char *language_option(const clattn_context *ctx)
+{
+    const device_limits *l = &ctx->limits;
+    if (l->c_version_major > 1 || (l->c_version_major == 1 && l->c_version_minor >= 2))
+        return "-cl-std=CL1.2 ";
+    return "";
+}
+
+static clattn_status build_failed(clattn_context *ctx, cl_program program, const char *family,
+                                  const char *options, cl_int err)
+{
+    fail(ctx, CLATTN_ERROR_BUILD_FAILED,
+         "building cl/%s.cl for '%s' (%s, driver %s) with options '%s' failed: %s (%d)\n",
+         family, ctx->limits.name, ctx->limits.platform_name, ctx->limits.driver_version,
+         options, cl_error_name(err), (int)err);
+    size_t size = 0;
+    if (clGetProgramBuildInfo(program, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) ==
+            CL_SUCCESS &&
+        size > 1) {
+        char *log = malloc(size + 1);
+        if (log && clGetProgramBuildInfo(program, ctx->device, CL_PROGRAM_BUILD_LOG, size, log,
+                                         NULL) == CL_SUCCESS) {
+            log[size] = '\0';
+            message_append(ctx, "build log:\n");
+            message_append(ctx, log);
+        }
+        free(log);
+    }
+    return CLATTN_ERROR_BUILD_FAILED;
+}
+
+static clattn_status build(clattn_context *ctx, const char *family, const char *options,
+                           cl_program *out)
+{
+    char *source = NULL;
+    clattn_status st = kernel_source_get(ctx, family, &source);
+    if (st)
+        return st;
+    cl_int err;
+    const char *text = source;
+    cl_program program = clCreateProgramWithSource(ctx->cl, 1, &text, NULL, &err);
+    free(source);
+    if (err != CL_SUCCESS)
+        return cl_fail(ctx, "clCreateProgramWithSource", err);
+    err = clBuildProgram(program, 1, &ctx->device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        st = build_failed(ctx, program, family, options, err);
+        clReleaseProgram(program);
+        return st;
+    }
+    *out = program;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status program_get(clattn_context *ctx, const char *family, const char *options,
+                          cl_program *program)
+{
+    struct program_cache *cache = ctx->programs;
+    char full_options[1024];
+    int n = snprintf(full_options, sizeof full_options, "%s%s", language_option(ctx), options);
+    if (n < 0 || (size_t)n >= sizeof full_options)
+        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "kernel build options too long");
+    size_t key_len = strlen(family) + 1 + strlen(full_options) + 1;
+    char *key = malloc(key_len);
+    if (!key)
+        return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    snprintf(key, key_len, "%s\n%s", family, full_options);
+    for (size_t i = 0; i < cache->count; i++)
+        if (strcmp(cache->entries[i].key, key) == 0) {
+            free(key);
+            *program = cache->entries[i].program;
+            return CLATTN_SUCCESS;
+        }
+    if (cache->count == cache->capacity) {
+        size_t cap = cache->capacity ? 2 * cache->capacity : 8;
+        struct program_entry *grown = realloc(cache->entries, cap * sizeof *grown);
+        if (!grown) {
+            free(key);
+            return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+        }
+        cache->entries = grown;
+        cache->capacity = cap;
+    }
+    clattn_status st = build(ctx, family, full_options, program);
+    if (st) {
+        free(key);
+        return st;
+    }
+    cache->entries[cache->count].key = key;
+    cache->entries[cache->count].program = *program;
+    cache->count++;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status program_kernel(clattn_context *ctx, cl_program program, const char *name,
+                             cl_kernel *kernel)
+{
+    cl_int err;
+    *kernel = clCreateKernel(program, name, &err);
+    if (err != CL_SUCCESS) {
+        *kernel = NULL;
+        return fail(ctx, CLATTN_ERROR_OPENCL, "clCreateKernel(%s) failed: %s (%d)", name,
+                    cl_error_name(err), (int)err);
+    }
+    return CLATTN_SUCCESS;
+}

@@ -1,0 +1,23 @@
+/* Compiled programs, kept per context and keyed by (kernel family, build options), so every
+ * plan of the same shape shares one build. */
+#ifndef CLATTN_PROGRAM_CACHE_H
+#define CLATTN_PROGRAM_CACHE_H
+
+#include "clattn.h"
+
+struct program_cache;
+
+struct program_cache *program_cache_create(void);
+void program_cache_destroy(struct program_cache *cache);
+
+/* The program for cl/<family>.cl built with `options` (the language standard is added from
+ * the device); owned by the cache, valid until the context is destroyed. A build failure
+ * returns CLATTN_ERROR_BUILD_FAILED with the device, the options and the full log. */
+clattn_status program_get(clattn_context *ctx, const char *family, const char *options,
+                          cl_program *program);
+
+/* Creates kernel `name` of a built program; the caller releases it. */
+clattn_status program_kernel(clattn_context *ctx, cl_program program, const char *name,
+                             cl_kernel *kernel);
+
+#endif

@@ -1,0 +1,137 @@
+#include "tile_select.h"
+
+static int pow2_floor(int64_t v)
+{
+    int p = 1;
+    while ((int64_t)p * 2 <= v && p < (1 << 30))
+        p *= 2;
+    return p;
+}
+
+static int pow2_ceil(int64_t v)
+{
+    int p = 1;
+    while (p < v && p < (1 << 30))
+        p *= 2;
+    return p;
+}
+
+clattn_kernel_shape select_shape(const device_limits *l)
+{
+    /* Dedicated local memory is worth sharing tiles through. Without it, a device that asks
+     * for explicit vectors (preferred width > 1: PoCL's CPU device) gets register blocks;
+     * one that vectorises across work-items itself (width 1: llvmpipe) behaves like a GPU. */
+    if (l->local_mem_is_dedicated || l->vector_width <= 1)
+        return CLATTN_SHAPE_LOCAL_TILES;
+    return CLATTN_SHAPE_REGISTER_BLOCKS;
+}
+
+/* Independent multiply-add chains per work-item. A core retires about two vector FMAs per
+ * cycle with a latency of about four, so at least eight chains must be in flight; sixteen
+ * leaves room for the loads between them and is what the measurements in
+ * shared/notes/pocl-performance.md found best (4 had half the throughput). */
+#define FMA_CHAINS 16
+
+register_tiles select_register_tiles(const device_limits *l, const clattn_problem *p,
+                                     int windowed)
+{
+    register_tiles t;
+    t.vw = l->vector_width > 16 ? 16 : pow2_floor(l->vector_width);
+    /* Query rows share every K and V load; four rows is the most that a short sequence
+     * (decode: seq_q of 1 to 4) does not pad with wasted rows. */
+    int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+    t.rows = nq >= 4 ? 4 : pow2_ceil(nq);
+    t.kv_vecs = FMA_CHAINS / t.rows;
+    if (windowed) {
+        /* A window of W keys touches W + rows keys per block of rows: a block much wider
+         * than that is mostly masked work. */
+        int64_t wl = problem_get(p, CLATTN_PARAM_WINDOW_LEFT);
+        int64_t wr = problem_get(p, CLATTN_PARAM_WINDOW_RIGHT);
+        int64_t span = wl + (wr < 0 ? 0 : wr) + 1 + t.rows;
+        int64_t vecs = (span + t.vw - 1) / t.vw;
+        if (wl >= 0 && vecs < t.kv_vecs)
+            t.kv_vecs = pow2_ceil(vecs);
+    }
+    /* The output accumulators live during the P*V pass: rows * dv_chunk of them, kept within
+     * the same FMA_CHAINS budget so they and the loads fit a 32-register vector file. */
+    t.dv_chunk = FMA_CHAINS / t.rows;
+    int d_vecs = (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + t.vw - 1) / t.vw);
+    if (t.dv_chunk > d_vecs)
+        t.dv_chunk = d_vecs;
+    return t;
+}
+
+packed_layout select_packed_layout(const register_tiles *t, const clattn_problem *p)
+{
+    packed_layout k;
+    int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    int bc = t->kv_vecs * t->vw;
+    k.nk_pad = (int)((nk + bc - 1) / bc * bc);
+    /* Transposed K is read one row per head_dim element at the same column: rows a power of
+     * two apart map to the same cache sets and evict each other (-20 % at 4096 keys). An odd
+     * number of 64-byte lines between rows spreads them over all sets. */
+    int lines = (k.nk_pad + 15) / 16;
+    if (lines % 2 == 0)
+        lines++;
+    k.kt_stride = lines * 16;
+    k.d_pad = (int)((d + t->vw - 1) / t->vw * t->vw);
+    uint64_t heads = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) * (uint64_t)problem_kv_heads(p);
+    k.kt_bytes = heads * (uint64_t)d * (uint64_t)k.kt_stride * 4;
+    k.vp_bytes = heads * (uint64_t)k.nk_pad * (uint64_t)k.d_pad * 4;
+    return k;
+}
+
+static cl_ulong local_bytes(int br, int bc, int tpr, int stride)
+{
+    /* q tile, one K-or-V tile, probabilities (rows padded by one), partial max/sum */
+    return 4ull * ((cl_ulong)br * stride + (cl_ulong)bc * stride + (cl_ulong)br * (bc + 1) +
+                   (cl_ulong)br * tpr);
+}
+
+/* Output columns per work-item: each holds that many accumulators plus its share of scores;
+ * eight keeps a work-item within the registers GPUs give to occupancy-friendly kernels. */
+#define COLUMNS_PER_ITEM 8
+/* Most keys per tile: beyond this the score loop gains nothing and local memory goes to a
+ * tile the group cannot hide latency behind. */
+#define MAX_BC 64
+
+int select_local_tiles(const device_limits *l, const clattn_problem *p, size_t max_group,
+                       local_tiles *out)
+{
+    int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+    if (max_group > l->max_work_group_size)
+        max_group = l->max_work_group_size;
+    if (max_group > l->max_work_item_size0)
+        max_group = l->max_work_item_size0;
+    int tpr = pow2_ceil((d + COLUMNS_PER_ITEM - 1) / COLUMNS_PER_ITEM);
+    while (tpr > 1 && (size_t)tpr > max_group)
+        tpr /= 2;
+    /* Odd row strides put the rows that one wavefront touches in different banks. */
+    int stride = (int)(d | 1);
+    /* A quarter of the work-group limit (at most 256 work-items on today's GPUs) leaves the
+     * compute unit room for a second group to run while one waits at a barrier. */
+    int64_t group_target = (int64_t)max_group >= 1024 ? (int64_t)max_group / 4 : (int64_t)max_group;
+    int br = pow2_floor(group_target / tpr);
+    if (br < 1)
+        br = 1;
+    if (br > pow2_ceil(nq))
+        br = pow2_ceil(nq);
+    /* Half the local memory, so that two groups fit a compute unit; all of it if it must. */
+    for (int share = 2; share >= 1; share--) {
+        cl_ulong budget = l->local_mem_size / (cl_ulong)share;
+        for (int rows = br; rows >= 1; rows /= 2)
+            for (int bc = MAX_BC; bc >= 1; bc /= 2) {
+                if (bc < tpr && bc < MAX_BC && rows > 1)
+                    break; /* fewer keys than work-items per row idles some of them */
+                if (local_bytes(rows, bc, tpr, stride) <= budget) {
+                    out->br = rows;
+                    out->bc = bc;
+                    out->tpr = tpr;
+                    out->lds_stride = stride;
+                    out->local_bytes = local_bytes(rows, bc, tpr, stride);
+                    return 1;
+                }
+            }
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* Tile sizes and kernel shape, from the device's reported limits and the problem — never from
+ * constants measured on one card. Each rule says why it is what it is. */
+#ifndef CLATTN_TILE_SELECT_H
+#define CLATTN_TILE_SELECT_H
+
+#include "device_limits.h"
+#include "problem.h"
+
+/* The fused kernel's shape for this device (see clattn_kernel_shape). */
+clattn_kernel_shape select_shape(const device_limits *limits);
+
+/* cl/tiled_registers.cl, cl/naive.cl and cl/pack.cl */
+typedef struct register_tiles {
+    int vw;       /* float vector width */
+    int rows;     /* query rows per work-item */
+    int kv_vecs;  /* key vectors per block: BC = kv_vecs * vw keys */
+    int dv_chunk; /* output vectors updated per pass over a block */
+} register_tiles;
+
+register_tiles select_register_tiles(const device_limits *limits, const clattn_problem *p,
+                                     int windowed);
+
+/* Packed K/V layout for register tiles (cl/pack.cl). */
+typedef struct packed_layout {
+    int nk_pad;    /* keys rounded up to a whole block */
+    int kt_stride; /* floats between rows of transposed K */
+    int d_pad;     /* head_dim rounded up to whole vectors */
+    uint64_t kt_bytes, vp_bytes;
+} packed_layout;
+
+packed_layout select_packed_layout(const register_tiles *t, const clattn_problem *p);
+
+/* cl/tiled_local.cl */
+typedef struct local_tiles {
+    int br;         /* query rows per work-group */
+    int bc;         /* keys per tile */
+    int tpr;        /* work-items per query row */
+    int lds_stride; /* floats between rows of a __local tile */
+    cl_ulong local_bytes;
+} local_tiles;
+
+/* Fills `out` with the largest tiles that fit the device's local memory and work-group limit
+ * (`max_group`, which the caller lowers when a build reports a smaller kernel limit). Returns
+ * 0 when nothing fits. */
+int select_local_tiles(const device_limits *limits, const clattn_problem *p, size_t max_group,
+                       local_tiles *out);
+
+#endif

@@ -1,0 +1,11 @@
+#include "clattn.h"
+
+unsigned clattn_version_number(void)
+{
+    return CLATTN_VERSION_NUMBER;
+}
+
+const char *clattn_version_string(void)
+{
+    return CLATTN_VERSION_STRING;
+}
