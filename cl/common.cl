@@ -28,6 +28,15 @@ inline ushort float_to_bf16(float x)
 #error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
 #endif
 
+/* Multiply-add: fma where the device has it in hardware (the host defines DEVICE_FMA from
+ * CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG), otherwise mad, which may round twice. mad alone
+ * is not enough: PoCL lowers it to a multiply and an add, half its FMA peak. */
+#if defined(DEVICE_FMA) || defined(FP_FAST_FMAF)
+#define MAD(a, b, c) fma((a), (b), (c))
+#else
+#define MAD(a, b, c) mad((a), (b), (c))
+#endif
+
 /* Scores are kept in base 2: q is pre-multiplied by scale * log2(e), so exp(x) becomes exp2,
  * which every device has in hardware or as its cheapest transcendental. */
 #define LOG2E 1.4426950408889634f

@@ -48,7 +48,7 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
             const vec_t qc = (vec_t)(LOAD(q, qrow[r] + (ulong)c));
 #pragma unroll
             for (int u = 0; u < KV_VECS; u++)
-                acc[r][u] = mad(qc, kvec[u], acc[r][u]);
+                acc[r][u] = MAD(qc, kvec[u], acc[r][u]);
         }
     }
 #pragma unroll
@@ -136,7 +136,7 @@ __kernel void naive_pv(__global const float *s, int s_stride, __global const flo
             const vec_t vv = VLOAD(vrow + (ulong)j * D_PAD + t * VW);
 #pragma unroll
             for (int r = 0; r < ROWS; r++)
-                acc[r][t] = mad((vec_t)(pj[r]), vv, acc[r][t]);
+                acc[r][t] = MAD((vec_t)(pj[r]), vv, acc[r][t]);
         }
     }
 #pragma unroll

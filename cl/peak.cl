@@ -16,7 +16,7 @@ __kernel void fma_peak(__global float *out, int iterations, float seed)
     for (int n = 0; n < iterations; n++)
 #pragma unroll
         for (int k = 0; k < PEAK_CHAINS; k++)
-            x[k] = mad(x[k], c, a);
+            x[k] = MAD(x[k], c, a);
     vec_t sum = x[0];
 #pragma unroll
     for (int k = 1; k < PEAK_CHAINS; k++)

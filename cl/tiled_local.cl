@@ -85,7 +85,7 @@ void attend_local(__global const storage_t *q, ulong q_off, long q_sb, long q_ss
             float dot = 0.0f;
             if (jj < BC)
                 for (int c = 0; c < HEAD_DIM; c++)
-                    dot = mad(q_tile[r * LDS_STRIDE + c], kv[jj * LDS_STRIDE + c], dot);
+                    dot = MAD(q_tile[r * LDS_STRIDE + c], kv[jj * LDS_STRIDE + c], dot);
             const int j = j0 + jj;
             s[u] = jj < BC && j >= lo && j < hi ? dot : -INFINITY;
             part_max = fmax(part_max, s[u]);
@@ -123,7 +123,7 @@ void attend_local(__global const storage_t *q, ulong q_off, long q_sb, long q_ss
             float a = acc[u] * alpha;
             if (c < HEAD_DIM)
                 for (int jj = 0; jj < BC; jj++)
-                    a = mad(p_tile[r * (BC + 1) + jj], kv[jj * LDS_STRIDE + c], a);
+                    a = MAD(p_tile[r * (BC + 1) + jj], kv[jj * LDS_STRIDE + c], a);
             acc[u] = a;
         }
     }

@@ -84,7 +84,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             for (int r = 0; r < ROWS; r++)
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = mad((vec_t)(qv[r][c]), kvec[u], s[r][u]);
+                    s[r][u] = MAD((vec_t)(qv[r][c]), kvec[u], s[r][u]);
         }
 
         /* Blocks wholly inside every row's range need no mask (most of them). */
@@ -139,7 +139,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                         const vec_t vv = VLOAD(vrow + j * D_PAD + (t0 + t) * VW);
 #pragma unroll
                         for (int r = 0; r < ROWS; r++)
-                            part[r][t] = mad((vec_t)(p[r][j]), vv, part[r][t]);
+                            part[r][t] = MAD((vec_t)(p[r][j]), vv, part[r][t]);
                     }
             }
 #pragma unroll

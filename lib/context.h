@@ -15,6 +15,7 @@ struct clattn_context {
     device_limits limits;
     struct program_cache *programs;
     char *message;
+    double peak_gflops, peak_gbps; /* 0 until clattn_measure_peak ran */
 };
 
 #endif

@@ -91,6 +91,9 @@ clattn_status device_limits_query(cl_device_id dev, device_limits *out)
         out->c_version_major = 1;
         out->c_version_minor = 1;
     }
+    cl_device_fp_config fp = 0;
+    if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
+        out->has_fma = (fp & CL_FP_FMA) != 0;
     out->has_fp16 = has_extension(dev, "cl_khr_fp16");
     out->has_fp64 = has_extension(dev, "cl_khr_fp64");
     if (out->vector_width == 0)
@@ -181,8 +184,8 @@ static clattn_status apply_one(device_limits *lim, const char *key, size_t key_l
         lim->vector_width = (cl_uint)v;
         return CLATTN_SUCCESS;
     }
-    if (IS("fp16") || IS("fp64")) {
-        int *flag = IS("fp16") ? &lim->has_fp16 : &lim->has_fp64;
+    if (IS("fp16") || IS("fp64") || IS("fma")) {
+        int *flag = IS("fp16") ? &lim->has_fp16 : IS("fp64") ? &lim->has_fp64 : &lim->has_fma;
         if (v > 1 || (v == 1 && !*flag))
             return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                         "CLATTN_DEVICE_LIMITS: %.*s can only be turned off (0)", (int)key_len,

@@ -28,6 +28,7 @@ typedef struct device_limits {
     cl_uint vector_width;
     int c_version_major, c_version_minor;
     int has_fp16, has_fp64;
+    int has_fma; /* CL_FP_FMA: fused multiply-add in hardware */
     int available;
     /* The CLATTN_DEVICE_LIMITS text applied, "" when none. */
     char simulated[256];
@@ -38,7 +39,7 @@ clattn_status device_limits_query(cl_device_id device, device_limits *out);
 
 /* Applies "key=value,key=value" (see docs/device-limits.md): local_mem_size, local_mem_type
  * (local|global), max_work_group_size, vector_width, compute_units, max_alloc_size,
- * global_mem_size, fp16, fp64. Sizes may only shrink what the device has. On error nothing is
+ * global_mem_size, fp16, fp64, fma. Sizes may only shrink what the device has. On error nothing is
  * changed and the reason is in clattn_message(NULL). */
 clattn_status device_limits_override(device_limits *limits, const char *spec);
 

@@ -36,14 +36,16 @@ void program_cache_destroy(struct program_cache *cache)
     free(cache);
 }
 
-/* -cl-std follows CL_DEVICE_OPENCL_C_VERSION: the kernels are OpenCL C 1.2 and ask for no
- * more, and a 1.1-only compiler gets no -cl-std at all. */
-static const char *language_option(const clattn_context *ctx)
+/* Options every program gets from the device: -cl-std follows CL_DEVICE_OPENCL_C_VERSION
+ * (the kernels are OpenCL C 1.2 and ask for no more; a 1.1-only compiler gets no -cl-std),
+ * and DEVICE_FMA says fma() is hardware (cl/common.cl). */
+static const char *device_options(const clattn_context *ctx)
 {
     const device_limits *l = &ctx->limits;
-    if (l->c_version_major > 1 || (l->c_version_major == 1 && l->c_version_minor >= 2))
-        return "-cl-std=CL1.2 ";
-    return "";
+    int cl12 = l->c_version_major > 1 || (l->c_version_major == 1 && l->c_version_minor >= 2);
+    if (cl12)
+        return l->has_fma ? "-cl-std=CL1.2 -DDEVICE_FMA " : "-cl-std=CL1.2 ";
+    return l->has_fma ? "-DDEVICE_FMA " : "";
 }
 
 static clattn_status build_failed(clattn_context *ctx, cl_program program, const char *family,
@@ -97,7 +99,7 @@ clattn_status program_get(clattn_context *ctx, const char *family, const char *o
 {
     struct program_cache *cache = ctx->programs;
     char full_options[1024];
-    int n = snprintf(full_options, sizeof full_options, "%s%s", language_option(ctx), options);
+    int n = snprintf(full_options, sizeof full_options, "%s%s", device_options(ctx), options);
     if (n < 0 || (size_t)n >= sizeof full_options)
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "kernel build options too long");
     size_t key_len = strlen(family) + 1 + strlen(full_options) + 1;
