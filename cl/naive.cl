@@ -141,14 +141,15 @@ __kernel void naive_pv(__global const float *s, int s_stride, __global const flo
     }
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
-        if (rr0 + r >= rows)
-            break;
-        float out[D_PAD];
+        if (rr0 + r < rows) { /* a guard, not a break: a loop with an exit is not unrolled */
+            float out[D_PAD];
 #pragma unroll
-        for (int t = 0; t < D_VECS; t++)
-            VSTORE(acc[r][t], &out[t * VW]);
-        const ulong base = o_off + (ulong)(b * o_sb + (long)(i0 + rr0 + r) * o_ss + h * o_sh);
-        for (int c = 0; c < HEAD_DIM; c++)
-            STORE(o, base + (ulong)c, out[c]);
+            for (int t = 0; t < D_VECS; t++)
+                VSTORE(acc[r][t], &out[t * VW]);
+            const ulong base =
+                o_off + (ulong)(b * o_sb + (long)(i0 + rr0 + r) * o_ss + h * o_sh);
+            for (int c = 0; c < HEAD_DIM; c++)
+                STORE(o, base + (ulong)c, out[c]);
+        }
     }
 }

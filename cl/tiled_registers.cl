@@ -101,9 +101,9 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
-            float block_max = hmax(s[r][0]);
+            float block_max = -INFINITY;
 #pragma unroll
-            for (int u = 1; u < KV_VECS; u++)
+            for (int u = 0; u < KV_VECS; u++)
                 block_max = fmax(block_max, hmax(s[r][u]));
             const float m_new = fmax(m[r], block_max);
             /* A row that has seen no visible key yet keeps m = -inf; subtracting 0 instead
@@ -154,19 +154,19 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int i = i0 + r;
-        if (i >= nq)
-            break;
-        /* A row with no visible key has l = 0 and acc = 0: it is written as zeros. */
-        const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-        float row[D_PAD];
+        if (i < nq) { /* a guard, not a break: a loop with an exit is not unrolled */
+            /* A row with no visible key has l = 0 and acc = 0: it is written as zeros. */
+            const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+            float row[D_PAD];
 #pragma unroll
-        for (int t = 0; t < D_VECS; t++)
-            VSTORE(acc[r][t] * (vec_t)(inv), &row[t * VW]);
-        const ulong base = o_off + (ulong)(b * o_sb + i * o_ss + h * o_sh);
-        for (int c = 0; c < HEAD_DIM; c++)
-            STORE(o, base + (ulong)c, row[c]);
-        if (write_lse)
-            lse[lse_off + (ulong)bh * (ulong)nq + (ulong)i] =
-                m[r] == -INFINITY ? -INFINITY : (m[r] + log2(l[r])) * LN2;
+            for (int t = 0; t < D_VECS; t++)
+                VSTORE(acc[r][t] * (vec_t)(inv), &row[t * VW]);
+            const ulong base = o_off + (ulong)(b * o_sb + i * o_ss + h * o_sh);
+            for (int c = 0; c < HEAD_DIM; c++)
+                STORE(o, base + (ulong)c, row[c]);
+            if (write_lse)
+                lse[lse_off + (ulong)bh * (ulong)nq + (ulong)i] =
+                    m[r] == -INFINITY ? -INFINITY : (m[r] + log2(l[r])) * LN2;
+        }
     }
 }

@@ -1,0 +1,305 @@
+/* The device-side API: contexts, plans, and every way an enqueue can be wrong. A rejected
+ * call returns its status with a message and changes nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+START_TEST(bad_device_index)
+{
+    clattn_context *ctx = (clattn_context *)1;
+    ck_assert_int_eq(clattn_context_create(9999, &ctx), CLATTN_ERROR_NO_DEVICE);
+    ck_assert_ptr_null(ctx);
+    ck_assert_ptr_nonnull(strstr(clattn_message(NULL), "9999"));
+    ck_assert_int_eq(clattn_context_create(0, NULL), CLATTN_ERROR_INVALID_ARGUMENT);
+    clattn_context_destroy(NULL);
+}
+END_TEST
+
+START_TEST(caller_objects_are_retained)
+{
+    cl_context cl;
+    cl_device_id dev;
+    cl_command_queue queue;
+    ck_assert_int_eq(clattn_context_get_cl(test_context(), &cl, &dev, &queue), CLATTN_SUCCESS);
+    cl_uint before = 0, after = 0;
+    clGetContextInfo(cl, CL_CONTEXT_REFERENCE_COUNT, sizeof before, &before, NULL);
+    clattn_context *ctx;
+    ck_assert_int_eq(clattn_context_create_cl(cl, dev, queue, &ctx), CLATTN_SUCCESS);
+    clGetContextInfo(cl, CL_CONTEXT_REFERENCE_COUNT, sizeof after, &after, NULL);
+    ck_assert_uint_eq(after, before + 1);
+    clattn_context_destroy(ctx);
+    clGetContextInfo(cl, CL_CONTEXT_REFERENCE_COUNT, sizeof after, &after, NULL);
+    ck_assert_uint_eq(after, before);
+    /* a queue of another context is refused */
+    ck_assert_int_eq(clattn_context_create_cl(cl, dev, NULL, &ctx), CLATTN_SUCCESS);
+    clattn_context_destroy(ctx);
+    ck_assert_int_eq(clattn_context_create_cl(NULL, dev, NULL, &ctx), CLATTN_ERROR_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(plan_reports_what_it_chose)
+{
+    attn_case c = case_default();
+    c.heads = 4;
+    c.seq_q = c.seq_kv = 100;
+    c.causal = 1;
+    c.window_left = 16;
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_AUTO);
+    clattn_plan *plan;
+    ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_SUCCESS);
+    int64_t v;
+    ck_assert_int_eq(clattn_plan_get(plan, CLATTN_PLAN_ALGORITHM, &v), CLATTN_SUCCESS);
+    ck_assert_int_eq(v, CLATTN_ALGO_WINDOWED); /* auto: the window bounds the work */
+    ck_assert_int_eq(clattn_plan_get(plan, CLATTN_PLAN_KERNEL_SHAPE, &v), CLATTN_SUCCESS);
+    ck_assert(v == CLATTN_SHAPE_LOCAL_TILES || v == CLATTN_SHAPE_REGISTER_BLOCKS);
+    ck_assert_int_eq(clattn_plan_get(plan, CLATTN_PLAN_TILE_Q, &v), CLATTN_SUCCESS);
+    ck_assert_int_ge(v, 1);
+    ck_assert_int_eq(clattn_plan_get(plan, (clattn_plan_info)99, &v), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(clattn_plan_describe(plan), "windowed"));
+    clattn_plan_destroy(plan);
+    clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, -1);
+    ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_SUCCESS);
+    clattn_plan_get(plan, CLATTN_PLAN_ALGORITHM, &v);
+    ck_assert_int_eq(v, CLATTN_ALGO_TILED);
+    clattn_plan_destroy(plan);
+    clattn_plan_destroy(NULL);
+    clattn_problem_destroy(p);
+}
+END_TEST
+
+START_TEST(invalid_problem_is_refused_by_plan)
+{
+    clattn_problem *p;
+    clattn_problem_create(&p);
+    clattn_problem_set(p, CLATTN_PARAM_HEADS, 6);
+    clattn_problem_set(p, CLATTN_PARAM_KV_HEADS, 4);
+    clattn_plan *plan = (clattn_plan *)1;
+    ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(plan);
+    ck_assert_ptr_nonnull(strstr(clattn_message(test_context()), "kv_heads"));
+    clattn_problem_destroy(p);
+}
+END_TEST
+
+/* A small problem on device buffers, for the enqueue checks. */
+typedef struct fixture {
+    clattn_problem *p;
+    clattn_plan *plan;
+    cl_context cl;
+    cl_command_queue queue;
+    cl_mem q, k, v, o, lse;
+    size_t bytes[4];
+} fixture;
+
+static cl_mem buffer(cl_context cl, size_t bytes, const void *init)
+{
+    cl_int err;
+    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE | (init ? CL_MEM_COPY_HOST_PTR : 0), bytes,
+                              (void *)init, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    return m;
+}
+
+static void fixture_open(fixture *f, clattn_algorithm algo)
+{
+    attn_case c = case_default();
+    c.batch = 2;
+    c.heads = 4;
+    c.kv_heads = 2;
+    c.seq_q = 9;
+    c.seq_kv = 13;
+    c.head_dim = 40;
+    c.causal = 1;
+    f->p = case_problem(&c, algo);
+    ck_assert_int_eq(clattn_plan_create(test_context(), f->p, &f->plan), CLATTN_SUCCESS);
+    clattn_context_get_cl(test_context(), &f->cl, NULL, &f->queue);
+    void *init[3];
+    for (int t = 0; t < 4; t++) {
+        clattn_problem_tensor_bytes(f->p, (clattn_tensor)t, &f->bytes[t]);
+        if (t < 3)
+            init[t] = random_tensor(CLATTN_DTYPE_F32, f->bytes[t] / 4, 1.0f, (unsigned)t + 10);
+    }
+    f->q = buffer(f->cl, f->bytes[0], init[0]);
+    f->k = buffer(f->cl, f->bytes[1], init[1]);
+    f->v = buffer(f->cl, f->bytes[2], init[2]);
+    float *sentinel = malloc(f->bytes[3]);
+    for (size_t i = 0; i < f->bytes[3] / 4; i++)
+        sentinel[i] = 12345.0f;
+    f->o = buffer(f->cl, f->bytes[3], sentinel);
+    f->lse = buffer(f->cl, 2 * 4 * 9 * 4, NULL);
+    free(sentinel);
+    for (int t = 0; t < 3; t++)
+        free(init[t]);
+}
+
+static int output_untouched(fixture *f)
+{
+    float *o = malloc(f->bytes[3]);
+    clEnqueueReadBuffer(f->queue, f->o, CL_TRUE, 0, f->bytes[3], o, 0, NULL, NULL);
+    int same = 1;
+    for (size_t i = 0; i < f->bytes[3] / 4; i++)
+        same &= o[i] == 12345.0f;
+    free(o);
+    return same;
+}
+
+static void fixture_close(fixture *f)
+{
+    cl_mem m[] = {f->q, f->k, f->v, f->o, f->lse};
+    for (int i = 0; i < 5; i++)
+        clReleaseMemObject(m[i]);
+    clattn_plan_destroy(f->plan);
+    clattn_problem_destroy(f->p);
+}
+
+#define REFUSED(call, text)                                                                    \
+    do {                                                                                       \
+        ck_assert_int_eq((call), CLATTN_ERROR_INVALID_ARGUMENT);                               \
+        ck_assert_msg(strstr(clattn_message(test_context()), text), "message '%s' lacks '%s'", \
+                      clattn_message(test_context()), text);                                  \
+    } while (0)
+
+START_TEST(enqueue_rejects_bad_buffers)
+{
+    fixture f;
+    fixture_open(&f, (clattn_algorithm)_i);
+    cl_mem small = buffer(f.cl, f.bytes[1] - 4, NULL);
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 0, small, 0, f.v, 0, f.o, 0, NULL, 0, 0, NULL, NULL),
+            "too small");
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 4, f.k, 0, f.v, 0, f.o, 0, NULL, 0, 0, NULL, NULL),
+            "too small"); /* an offset pushes Q past the end */
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 2, f.k, 0, f.v, 0, f.o, 0, NULL, 0, 0, NULL, NULL),
+            "multiple of the element size");
+    REFUSED(clattn_enqueue(f.plan, NULL, NULL, 0, f.k, 0, f.v, 0, f.o, 0, NULL, 0, 0, NULL, NULL),
+            "NULL");
+    cl_mem tiny = buffer(f.cl, 16, NULL);
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 0, f.k, 0, f.v, 0, f.o, 0, tiny, 0, 0, NULL, NULL),
+            "LSE buffer too small");
+    clReleaseMemObject(tiny);
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 0, f.k, 0, f.v, 0, f.q, 0, NULL, 0, 0, NULL, NULL),
+            "overlaps");
+    cl_event ev = NULL;
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 0, f.k, 0, f.v, 0, f.o, 0, NULL, 0, 1, NULL, NULL),
+            "wait list");
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 0, f.k, 0, f.v, 0, f.o, 0, NULL, 0, 0, &ev, NULL),
+            "wait list");
+    cl_mem read_only;
+    cl_int err;
+    read_only = clCreateBuffer(f.cl, CL_MEM_READ_ONLY, f.bytes[3], NULL, &err);
+    REFUSED(clattn_enqueue(f.plan, NULL, f.q, 0, f.k, 0, f.v, 0, read_only, 0, NULL, 0, 0, NULL,
+                           NULL),
+            "READ_ONLY");
+    clReleaseMemObject(read_only);
+    ck_assert(output_untouched(&f));
+    ck_assert_int_eq(clattn_enqueue(NULL, NULL, f.q, 0, f.k, 0, f.v, 0, f.o, 0, NULL, 0, 0, NULL,
+                                    NULL),
+                     CLATTN_ERROR_INVALID_ARGUMENT);
+    /* and the context still works afterwards */
+    ck_assert_int_eq(clattn_enqueue(f.plan, NULL, f.q, 0, f.k, 0, f.v, 0, f.o, 0, f.lse, 0, 0,
+                                    NULL, &ev),
+                     CLATTN_SUCCESS);
+    ck_assert_int_eq(clWaitForEvents(1, &ev), CL_SUCCESS);
+    clReleaseEvent(ev);
+    ck_assert(!output_untouched(&f));
+    clReleaseMemObject(small);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(enqueue_with_offsets_and_events)
+{
+    /* tensors placed at offsets inside larger buffers, after a user event that gates them */
+    fixture f;
+    fixture_open(&f, (clattn_algorithm)_i);
+    float *o_ref = malloc(f.bytes[3]), *o = malloc(f.bytes[3]);
+    float *host[3];
+    for (int t = 0; t < 3; t++) {
+        host[t] = malloc(f.bytes[t]);
+        cl_mem m = t == 0 ? f.q : t == 1 ? f.k : f.v;
+        clEnqueueReadBuffer(f.queue, m, CL_TRUE, 0, f.bytes[t], host[t], 0, NULL, NULL);
+    }
+    float lse_ref[72], lse[72];
+    ck_assert_int_eq(clattn_reference(f.p, host[0], host[1], host[2], o_ref, lse_ref),
+                     CLATTN_SUCCESS);
+    const size_t off = 256;
+    cl_mem big[3];
+    for (int t = 0; t < 3; t++) {
+        big[t] = buffer(f.cl, f.bytes[t] + off, NULL);
+        clEnqueueWriteBuffer(f.queue, big[t], CL_TRUE, off, f.bytes[t], host[t], 0, NULL, NULL);
+    }
+    cl_mem big_o = buffer(f.cl, f.bytes[3] + off, NULL), big_lse = buffer(f.cl, 72 * 4 + off, NULL);
+    cl_int err;
+    cl_event gate = clCreateUserEvent(f.cl, &err), done = NULL;
+    ck_assert_int_eq(clattn_enqueue(f.plan, NULL, big[0], off, big[1], off, big[2], off, big_o,
+                                    off, big_lse, off, 1, &gate, &done),
+                     CLATTN_SUCCESS);
+    cl_int state;
+    clGetEventInfo(done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof state, &state, NULL);
+    ck_assert_int_ne(state, CL_COMPLETE); /* still waiting for the gate */
+    clSetUserEventStatus(gate, CL_COMPLETE);
+    ck_assert_int_eq(clWaitForEvents(1, &done), CL_SUCCESS);
+    clEnqueueReadBuffer(f.queue, big_o, CL_TRUE, off, f.bytes[3], o, 0, NULL, NULL);
+    clEnqueueReadBuffer(f.queue, big_lse, CL_TRUE, off, sizeof lse, lse, 0, NULL, NULL);
+    int passed;
+    double err_o, err_lse;
+    clattn_compare(f.p, o, o_ref, lse, lse_ref, &err_o, &err_lse, &passed);
+    ck_assert_msg(passed, "offsets: error %g, LSE error %g", err_o, err_lse);
+    int stages;
+    ck_assert_int_eq(clattn_plan_stage_count(f.plan, &stages), CLATTN_SUCCESS);
+    ck_assert_int_ge(stages, 1);
+    for (int s = 0; s < stages; s++) {
+        const char *name;
+        double ms;
+        ck_assert_int_eq(clattn_plan_stage_time(f.plan, s, &name, &ms), CLATTN_SUCCESS);
+        ck_assert_int_ge(ms, 0);
+    }
+    ck_assert_int_eq(clattn_plan_stage_time(f.plan, stages, NULL, NULL), CLATTN_ERROR_INVALID_ARGUMENT);
+    clReleaseEvent(gate);
+    clReleaseEvent(done);
+    for (int t = 0; t < 3; t++) {
+        clReleaseMemObject(big[t]);
+        free(host[t]);
+    }
+    clReleaseMemObject(big_o);
+    clReleaseMemObject(big_lse);
+    free(o);
+    free(o_ref);
+    fixture_close(&f);
+}
+END_TEST
+
+START_TEST(peak_is_measured)
+{
+    double gflops = 0, gbps = 0;
+    ck_assert_int_eq(clattn_measure_peak(test_context(), &gflops, &gbps), CLATTN_SUCCESS);
+    ck_assert(gflops > 0);
+    ck_assert(gbps > 0);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("context");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, bad_device_index);
+    tcase_add_test(tc, caller_objects_are_retained);
+    tcase_add_test(tc, plan_reports_what_it_chose);
+    tcase_add_test(tc, invalid_problem_is_refused_by_plan);
+    tcase_add_test(tc, peak_is_measured);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("enqueue");
+    tcase_set_timeout(tc, 300);
+    /* each algorithm: naive, tiled, windowed */
+    tcase_add_loop_test(tc, enqueue_rejects_bad_buffers, CLATTN_ALGO_NAIVE, CLATTN_ALGO_WINDOWED + 1);
+    tcase_add_loop_test(tc, enqueue_with_offsets_and_events, CLATTN_ALGO_NAIVE,
+                        CLATTN_ALGO_WINDOWED + 1);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return test_main(make_suite, 1);
+}

@@ -1,0 +1,251 @@
+/* Tile selection under simulated devices (CLATTN_DEVICE_LIMITS): the same device presented as
+ * a small embedded GPU, a desktop GPU and a CPU must choose different plans, and every plan
+ * must agree with the reference. Also the limits that force fallbacks: an allocation cap that
+ * splits the naive score matrix into chunks, and local memory too small for any tile. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+typedef struct profile {
+    const char *name;
+    const char *limits;
+} profile;
+
+static const profile profiles[] = {
+    {"embedded-gpu", "local_mem_type=local,local_mem_size=16k,max_work_group_size=256,fp64=0"},
+    {"desktop-gpu", "local_mem_type=local,local_mem_size=64k,max_work_group_size=1024"},
+    {"cpu", "local_mem_type=global,vector_width=8"},
+};
+
+/* A context under `limits`, or NULL when the device is smaller than the profile. */
+static clattn_context *context_with(const char *limits)
+{
+    clattn_context *real = test_context(), *ctx = NULL;
+    cl_context cl;
+    cl_device_id dev;
+    clattn_context_get_cl(real, &cl, &dev, NULL);
+    setenv("CLATTN_DEVICE_LIMITS", limits, 1);
+    clattn_status st = clattn_context_create_cl(cl, dev, NULL, &ctx);
+    unsetenv("CLATTN_DEVICE_LIMITS");
+    if (st == CLATTN_ERROR_INVALID_ARGUMENT && strstr(clattn_message(NULL), "must be between"))
+        return NULL; /* this device cannot pretend to be larger than it is */
+    ck_assert_msg(st == CLATTN_SUCCESS, "%s: %s", limits, clattn_message(NULL));
+    return ctx;
+}
+
+static void run_case(clattn_context *ctx, const attn_case *c, clattn_algorithm algo, int64_t plan_out[4])
+{
+    clattn_problem *p = case_problem(c, algo);
+    size_t bytes[4];
+    for (int t = 0; t < 4; t++)
+        clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes[t]);
+    size_t es = clattn_dtype_size(c->dtype);
+    void *q = random_tensor(c->dtype, bytes[0] / es, 1.0f, 5);
+    void *k = random_tensor(c->dtype, bytes[1] / es, 1.0f, 6);
+    void *v = random_tensor(c->dtype, bytes[2] / es, 1.0f, 7);
+    void *o = malloc(bytes[3]);
+    float *o_ref = malloc(bytes[3] / es * 4);
+    size_t rows = (size_t)c->batch * (size_t)c->heads * (size_t)c->seq_q;
+    float *lse = malloc(rows * 4), *lse_ref = malloc(rows * 4);
+    ck_assert_int_eq(clattn_reference(p, q, k, v, o_ref, lse_ref), CLATTN_SUCCESS);
+    clattn_plan *plan;
+    clattn_status st = clattn_plan_create(ctx, p, &plan);
+    ck_assert_msg(st == CLATTN_SUCCESS, "%s: %s", case_name(c), clattn_message(ctx));
+    st = clattn_run_host(plan, q, k, v, o, lse);
+    ck_assert_msg(st == CLATTN_SUCCESS, "%s: %s", case_name(c), clattn_message(ctx));
+    double err, lse_err;
+    int passed;
+    clattn_compare(p, o, o_ref, lse, lse_ref, &err, &lse_err, &passed);
+    ck_assert_msg(passed, "%s: error %g, LSE error %g\n%s", case_name(c), err, lse_err,
+                  clattn_plan_describe(plan));
+    const clattn_plan_info info[4] = {CLATTN_PLAN_KERNEL_SHAPE, CLATTN_PLAN_TILE_Q,
+                                      CLATTN_PLAN_TILE_KV, CLATTN_PLAN_WORK_GROUP_SIZE};
+    for (int i = 0; plan_out && i < 4; i++)
+        clattn_plan_get(plan, info[i], &plan_out[i]);
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(p);
+    free(q);
+    free(k);
+    free(v);
+    free(o);
+    free(o_ref);
+    free(lse);
+    free(lse_ref);
+}
+
+static attn_case sample(int d, clattn_dtype dtype)
+{
+    attn_case c = case_default();
+    c.batch = 2;
+    c.heads = 4;
+    c.kv_heads = 2;
+    c.seq_q = 70;
+    c.seq_kv = 45;
+    c.head_dim = d;
+    c.causal = 1;
+    c.dtype = dtype;
+    return c;
+}
+
+START_TEST(profiles_choose_different_plans)
+{
+    int64_t plans[3][4];
+    int tried = 0;
+    for (int i = 0; i < 3; i++) {
+        clattn_context *ctx = context_with(profiles[i].limits);
+        if (!ctx) {
+            printf("  %s: the device is smaller than this profile, skipped\n", profiles[i].name);
+            memset(plans[i], 0xff, sizeof plans[i]);
+            continue;
+        }
+        tried++;
+        attn_case c = sample(64, CLATTN_DTYPE_F32);
+        run_case(ctx, &c, CLATTN_ALGO_TILED, plans[i]);
+        printf("  %s: shape %lld, %lld rows x %lld keys, group %lld\n", profiles[i].name,
+               (long long)plans[i][0], (long long)plans[i][1], (long long)plans[i][2],
+               (long long)plans[i][3]);
+        clattn_context_destroy(ctx);
+    }
+    ck_assert_int_ge(tried, 2);
+    for (int a = 0; a < 3; a++)
+        for (int b = a + 1; b < 3; b++)
+            if (plans[a][0] != -1 && plans[b][0] != -1)
+                ck_assert_msg(memcmp(plans[a], plans[b], sizeof plans[a]) != 0,
+                              "%s and %s chose the same plan", profiles[a].name, profiles[b].name);
+}
+END_TEST
+
+START_TEST(profiles_agree_with_reference)
+{
+    /* _i: profile * 4 + variant; variants cover algorithms, dtypes and awkward head dims */
+    const profile *prof = &profiles[_i / 4];
+    clattn_context *ctx = context_with(prof->limits);
+    if (!ctx)
+        return;
+    static const struct { int d; clattn_dtype dtype; clattn_algorithm algo; } variants[] = {
+        {256, CLATTN_DTYPE_F32, CLATTN_ALGO_TILED},
+        {40, CLATTN_DTYPE_F16, CLATTN_ALGO_TILED},
+        {80, CLATTN_DTYPE_BF16, CLATTN_ALGO_NAIVE},
+        {3, CLATTN_DTYPE_F32, CLATTN_ALGO_WINDOWED},
+    };
+    attn_case c = sample(variants[_i % 4].d, variants[_i % 4].dtype);
+    if (variants[_i % 4].algo == CLATTN_ALGO_WINDOWED) {
+        c.window_left = 6;
+        c.window_right = 0;
+    }
+    run_case(ctx, &c, variants[_i % 4].algo, NULL);
+    clattn_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(allocation_cap_splits_naive_into_chunks)
+{
+    /* 2 x 4 heads x 70 rows x 48 keys x 4 bytes = 105 KiB of scores, capped at 64 KiB (where
+     * the tensors and the packed K and V still fit): chunks of whole heads */
+    clattn_context *ctx = context_with("max_alloc_size=64k");
+    ck_assert_ptr_nonnull(ctx);
+    attn_case c = sample(16, CLATTN_DTYPE_F32);
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_NAIVE);
+    clattn_plan *plan;
+    ck_assert_msg(clattn_plan_create(ctx, p, &plan) == CLATTN_SUCCESS, "%s", clattn_message(ctx));
+    int64_t chunks;
+    clattn_plan_get(plan, CLATTN_PLAN_CHUNKS, &chunks);
+    ck_assert_int_gt(chunks, 1);
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(p);
+    run_case(ctx, &c, CLATTN_ALGO_NAIVE, NULL);
+    /* one head of 300 x 208 scores (244 KiB) does not fit: chunks of query rows */
+    attn_case tall = case_default();
+    tall.heads = 2;
+    tall.seq_q = 300;
+    tall.seq_kv = 200;
+    tall.head_dim = 8;
+    tall.causal = 1;
+    run_case(ctx, &tall, CLATTN_ALGO_NAIVE, NULL);
+    clattn_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(packed_kv_too_large)
+{
+    /* K of 45 KiB fits a 64 KiB cap, but transposed with its rows padded (80 KiB) it does
+     * not: tiled reads K and V in place instead; naive, which needs the packed copies (unless
+     * CLBlast takes the products), says so */
+    clattn_context *ctx = context_with("max_alloc_size=64k");
+    ck_assert_ptr_nonnull(ctx);
+    attn_case c = sample(64, CLATTN_DTYPE_F32);
+    c.seq_q = 20;
+    int64_t plan[4];
+    run_case(ctx, &c, CLATTN_ALGO_TILED, plan);
+    ck_assert_int_eq(plan[0], CLATTN_SHAPE_LOCAL_TILES);
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_NAIVE);
+    clattn_plan *naive = NULL;
+    clattn_status st = clattn_plan_create(ctx, p, &naive);
+    if (st != CLATTN_SUCCESS) { /* CLBlast needs no packing and may well fit */
+        ck_assert_int_eq(st, CLATTN_ERROR_DEVICE_OUT_OF_MEMORY);
+        ck_assert_ptr_nonnull(strstr(clattn_message(ctx), "largest allocation"));
+    }
+    clattn_plan_destroy(naive);
+    clattn_problem_destroy(p);
+    clattn_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(no_tile_fits_is_unsupported)
+{
+    clattn_context *ctx = context_with("local_mem_type=local,local_mem_size=1k");
+    ck_assert_ptr_nonnull(ctx);
+    attn_case c = sample(256, CLATTN_DTYPE_F32);
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_TILED);
+    clattn_plan *plan = NULL;
+    ck_assert_int_eq(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED);
+    ck_assert_ptr_null(plan);
+    ck_assert_ptr_nonnull(strstr(clattn_message(ctx), "local memory"));
+    clattn_problem_destroy(p);
+    clattn_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(malformed_limits_are_refused)
+{
+    static const char *const bad[] = {"local_mem_size", "local_mem_size=abc", "bogus=1",
+                                      "local_mem_type=fast", "vector_width=3",
+                                      "max_work_group_size=0"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("CLATTN_DEVICE_LIMITS", bad[i], 1);
+        clattn_context *ctx = NULL;
+        clattn_status st = clattn_context_create_cl(NULL, NULL, NULL, &ctx);
+        ck_assert_int_eq(st, CLATTN_ERROR_INVALID_ARGUMENT); /* arguments first */
+        cl_context cl;
+        cl_device_id dev;
+        clattn_context_get_cl(test_context(), &cl, &dev, NULL);
+        st = clattn_context_create_cl(cl, dev, NULL, &ctx);
+        unsetenv("CLATTN_DEVICE_LIMITS");
+        ck_assert_msg(st == CLATTN_ERROR_INVALID_ARGUMENT, "'%s' accepted", bad[i]);
+        ck_assert_ptr_null(ctx);
+        ck_assert_ptr_nonnull(strstr(clattn_message(NULL), "CLATTN_DEVICE_LIMITS"));
+    }
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("limits");
+    TCase *tc = tcase_create("profiles");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, profiles_choose_different_plans);
+    tcase_add_loop_test(tc, profiles_agree_with_reference, 0, 12);
+    tcase_add_test(tc, allocation_cap_splits_naive_into_chunks);
+    tcase_add_test(tc, packed_kv_too_large);
+    tcase_add_test(tc, no_tile_fits_is_unsupported);
+    tcase_add_test(tc, malformed_limits_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return test_main(make_suite, 1);
+}

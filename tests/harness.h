@@ -1,0 +1,57 @@
+/* Shared test harness: which devices to run on, a context per device, random inputs, and
+ * one call that runs a case through an algorithm and checks it against the reference. */
+#ifndef CLATTN_TEST_HARNESS_H
+#define CLATTN_TEST_HARNESS_H
+
+#include <check.h>
+
+#include "clattn.h"
+
+/* Tensor layouts a case may use. */
+typedef enum test_layout {
+    LAYOUT_BNHD = 0,   /* the default: [B, N, H, d] contiguous */
+    LAYOUT_BHND = 1,   /* PyTorch's [B, H, N, d], expressed as strides */
+    LAYOUT_PADDED = 2  /* [B, N, H, d] with gaps after every row, head and sequence */
+} test_layout;
+
+typedef struct attn_case {
+    int batch, heads, kv_heads, seq_q, seq_kv, head_dim;
+    int causal;
+    clattn_align align;
+    int window_left, window_right; /* -1 unbounded */
+    clattn_dtype dtype;
+    test_layout layout;
+    double scale;      /* 0: the default 1/sqrt(d) */
+    float magnitude;   /* inputs uniform in [-magnitude, magnitude]; 0 means 1 */
+    /* 0: LSE within docs/semantics.md's 1e-4. Otherwise a relative bound, for logits of 1e3
+     * and more, where f32 scores (which the semantics mandate) carry errors of a few f32
+     * ulps of the logit itself, ~1e-4 at 1e3; O keeps its tolerance either way. */
+    double lse_relative;
+} attn_case;
+
+/* A case with every field at its neutral value: 1 x 1 x 1, d 64, f32, no mask. */
+attn_case case_default(void);
+
+/* One line naming the case, for failure messages. */
+const char *case_name(const attn_case *c);
+
+/* Builds the problem of a case (aborting the test on any error). */
+clattn_problem *case_problem(const attn_case *c, clattn_algorithm algo);
+
+/* Runs the case on the current test device with `algo` through clattn_run_host and asserts
+ * that O and LSE agree with the reference within docs/semantics.md's tolerances. */
+void check_case(const attn_case *c, clattn_algorithm algo);
+
+/* The context of the device under test, created on first use in this process. */
+clattn_context *test_context(void);
+
+/* Deterministic inputs: `count` values uniform in [-magnitude, magnitude] in `dtype`. */
+void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed);
+
+/* Runs the suite once per device under test: CLATTN_TEST_DEVICE=N picks one, otherwise every
+ * available device of the flat list. Exits 77 (skipped) when there is none, unless
+ * CLATTN_TEST_REQUIRE_DEVICE=1 (as in CI), where that is a failure. `needs_device` 0 runs the
+ * suite once with no device at all. */
+int test_main(Suite *(*make_suite)(void), int needs_device);
+
+#endif
