@@ -119,6 +119,6 @@ clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q
     st = plan->ops->enqueue(plan, &seq, &b);
     /* On failure some kernels may already be enqueued; the caller gets no event for them,
      * but they complete in queue order and touch only the checked buffers. */
-    launch_end(&seq, st ? NULL : event);
-    return st;
+    clattn_status end = launch_end(&seq, st ? NULL : event);
+    return st ? st : end;
 }

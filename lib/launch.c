@@ -19,13 +19,30 @@ void launch_begin(struct launch_sequence *seq, clattn_plan *plan, cl_command_que
     seq->queue = queue;
     seq->num_wait = num_wait;
     seq->wait_list = wait_list;
-    seq->last = NULL;
+    seq->pending = NULL;
+    seq->pending_count = seq->pending_capacity = 0;
+    seq->external_run = 0;
     for (int i = 0; i < plan->stage_count; i++)
         stage_clear(&plan->stages[i]);
 }
 
-/* Keeps the event for stage timing (one reference) and as the sequence's last (another). */
-static void record(struct launch_sequence *seq, int stage, cl_event event)
+/* What the next step must wait for: the pending events, or before any step the caller's. */
+static void wait_list(const struct launch_sequence *seq, cl_uint *count, const cl_event **list)
+{
+    *count = seq->pending ? seq->pending_count : seq->num_wait;
+    *list = *count ? (seq->pending ? seq->pending : seq->wait_list) : NULL;
+}
+
+static void release_pending(struct launch_sequence *seq)
+{
+    for (cl_uint i = 0; i < seq->pending_count; i++)
+        clReleaseEvent(seq->pending[i]);
+    seq->pending_count = 0;
+}
+
+/* Takes over the reference of `event`: kept for stage timing (one more reference) and as a
+ * pending event of this step. Fails only when the host is out of memory. */
+static clattn_status record(struct launch_sequence *seq, int stage, cl_event event, int append)
 {
     stage_record *s = &seq->plan->stages[stage];
     if (s->count == s->capacity) {
@@ -40,9 +57,21 @@ static void record(struct launch_sequence *seq, int stage, cl_event event)
         clRetainEvent(event);
         s->events[s->count++] = event;
     } /* else: timing loses this event; the computation does not */
-    if (seq->last)
-        clReleaseEvent(seq->last);
-    seq->last = event;
+    if (!append)
+        release_pending(seq);
+    if (seq->pending_count == seq->pending_capacity) {
+        cl_uint cap = seq->pending_capacity ? 2 * seq->pending_capacity : 4;
+        cl_event *grown = realloc(seq->pending, cap * sizeof *grown);
+        if (!grown) {
+            clWaitForEvents(1, &event); /* keep the order without the list */
+            clReleaseEvent(event);
+            return fail(seq->plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+        }
+        seq->pending = grown;
+        seq->pending_capacity = cap;
+    }
+    seq->pending[seq->pending_count++] = event;
+    return CLATTN_SUCCESS;
 }
 
 clattn_status launch_kernel(struct launch_sequence *seq, int stage, cl_kernel kernel,
@@ -52,11 +81,12 @@ clattn_status launch_kernel(struct launch_sequence *seq, int stage, cl_kernel ke
     for (cl_uint d = 0; d < dims; d++)
         if (global[d] == 0)
             return CLATTN_SUCCESS; /* an empty launch is no work, not an error */
-    cl_uint nwait = seq->last ? 1 : seq->num_wait;
-    const cl_event *wait = seq->last ? &seq->last : seq->wait_list;
+    cl_uint nwait;
+    const cl_event *wait;
+    wait_list(seq, &nwait, &wait);
     cl_event event;
     cl_int err = clEnqueueNDRangeKernel(seq->queue, kernel, dims, NULL, global, local, nwait,
-                                        nwait ? wait : NULL, &event);
+                                        wait, &event);
     if (err != CL_SUCCESS) {
         clattn_status st = cl_fail(seq->plan->ctx, "clEnqueueNDRangeKernel", err);
         message_append(seq->plan->ctx, " (kernel ");
@@ -64,35 +94,53 @@ clattn_status launch_kernel(struct launch_sequence *seq, int stage, cl_kernel ke
         message_append(seq->plan->ctx, ")");
         return st;
     }
-    record(seq, stage, event);
-    return CLATTN_SUCCESS;
+    seq->external_run = 0;
+    return record(seq, stage, event, 0);
 }
 
 clattn_status launch_external_begin(struct launch_sequence *seq)
 {
-    cl_uint nwait = seq->last ? 1 : seq->num_wait;
+    cl_uint nwait;
+    const cl_event *wait;
+    wait_list(seq, &nwait, &wait);
+    seq->external_run = 1;
     if (!nwait)
         return CLATTN_SUCCESS;
-    const cl_event *wait = seq->last ? &seq->last : seq->wait_list;
     cl_int err = clEnqueueBarrierWithWaitList(seq->queue, nwait, wait, NULL);
     if (err != CL_SUCCESS)
         return cl_fail(seq->plan->ctx, "clEnqueueBarrierWithWaitList", err);
+    release_pending(seq); /* the barrier now orders what follows */
     return CLATTN_SUCCESS;
 }
 
-void launch_external_end(struct launch_sequence *seq, int stage, cl_event event)
+clattn_status launch_external_event(struct launch_sequence *seq, int stage, cl_event event)
 {
-    if (event)
-        record(seq, stage, event);
+    if (!event)
+        return CLATTN_SUCCESS;
+    return record(seq, stage, event, seq->external_run);
 }
 
-void launch_end(struct launch_sequence *seq, cl_event *event)
+clattn_status launch_end(struct launch_sequence *seq, cl_event *event)
 {
-    if (event)
-        *event = seq->last;
-    else if (seq->last)
-        clReleaseEvent(seq->last);
-    seq->last = NULL;
+    clattn_status st = CLATTN_SUCCESS;
+    if (event) {
+        *event = NULL;
+        if (seq->pending_count == 1) {
+            *event = seq->pending[0];
+            seq->pending_count = 0;
+        } else {
+            cl_uint nwait;
+            const cl_event *wait;
+            wait_list(seq, &nwait, &wait);
+            cl_int err = clEnqueueMarkerWithWaitList(seq->queue, nwait, wait, event);
+            if (err != CL_SUCCESS)
+                st = cl_fail(seq->plan->ctx, "clEnqueueMarkerWithWaitList", err);
+        }
+    }
+    release_pending(seq);
+    free(seq->pending);
+    seq->pending = NULL;
+    return st;
 }
 
 void args_begin(kernel_args *a, clattn_context *ctx, cl_kernel kernel)

@@ -1,6 +1,7 @@
 /* Enqueueing a plan's kernels as one ordered sequence on the caller's queue: the first waits
- * for the caller's wait list, each later one for its predecessor (so out-of-order queues work
- * too), every event is kept for stage timing, and the last one is handed to the caller. */
+ * for the caller's wait list, each later one for everything of the step before it (so
+ * out-of-order queues work too), every event is kept for stage timing, and the caller gets
+ * one event that completes after all of them. */
 #ifndef CLATTN_LAUNCH_H
 #define CLATTN_LAUNCH_H
 
@@ -11,7 +12,11 @@ struct launch_sequence {
     cl_command_queue queue;
     cl_uint num_wait;
     const cl_event *wait_list;
-    cl_event last; /* retained by the sequence */
+    /* The events the next step waits for: the caller's list at first, then the last kernel's
+     * event, or every event of a run of external calls. Retained by the sequence. */
+    cl_event *pending;
+    cl_uint pending_count, pending_capacity;
+    int external_run; /* inside launch_external_begin ... further external calls */
 };
 
 void launch_begin(struct launch_sequence *seq, clattn_plan *plan, cl_command_queue queue,
@@ -22,13 +27,15 @@ clattn_status launch_kernel(struct launch_sequence *seq, int stage, cl_kernel ke
                             cl_uint dims, const size_t *global, const size_t *local,
                             const char *name);
 
-/* For work enqueued by another library (CLBlast) that takes no wait list: makes the queue
- * wait for everything before it, then records the event the library returned. */
+/* For work enqueued by another library (CLBlast) that takes no wait list: a barrier makes
+ * the queue wait for the previous step; then each call's event is recorded with
+ * launch_external_event, and the next kernel waits for all of them. */
 clattn_status launch_external_begin(struct launch_sequence *seq);
-void launch_external_end(struct launch_sequence *seq, int stage, cl_event event);
+clattn_status launch_external_event(struct launch_sequence *seq, int stage, cl_event event);
 
-/* Hands the last event to the caller (or releases it) and ends the sequence. */
-void launch_end(struct launch_sequence *seq, cl_event *event);
+/* Ends the sequence. With `event`, the caller receives an event that completes after every
+ * step (a marker when the last step had several events). Without, everything is released. */
+clattn_status launch_end(struct launch_sequence *seq, cl_event *event);
 
 /* Sets kernel arguments in order; the first failure is reported with the argument index. */
 typedef struct kernel_args {

@@ -22,8 +22,6 @@ typedef struct naive_impl {
     int s_stride;
     int64_t z_chunk, row_chunk;
     int clblast;
-    size_t *offsets; /* CLBlast's per-batch offsets and scalars, sized for one chunk */
-    float *scalars;
 } naive_impl;
 
 /* Stage indices; with CLBlast there is no packing, and the others move up by one. */
@@ -43,8 +41,6 @@ static void naive_release(clattn_plan *plan)
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
-    free(n->offsets);
-    free(n->scalars);
     free(n);
     plan->impl = NULL;
 }
@@ -62,8 +58,8 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
 
     if (n->clblast) {
 #ifdef CLATTN_HAVE_CLBLAST
-        st = clblast_product(plan, seq, STAGE(n, STAGE_QK), 1, b, n->s, n->s_stride, z0, zc, i0, rows,
-                             n->offsets, n->scalars);
+        st = clblast_product(plan, seq, STAGE(n, STAGE_QK), 1, b, n->s, n->s_stride, z0, zc, i0,
+                             rows);
         if (st)
             return st;
 #endif
@@ -122,8 +118,8 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
 
     if (n->clblast) {
 #ifdef CLATTN_HAVE_CLBLAST
-        return clblast_product(plan, seq, STAGE(n, STAGE_PV), 0, b, n->s, n->s_stride, z0, zc, i0, rows,
-                               n->offsets, n->scalars);
+        return clblast_product(plan, seq, STAGE(n, STAGE_PV), 0, b, n->s, n->s_stride, z0, zc, i0,
+                               rows);
 #endif
     }
     args_begin(&a, plan->ctx, n->pv);
@@ -191,6 +187,12 @@ static int want_clblast(clattn_plan *plan, const char **why)
             return 0;
         }
     }
+    /* CLBlast passes offsets and strides to its kernels as int */
+    for (int t = CLATTN_TENSOR_Q; t <= CLATTN_TENSOR_O; t++)
+        if (problem_tensor_span(p, (clattn_tensor)t) / 4 > 2147483647u) {
+            *why = "a tensor beyond 2^31 elements, which CLBlast indexes with int";
+            return 0;
+        }
     const char *env = getenv("CLATTN_NAIVE_GEMM");
     if (env && strcmp(env, "clblast") == 0) {
         *why = "CLATTN_NAIVE_GEMM=clblast";
@@ -220,6 +222,8 @@ static clattn_status choose_chunks(clattn_plan *plan, naive_impl *n, uint64_t ot
     uint64_t budget = l->global_mem_size / 2 > other_bytes ? l->global_mem_size / 2 - other_bytes : 0;
     if (budget > l->max_alloc_size)
         budget = l->max_alloc_size;
+    if (n->clblast && budget > ((uint64_t)1 << 33)) /* CLBlast indexes S with int */
+        budget = (uint64_t)1 << 33;
     const uint64_t row_bytes = (uint64_t)n->s_stride * 4, head_bytes = row_bytes * (uint64_t)nq;
     if (head_bytes <= budget) {
         n->row_chunk = nq;
@@ -287,12 +291,6 @@ clattn_status naive_setup(clattn_plan *plan)
         st = plan_alloc(plan, (size_t)((uint64_t)n->z_chunk * (uint64_t)n->row_chunk *
                                        (uint64_t)n->s_stride * 4),
                         "the score matrix", &n->s);
-    if (!st && n->clblast) {
-        n->offsets = malloc(3 * (size_t)n->z_chunk * sizeof *n->offsets);
-        n->scalars = malloc(2 * (size_t)n->z_chunk * sizeof *n->scalars);
-        if (!n->offsets || !n->scalars)
-            st = fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
-    }
     if (st)
         return st;
     plan->uses_clblast = n->clblast;
@@ -301,7 +299,7 @@ clattn_status naive_setup(clattn_plan *plan)
     plan->work_group_size = 0; /* the implementation's choice */
     static const char *const stages[] = {"pack K,V", "QK^T", "scale+mask", "softmax", "PV"};
     plan_set_stages(plan, 5 - n->clblast, stages + n->clblast);
-    plan_describe(plan, "products: %s (%s)", n->clblast ? "CLBlast SGEMM, batched over heads"
+    plan_describe(plan, "products: %s (%s)", n->clblast ? "CLBlast SGEMM, strided batches over heads"
                                                         : "clattn's register-blocked kernels",
                   why);
     plan_describe(plan,

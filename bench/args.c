@@ -1,0 +1,388 @@
+#include "args.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Repetition counts beyond this are typing mistakes, and each run keeps two doubles. */
+#define MAX_REPEATS 1000000
+
+enum flag_id {
+    FLAG_HELP,
+    FLAG_VERSION,
+    FLAG_LIST_DEVICES,
+    FLAG_PEAK,
+    FLAG_NO_PEAK,
+    FLAG_DEVICE,
+    FLAG_BATCH,
+    FLAG_HEADS,
+    FLAG_KV_HEADS,
+    FLAG_SEQ,
+    FLAG_SEQ_Q,
+    FLAG_SEQ_KV,
+    FLAG_HEAD_DIM,
+    FLAG_CAUSAL,
+    FLAG_ALIGN,
+    FLAG_WINDOW,
+    FLAG_DTYPE,
+    FLAG_ALGO,
+    FLAG_ITERS,
+    FLAG_WARMUP,
+    FLAG_CHECK,
+    FLAG_PROFILE,
+    FLAG_SAVE,
+    FLAG_JSON,
+    FLAG_CSV,
+    FLAG_PLOT
+};
+
+static const struct flag {
+    const char *name;
+    enum flag_id id;
+    int takes_value;
+    int is_shape; /* a shape flag selects a single problem instead of the sweep */
+} flags[] = {
+    {"--help", FLAG_HELP, 0, 0},
+    {"-h", FLAG_HELP, 0, 0},
+    {"--version", FLAG_VERSION, 0, 0},
+    {"--list-devices", FLAG_LIST_DEVICES, 0, 0},
+    {"--peak", FLAG_PEAK, 0, 0},
+    {"--no-peak", FLAG_NO_PEAK, 0, 0},
+    {"--device", FLAG_DEVICE, 1, 0},
+    {"--batch", FLAG_BATCH, 1, 1},
+    {"--heads", FLAG_HEADS, 1, 1},
+    {"--kv-heads", FLAG_KV_HEADS, 1, 1},
+    {"--seq", FLAG_SEQ, 1, 1},
+    {"--seq-q", FLAG_SEQ_Q, 1, 1},
+    {"--seq-kv", FLAG_SEQ_KV, 1, 1},
+    {"--head-dim", FLAG_HEAD_DIM, 1, 1},
+    {"--causal", FLAG_CAUSAL, 0, 1},
+    {"--align", FLAG_ALIGN, 1, 1},
+    {"--window", FLAG_WINDOW, 1, 1},
+    {"--dtype", FLAG_DTYPE, 1, 1},
+    {"--algo", FLAG_ALGO, 1, 0},
+    {"--iters", FLAG_ITERS, 1, 0},
+    {"--warmup", FLAG_WARMUP, 1, 0},
+    {"--check", FLAG_CHECK, 0, 0},
+    {"--profile", FLAG_PROFILE, 0, 0},
+    {"--save", FLAG_SAVE, 1, 0},
+    {"--json", FLAG_JSON, 1, 0},
+    {"--csv", FLAG_CSV, 1, 0},
+    {"--plot", FLAG_PLOT, 1, 0},
+};
+
+/* The single problem's sizes when a shape flag is given but not every size is. */
+#define DEFAULT_SEQ 1024
+
+static const char usage_text[] =
+    "Usage: attn-bench [OPTION]...\n"
+    "Benchmark and validate clattn's attention algorithms on an OpenCL device.\n"
+    "\n"
+    "Without shape flags, runs the standard sweep: seq 512..8192 (and on while the naive\n"
+    "path fits in one pass), batch 1, heads 8, head_dim 64, f32, causal and not, for naive,\n"
+    "tiled and windowed (window 256,0). Any shape flag runs that single problem instead.\n"
+    "\n"
+    "Actions:\n"
+    "  --list-devices        list every OpenCL device clattn sees, then exit\n"
+    "  --peak                measure the device's FMA throughput and bandwidth, then exit\n"
+    "  -h, --help            print this help, then exit\n"
+    "      --version         print clattn's version, then exit\n"
+    "\n"
+    "Device and runs:\n"
+    "  --device N            device N of --list-devices (default: the library's default)\n"
+    "  --algo A              naive, tiled, windowed, auto or all (default all: the three)\n"
+    "  --iters N             timed runs per row, N >= 1 (default 5); the median is reported\n"
+    "  --warmup N            untimed runs before them (default 2)\n"
+    "  --no-peak             do not measure the device's peak (no \"% of peak\")\n"
+    "\n"
+    "Shape of a single problem:\n"
+    "  --batch B             batch size (default 1)\n"
+    "  --heads H             query heads (default 8)\n"
+    "  --kv-heads H          key/value heads, dividing --heads (default: --heads)\n"
+    "  --seq N               query and key length (default 1024)\n"
+    "  --seq-q N             query length (default: --seq)\n"
+    "  --seq-kv N            key length (default: --seq)\n"
+    "  --head-dim D          head dimension (default 64)\n"
+    "  --causal              causal mask\n"
+    "  --align A             bottom-right (default) or top-left causal alignment\n"
+    "  --window L,R          sliding window: L keys left, R right of the diagonal (-1: none)\n"
+    "  --dtype T             f32 (default), f16 or bf16 storage\n"
+    "\n"
+    "Validation and output:\n"
+    "  --check               compare every row with the CPU reference; exit 1 on a failure\n"
+    "  --profile             print each row's device time per stage\n"
+    "  --save DIR            write q, k, v, o, lse .npy files of the single problem to DIR\n"
+    "  --json FILE           write every row as JSON\n"
+    "  --csv FILE            write every row as CSV\n"
+    "  --plot FILE.svg       plot latency against sequence length (log-log SVG)\n"
+    "\n"
+    "Exit status: 0 success, 1 a check failed, 2 usage error, 3 device or runtime error.\n"
+    "See attn-bench(1) for the FLOP and traffic models and the environment variables.\n";
+
+const char *bench_usage(void)
+{
+    return usage_text;
+}
+
+static int fail(char *err, size_t errlen, const char *flag, const char *value, const char *why)
+{
+    if (value)
+        snprintf(err, errlen, "%s '%s': %s", flag, value, why);
+    else
+        snprintf(err, errlen, "%s: %s", flag, why);
+    return -1;
+}
+
+/* A base-10 integer with nothing before or after it. */
+static int parse_int64(const char *text, int64_t *out)
+{
+    const char *digits = text[0] == '-' ? text + 1 : text;
+    if (digits[0] < '0' || digits[0] > '9')
+        return 0;
+    errno = 0;
+    char *end;
+    long long value = strtoll(text, &end, 10);
+    if (errno == ERANGE || *end != '\0')
+        return 0;
+    *out = value;
+    return 1;
+}
+
+static int parse_count(const char *flag, const char *text, int64_t min, int64_t max, int *out,
+                       char *err, size_t errlen)
+{
+    int64_t value;
+    if (!parse_int64(text, &value))
+        return fail(err, errlen, flag, text, "not an integer");
+    if (value < min || value > max) {
+        char why[96];
+        snprintf(why, sizeof why, "must be between %lld and %lld", (long long)min,
+                 (long long)max);
+        return fail(err, errlen, flag, text, why);
+    }
+    *out = (int)value;
+    return 0;
+}
+
+static int parse_window(const char *text, int64_t *left, int64_t *right)
+{
+    const char *comma = strchr(text, ',');
+    if (!comma)
+        return 0;
+    size_t len = (size_t)(comma - text);
+    char *first = malloc(len + 1);
+    if (!first)
+        return 0;
+    memcpy(first, text, len);
+    first[len] = '\0';
+    int ok = parse_int64(first, left) && parse_int64(comma + 1, right);
+    free(first);
+    return ok;
+}
+
+static int parse_algo(const char *text, struct bench_options *opt)
+{
+    static const struct {
+        const char *name;
+        clattn_algorithm algo;
+    } single[] = {{"naive", CLATTN_ALGO_NAIVE},
+                  {"tiled", CLATTN_ALGO_TILED},
+                  {"windowed", CLATTN_ALGO_WINDOWED},
+                  {"auto", CLATTN_ALGO_AUTO}};
+    if (strcmp(text, "all") == 0) {
+        opt->algos[0] = CLATTN_ALGO_NAIVE;
+        opt->algos[1] = CLATTN_ALGO_TILED;
+        opt->algos[2] = CLATTN_ALGO_WINDOWED;
+        opt->algo_count = 3;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof single / sizeof *single; i++)
+        if (strcmp(text, single[i].name) == 0) {
+            opt->algos[0] = single[i].algo;
+            opt->algo_count = 1;
+            return 1;
+        }
+    return 0;
+}
+
+static int parse_dtype(const char *text, clattn_dtype *out)
+{
+    if (strcmp(text, "f32") == 0)
+        *out = CLATTN_DTYPE_F32;
+    else if (strcmp(text, "f16") == 0)
+        *out = CLATTN_DTYPE_F16;
+    else if (strcmp(text, "bf16") == 0)
+        *out = CLATTN_DTYPE_BF16;
+    else
+        return 0;
+    return 1;
+}
+
+static int parse_align(const char *text, clattn_align *out)
+{
+    if (strcmp(text, "bottom-right") == 0)
+        *out = CLATTN_ALIGN_BOTTOM_RIGHT;
+    else if (strcmp(text, "top-left") == 0)
+        *out = CLATTN_ALIGN_TOP_LEFT;
+    else
+        return 0;
+    return 1;
+}
+
+static void set_defaults(struct bench_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->action = BENCH_ACTION_RUN;
+    opt->device = -1;
+    opt->batch = 1;
+    opt->heads = 8;
+    opt->kv_heads = 0; /* the library's "same as heads" */
+    opt->head_dim = 64;
+    opt->window_left = -1;
+    opt->window_right = -1;
+    opt->align = CLATTN_ALIGN_BOTTOM_RIGHT;
+    opt->dtype = CLATTN_DTYPE_F32;
+    parse_algo("all", opt);
+    opt->iters = 5;
+    opt->warmup = 2;
+}
+
+/* Sequence lengths: --seq-q and --seq-kv win over --seq whatever their order. */
+struct seq_flags {
+    int64_t seq, seq_q, seq_kv;
+    int has_seq, has_seq_q, has_seq_kv;
+};
+
+static int set_action(struct bench_options *opt, enum bench_action action, const char *flag,
+                      char *err, size_t errlen)
+{
+    static const char *const names[] = {
+        [BENCH_ACTION_VERSION] = "--version",
+        [BENCH_ACTION_LIST_DEVICES] = "--list-devices",
+        [BENCH_ACTION_PEAK] = "--peak",
+    };
+    if (opt->action == BENCH_ACTION_HELP) /* --help wins over everything */
+        return 0;
+    if (opt->action != BENCH_ACTION_RUN && opt->action != action) {
+        char why[64];
+        snprintf(why, sizeof why, "cannot be combined with %s", names[opt->action]);
+        return fail(err, errlen, flag, NULL, why);
+    }
+    opt->action = action;
+    return 0;
+}
+
+static int apply_flag(const struct flag *f, const char *value, struct bench_options *opt,
+                      struct seq_flags *seq, char *err, size_t errlen)
+{
+    int64_t *size = NULL;
+    switch (f->id) {
+    case FLAG_HELP: opt->action = BENCH_ACTION_HELP; return 0;
+    case FLAG_VERSION: return set_action(opt, BENCH_ACTION_VERSION, f->name, err, errlen);
+    case FLAG_LIST_DEVICES:
+        return set_action(opt, BENCH_ACTION_LIST_DEVICES, f->name, err, errlen);
+    case FLAG_PEAK: return set_action(opt, BENCH_ACTION_PEAK, f->name, err, errlen);
+    case FLAG_NO_PEAK: opt->no_peak = 1; return 0;
+    case FLAG_CAUSAL: opt->causal = 1; return 0;
+    case FLAG_CHECK: opt->check = 1; return 0;
+    case FLAG_PROFILE: opt->profile = 1; return 0;
+    case FLAG_SAVE: opt->save_dir = value; return 0;
+    case FLAG_JSON: opt->json_path = value; return 0;
+    case FLAG_CSV: opt->csv_path = value; return 0;
+    case FLAG_PLOT: opt->plot_path = value; return 0;
+    case FLAG_DEVICE: return parse_count(f->name, value, 0, 1000000, &opt->device, err, errlen);
+    case FLAG_ITERS: return parse_count(f->name, value, 1, MAX_REPEATS, &opt->iters, err, errlen);
+    case FLAG_WARMUP:
+        return parse_count(f->name, value, 0, MAX_REPEATS, &opt->warmup, err, errlen);
+    case FLAG_ALGO:
+        if (!parse_algo(value, opt))
+            return fail(err, errlen, f->name, value,
+                        "expected naive, tiled, windowed, auto or all");
+        return 0;
+    case FLAG_DTYPE:
+        if (!parse_dtype(value, &opt->dtype))
+            return fail(err, errlen, f->name, value, "expected f32, f16 or bf16");
+        return 0;
+    case FLAG_ALIGN:
+        if (!parse_align(value, &opt->align))
+            return fail(err, errlen, f->name, value, "expected bottom-right or top-left");
+        return 0;
+    case FLAG_WINDOW:
+        if (!parse_window(value, &opt->window_left, &opt->window_right))
+            return fail(err, errlen, f->name, value,
+                        "expected two integers L,R (-1 for no bound on that side)");
+        return 0;
+    case FLAG_SEQ:
+        size = &seq->seq;
+        seq->has_seq = 1;
+        break;
+    case FLAG_SEQ_Q:
+        size = &seq->seq_q;
+        seq->has_seq_q = 1;
+        break;
+    case FLAG_SEQ_KV:
+        size = &seq->seq_kv;
+        seq->has_seq_kv = 1;
+        break;
+    case FLAG_BATCH: size = &opt->batch; break;
+    case FLAG_HEADS: size = &opt->heads; break;
+    case FLAG_KV_HEADS: size = &opt->kv_heads; break;
+    case FLAG_HEAD_DIM: size = &opt->head_dim; break;
+    }
+    if (!parse_int64(value, size))
+        return fail(err, errlen, f->name, value, "not an integer");
+    return 0;
+}
+
+static const struct flag *find_flag(const char *arg, size_t name_len)
+{
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (strlen(flags[i].name) == name_len && strncmp(arg, flags[i].name, name_len) == 0)
+            return &flags[i];
+    return NULL;
+}
+
+int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen)
+{
+    set_defaults(opt);
+    if (errlen)
+        err[0] = '\0';
+    struct seq_flags seq = {DEFAULT_SEQ, 0, 0, 0, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        /* --flag=value as well as --flag value */
+        const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const struct flag *f = find_flag(arg, name_len);
+        if (!f) {
+            if (arg[0] == '-')
+                return fail(err, errlen, arg, NULL, "unknown option");
+            return fail(err, errlen, arg, NULL, "unexpected argument");
+        }
+        const char *value = NULL;
+        if (f->takes_value) {
+            if (eq)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
+                return fail(err, errlen, f->name, NULL, "missing value");
+        } else if (eq) {
+            return fail(err, errlen, f->name, NULL, "takes no value");
+        }
+        if (apply_flag(f, value, opt, &seq, err, errlen))
+            return -1;
+        opt->single |= f->is_shape;
+    }
+    opt->seq_q = seq.has_seq_q ? seq.seq_q : seq.seq;
+    opt->seq_kv = seq.has_seq_kv ? seq.seq_kv : seq.seq;
+    if (opt->action == BENCH_ACTION_HELP)
+        return 0;
+    if (opt->no_peak && opt->action == BENCH_ACTION_PEAK)
+        return fail(err, errlen, "--no-peak", NULL, "cannot be combined with --peak");
+    if (opt->save_dir && opt->action == BENCH_ACTION_RUN && !opt->single)
+        return fail(err, errlen, "--save", opt->save_dir,
+                    "needs a single problem: add a shape flag such as --seq");
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* attn-bench's command line: a pure parser (no printing, no exit, no globals) so that a fuzz
+ * target can link args.c alone. Only syntax and the tool's own limits are checked here; the
+ * library's bounds on the shape (head_dim <= 256, heads % kv_heads, ...) are applied when the
+ * problem is built (shape.c), so they are never restated. */
+#ifndef ATTN_BENCH_ARGS_H
+#define ATTN_BENCH_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clattn.h"
+
+enum bench_action {
+    BENCH_ACTION_RUN = 0,      /* the sweep, or one problem when a shape flag was given */
+    BENCH_ACTION_HELP,         /* --help */
+    BENCH_ACTION_VERSION,      /* --version */
+    BENCH_ACTION_LIST_DEVICES, /* --list-devices */
+    BENCH_ACTION_PEAK          /* --peak */
+};
+
+/* The most algorithms one run selects: --algo all is naive, tiled and windowed. */
+#define BENCH_MAX_ALGOS 3
+
+struct bench_options {
+    enum bench_action action;
+    int device; /* -1: the library's default device */
+
+    /* The single problem; meaningful when `single` is set (any shape flag was given). */
+    int single;
+    int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim;
+    int64_t window_left, window_right;
+    int causal;
+    clattn_align align;
+    clattn_dtype dtype;
+
+    clattn_algorithm algos[BENCH_MAX_ALGOS];
+    int algo_count;
+
+    int iters, warmup;
+    int check, profile, no_peak;
+    /* Paths are argv's own strings, not copies. NULL when not given. */
+    const char *save_dir, *json_path, *csv_path, *plot_path;
+};
+
+/* Parses argv[1..argc-1] into `opt` (every field set, defaults included). Returns 0, or -1
+ * with a one-line reason naming the flag and value in `err` (truncated to `errlen`). */
+int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen);
+
+/* The --help text. */
+const char *bench_usage(void);
+
+#endif

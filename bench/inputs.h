@@ -1,0 +1,37 @@
+/* The data of one problem shape: deterministic Q, K, V on the host and on the device, the O
+ * and LSE buffers every algorithm writes, and the CPU reference, computed at most once per
+ * mask since it is slow (scalar f64, one thread). */
+#ifndef ATTN_BENCH_INPUTS_H
+#define ATTN_BENCH_INPUTS_H
+
+#include "clattn.h"
+
+enum { INPUT_Q, INPUT_K, INPUT_V, OUTPUT_O, OUTPUT_LSE, INPUT_BUFFERS };
+
+struct bench_inputs {
+    size_t bytes[INPUT_BUFFERS];
+    void *host[INPUT_BUFFERS]; /* Q, K, V as uploaded; O, LSE as last read back */
+    cl_mem mem[INPUT_BUFFERS];
+    /* The reference of `ref_problem` (same shape, some mask), NULL until asked for. */
+    clattn_problem *ref_problem;
+    float *ref_o, *ref_lse;
+};
+
+/* Makes and uploads inputs for `shape`: values uniform in [-1, 1] from a fixed seed per tensor,
+ * converted to the storage dtype. Returns 0 or an exit code after printing why. */
+int inputs_create(clattn_context *ctx, const clattn_problem *shape, struct bench_inputs **out);
+void inputs_destroy(struct bench_inputs *in);
+
+/* Sets every bit of O and LSE (NaN in every dtype), so that output an algorithm leaves
+ * unwritten fails the check instead of passing with the previous algorithm's values. */
+int inputs_poison_outputs(struct bench_inputs *in, cl_command_queue queue);
+
+/* Reads O and LSE back into host[OUTPUT_O] and host[OUTPUT_LSE]. */
+int inputs_read_outputs(struct bench_inputs *in, cl_command_queue queue);
+
+/* The reference O (f32, O's layout) and LSE of `problem`, which must have the inputs' shape;
+ * computed only when the mask differs from the last one asked for. */
+int inputs_reference(struct bench_inputs *in, const clattn_problem *problem, const float **o,
+                     const float **lse);
+
+#endif

@@ -1,0 +1,165 @@
+/* attn-bench: benchmark and validate clattn's attention algorithms on an OpenCL device.
+ * This file is the flow; each step lives in its own file (see bench/meson.build). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "device_list.h"
+#include "diag.h"
+#include "report.h"
+#include "save.h"
+#include "session.h"
+#include "shape.h"
+#include "single.h"
+#include "sweep.h"
+
+/* The machine-readable reports, opened before any device work so that a bad path fails at
+ * once rather than after a long sweep, and written when every row is in. */
+struct report_file {
+    const char *path;
+    int (*write)(FILE *out, const struct bench_session *s);
+    FILE *out;
+};
+
+enum { REPORT_JSON, REPORT_CSV, REPORT_PLOT, REPORT_FILES };
+
+static int open_reports(struct report_file files[REPORT_FILES])
+{
+    for (int i = 0; i < REPORT_FILES; i++)
+        if (files[i].path && !(files[i].out = fopen(files[i].path, "w")))
+            return fail_file(files[i].path, "open");
+    return 0;
+}
+
+/* Writes and closes every report; with `discard` (a failed run), removes them instead so that
+ * no partial report looks like a finished one. */
+static int close_reports(struct report_file files[REPORT_FILES], const struct bench_session *s,
+                         int discard)
+{
+    int rc = 0;
+    for (int i = 0; i < REPORT_FILES; i++) {
+        if (!files[i].out)
+            continue;
+        int failed = !discard && files[i].write(files[i].out, s) != 0;
+        failed |= fclose(files[i].out) != 0;
+        if (discard)
+            remove(files[i].path);
+        else if (failed && !rc)
+            rc = fail_file(files[i].path, "write");
+    }
+    return rc;
+}
+
+/* argv joined by spaces, for the JSON's "command". */
+static char *join_command(int argc, char **argv)
+{
+    size_t size = 1;
+    for (int i = 0; i < argc; i++)
+        size += strlen(argv[i]) + 1;
+    char *text = malloc(size);
+    if (!text)
+        return NULL;
+    text[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            strcat(text, " ");
+        strcat(text, argv[i]);
+    }
+    return text;
+}
+
+static int open_device(struct bench_session *s)
+{
+    const int index = s->opt->device;
+    clattn_status st = clattn_context_create(index, &s->ctx);
+    if (st) {
+        char what[64];
+        if (index < 0)
+            snprintf(what, sizeof what, "opening the default OpenCL device");
+        else
+            snprintf(what, sizeof what, "opening OpenCL device %d", index);
+        return fail_clattn(NULL, st, what);
+    }
+    cl_device_id device;
+    if ((st = clattn_context_get_cl(s->ctx, NULL, &device, &s->queue)))
+        return fail_clattn(s->ctx, st, "getting the OpenCL device");
+    int rc = device_info_query(device, &s->device);
+    if (rc || s->opt->no_peak)
+        return rc;
+    if ((st = clattn_measure_peak(s->ctx, &s->peak.gflops, &s->peak.gbps)))
+        return fail_clattn(s->ctx, st, "measuring the device's peak");
+    s->peak.measured = 1;
+    return 0;
+}
+
+static void print_peak(const struct bench_session *s)
+{
+    printf("device: %s (%s, driver %s), %u compute units\n"
+           "peak:   %.1f GFLOP/s (f32 FMA), %.1f GB/s (copy: bytes read + written)\n",
+           s->device.name, s->device.platform, s->device.driver, s->device.compute_units,
+           s->peak.gflops, s->peak.gbps);
+}
+
+/* Everything after the command line was understood: returns the exit code. */
+static int bench(const struct bench_options *opt, char *command)
+{
+    clattn_problem *problem = NULL;
+    struct report_file files[REPORT_FILES] = {
+        [REPORT_JSON] = {opt->json_path, json_write, NULL},
+        [REPORT_CSV] = {opt->csv_path, csv_write, NULL},
+        [REPORT_PLOT] = {opt->plot_path, plot_svg_write, NULL},
+    };
+    struct bench_session s = {.opt = opt, .command = command};
+    int rc = 0;
+    if (opt->action == BENCH_ACTION_RUN) {
+        /* shape errors are usage errors: found before any device is opened */
+        if (opt->single)
+            rc = shape_from_options(opt, &problem);
+        if (!rc)
+            rc = open_reports(files);
+        if (!rc && opt->save_dir)
+            rc = save_prepare(opt->save_dir);
+    }
+    if (!rc)
+        rc = open_device(&s);
+    if (!rc && opt->action == BENCH_ACTION_PEAK) {
+        print_peak(&s);
+    } else if (!rc) {
+        table_print_header(stdout, &s);
+        rc = problem ? single_run(&s, problem) : sweep_run(&s);
+    }
+    int report_rc = close_reports(files, &s, rc != 0);
+    if (!rc)
+        rc = report_rc;
+    if (!rc && session_any_check_failed(&s))
+        rc = BENCH_EXIT_CHECK_FAILED;
+    rows_free(&s.rows);
+    device_info_free(&s.device);
+    clattn_context_destroy(s.ctx);
+    clattn_problem_destroy(problem);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_options opt;
+    char err[512];
+    if (bench_parse_args(argc, argv, &opt, err, sizeof err))
+        return fail_usage(err);
+    switch (opt.action) {
+    case BENCH_ACTION_HELP: fputs(bench_usage(), stdout); return BENCH_EXIT_OK;
+    case BENCH_ACTION_VERSION:
+        printf("attn-bench (clattn %s)\n", clattn_version_string());
+        return BENCH_EXIT_OK;
+    case BENCH_ACTION_LIST_DEVICES: return device_list_print(stdout);
+    case BENCH_ACTION_RUN:
+    case BENCH_ACTION_PEAK: break;
+    }
+    char *command = join_command(argc, argv);
+    if (!command)
+        return fail_host_memory();
+    int rc = bench(&opt, command);
+    free(command);
+    return rc;
+}

@@ -1,0 +1,240 @@
+/* --plot: latency against sequence length on log-log axes, one curve per algorithm and mask
+ * (causal dashed), as a standalone SVG written by hand. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "report.h"
+
+#define WIDTH 900
+#define HEIGHT 540
+#define PLOT_LEFT 80
+#define PLOT_TOP 64
+#define PLOT_RIGHT (WIDTH - 250) /* the legend sits to the right */
+#define PLOT_BOTTOM (HEIGHT - 64)
+
+/* A log-scaled axis: value v maps to from + (log10 v - lo) / (hi - lo) * (to - from). */
+struct axis {
+    double lo, hi, from, to;
+};
+
+static double place(const struct axis *a, double value)
+{
+    return a->from + (log10(value) - a->lo) / (a->hi - a->lo) * (a->to - a->from);
+}
+
+static void write_escaped(FILE *out, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        switch (*p) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&apos;", out); break;
+        default: fputc(*p, out);
+        }
+    }
+}
+
+/* Rows that can be placed on log axes. */
+static int plottable(const struct bench_row *r)
+{
+    return r->ms > 0 && r->seq_kv > 0;
+}
+
+static const char *series_color(const struct bench_row *r)
+{
+    if (r->requested == CLATTN_ALGO_AUTO)
+        return "#9467bd";
+    switch (r->algo) {
+    case CLATTN_ALGO_NAIVE: return "#d62728";
+    case CLATTN_ALGO_TILED: return "#1f77b4";
+    case CLATTN_ALGO_WINDOWED: return "#2ca02c";
+    case CLATTN_ALGO_AUTO: break;
+    }
+    return "#7f7f7f";
+}
+
+static void write_title(FILE *out, const struct bench_session *s)
+{
+    fprintf(out, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", WIDTH / 2);
+    fputs("attn-bench on ", out);
+    write_escaped(out, s->device.name);
+    if (s->peak.measured)
+        fprintf(out, " (peak %.1f GFLOP/s, %.1f GB/s)", s->peak.gflops, s->peak.gbps);
+    fputs("</text>\n", out);
+    const struct bench_row *r = &s->rows.items[0];
+    fprintf(out,
+            "<text x=\"%d\" y=\"44\" text-anchor=\"middle\" fill=\"#555\">batch %lld, heads %lld, "
+            "head_dim %lld, %s; device time, median of %d runs</text>\n",
+            WIDTH / 2, (long long)r->batch, (long long)r->heads, (long long)r->head_dim,
+            dtype_name(r->dtype), r->iters);
+}
+
+static int compare_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Ticks at every sequence length measured. */
+static int write_x_axis(FILE *out, const struct bench_rows *rows, const struct axis *x)
+{
+    int64_t *lengths = malloc(rows->count * sizeof *lengths);
+    if (!lengths)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < rows->count; i++)
+        if (plottable(&rows->items[i]))
+            lengths[n++] = rows->items[i].seq_kv;
+    qsort(lengths, n, sizeof *lengths, compare_int64);
+    for (size_t i = 0; i < n; i++) {
+        if (i && lengths[i] == lengths[i - 1])
+            continue;
+        double px = place(x, (double)lengths[i]);
+        fprintf(out,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e0e0e0\"/>\n"
+                "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%lld</text>\n",
+                px, PLOT_TOP, px, PLOT_BOTTOM, px, PLOT_BOTTOM + 18, (long long)lengths[i]);
+    }
+    free(lengths);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">sequence length (keys, log "
+                 "scale)</text>\n",
+            (PLOT_LEFT + PLOT_RIGHT) / 2, PLOT_BOTTOM + 44);
+    return 0;
+}
+
+/* Ticks at 1, 2 and 5 of every decade; gridlines at the decades are darker. */
+static void write_y_axis(FILE *out, const struct axis *y)
+{
+    static const double steps[] = {1, 2, 5};
+    for (int decade = (int)y->lo; decade < (int)y->hi + 1; decade++)
+        for (int k = 0; k < 3; k++) {
+            double value = steps[k] * pow(10, decade);
+            if (log10(value) > y->hi + 1e-9)
+                break;
+            double py = place(y, value);
+            fprintf(out,
+                    "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\"/>\n"
+                    "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+                    PLOT_LEFT, py, PLOT_RIGHT, py, k == 0 ? "#c8c8c8" : "#eeeeee", PLOT_LEFT - 6,
+                    py + 4, value);
+        }
+    fprintf(out,
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 %d %d)\">"
+            "latency, ms (log scale)</text>\n",
+            24, (PLOT_TOP + PLOT_BOTTOM) / 2, 24, (PLOT_TOP + PLOT_BOTTOM) / 2);
+}
+
+static int compare_rows_by_seq(const void *a, const void *b)
+{
+    const struct bench_row *x = *(const struct bench_row *const *)a;
+    const struct bench_row *y = *(const struct bench_row *const *)b;
+    return (x->seq_kv > y->seq_kv) - (x->seq_kv < y->seq_kv);
+}
+
+/* Two lines per entry: the algorithm and mask, then the window and query length if any. */
+static void write_legend_entry(FILE *out, const struct bench_row *r, int entry)
+{
+    const int ly = PLOT_TOP + 8 + 34 * entry, lx = PLOT_RIGHT + 20;
+    fprintf(out,
+            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"%s/>\n"
+            "<text x=\"%d\" y=\"%d\">%s%s</text>\n",
+            lx, ly, lx + 30, ly, series_color(r),
+            r->causal ? " stroke-dasharray=\"6 4\"" : "", lx + 38, ly + 4, row_algo_label(r),
+            r->causal ? ", causal" : "");
+    const int windowed = r->window_left >= 0 || r->window_right >= 0;
+    if (!windowed && r->seq_q == r->seq_kv)
+        return;
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"10\" fill=\"#555\">", lx + 38, ly + 17);
+    if (windowed)
+        fprintf(out, "window %lld,%lld%s", (long long)r->window_left, (long long)r->window_right,
+                r->seq_q != r->seq_kv ? ", " : "");
+    if (r->seq_q != r->seq_kv)
+        fprintf(out, "seq_q %lld", (long long)r->seq_q);
+    fputs("</text>\n", out);
+}
+
+/* Each curve: the rows that differ from its first only in their lengths, by length. */
+static int write_series(FILE *out, const struct bench_rows *rows, const struct axis *x,
+                        const struct axis *y)
+{
+    const struct bench_row **points = malloc(rows->count * sizeof *points);
+    char *drawn = calloc(rows->count, 1);
+    if (!points || !drawn) {
+        free(points);
+        free(drawn);
+        return -1;
+    }
+    int entry = 0;
+    for (size_t first = 0; first < rows->count; first++) {
+        const struct bench_row *head = &rows->items[first];
+        if (drawn[first] || !plottable(head))
+            continue;
+        size_t n = 0;
+        for (size_t i = first; i < rows->count; i++)
+            if (!drawn[i] && plottable(&rows->items[i]) &&
+                rows_same_series(head, &rows->items[i])) {
+                drawn[i] = 1;
+                points[n++] = &rows->items[i];
+            }
+        qsort(points, n, sizeof *points, compare_rows_by_seq);
+        const char *color = series_color(head);
+        fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
+                color, head->causal ? " stroke-dasharray=\"6 4\"" : "");
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, "%s%.1f,%.1f", i ? " " : "", place(x, (double)points[i]->seq_kv),
+                    place(y, points[i]->ms));
+        fputs("\"/>\n", out);
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+                    place(x, (double)points[i]->seq_kv), place(y, points[i]->ms), color);
+        write_legend_entry(out, head, entry++);
+    }
+    free(points);
+    free(drawn);
+    return 0;
+}
+
+int plot_svg_write(FILE *out, const struct bench_session *s)
+{
+    double min_seq = INFINITY, max_seq = 0, min_ms = INFINITY, max_ms = 0;
+    for (size_t i = 0; i < s->rows.count; i++) {
+        const struct bench_row *r = &s->rows.items[i];
+        if (!plottable(r))
+            continue;
+        min_seq = fmin(min_seq, (double)r->seq_kv);
+        max_seq = fmax(max_seq, (double)r->seq_kv);
+        min_ms = fmin(min_ms, r->ms);
+        max_ms = fmax(max_ms, r->ms);
+    }
+    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                 "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+                 "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
+            WIDTH, HEIGHT, WIDTH, HEIGHT, WIDTH, HEIGHT);
+    if (max_ms <= 0) {
+        fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">no rows to plot</text>\n",
+                WIDTH / 2, HEIGHT / 2);
+        fputs("</svg>\n", out);
+        return ferror(out) ? -1 : 0;
+    }
+    /* A quarter of a doubling of margin either side; a single length gets one each way. */
+    const double x_margin = min_seq == max_seq ? log10(2) : log10(2) / 4;
+    struct axis x = {log10(min_seq) - x_margin, log10(max_seq) + x_margin, PLOT_LEFT,
+                     PLOT_RIGHT};
+    struct axis y = {floor(log10(min_ms)), ceil(log10(max_ms)), PLOT_BOTTOM, PLOT_TOP};
+    if (y.hi <= y.lo)
+        y.hi = y.lo + 1;
+    write_title(out, s);
+    if (write_x_axis(out, &s->rows, &x))
+        return -1;
+    write_y_axis(out, &y);
+    fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+                 "stroke=\"#333\"/>\n",
+            PLOT_LEFT, PLOT_TOP, PLOT_RIGHT - PLOT_LEFT, PLOT_BOTTOM - PLOT_TOP);
+    if (write_series(out, &s->rows, &x, &y))
+        return -1;
+    fputs("</svg>\n", out);
+    return ferror(out) ? -1 : 0;
+}

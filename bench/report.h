@@ -1,0 +1,22 @@
+/* The reports: the table on stdout (row by row as they are measured), and the JSON, CSV and
+ * SVG files written at the end. */
+#ifndef ATTN_BENCH_REPORT_H
+#define ATTN_BENCH_REPORT_H
+
+#include <stdio.h>
+
+#include "session.h"
+
+/* The header block (device, peak, problem, timing settings) and the column titles. */
+void table_print_header(FILE *out, const struct bench_session *s);
+/* Row `index` of the session, with its stages under it when --profile. */
+void table_print_row(FILE *out, const struct bench_session *s, size_t index);
+/* A line about a row that was not measured. */
+void table_print_note(FILE *out, const char *text);
+
+/* Each returns 0, or -1 when writing failed (errno set). */
+int json_write(FILE *out, const struct bench_session *s);
+int csv_write(FILE *out, const struct bench_session *s);
+int plot_svg_write(FILE *out, const struct bench_session *s);
+
+#endif

@@ -1,0 +1,55 @@
+/* The CSV report: a header line, then one line per row, with row_fields' names and order. */
+#include <math.h>
+#include <string.h>
+
+#include "report.h"
+#include "row_fields.h"
+
+/* RFC 4180: quote a field holding a comma, a quote or a line break, doubling its quotes. */
+static void write_text(FILE *out, const char *text)
+{
+    if (!strpbrk(text, ",\"\r\n")) {
+        fputs(text, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            fputc('"', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void write_value(FILE *out, const struct field *f)
+{
+    switch (f->kind) {
+    case FIELD_TEXT: write_text(out, f->text); break;
+    case FIELD_INTEGER: fprintf(out, "%lld", f->integer); break;
+    case FIELD_NUMBER:
+        if (isfinite(f->number))
+            fprintf(out, "%.9g", f->number);
+        break;
+    case FIELD_BOOL: fputs(f->integer ? "true" : "false", out); break;
+    case FIELD_NULL: break;
+    }
+}
+
+int csv_write(FILE *out, const struct bench_session *s)
+{
+    /* The names do not depend on the values: any row with the run's --check gives them, so
+     * the header is there even when no row is. */
+    struct field fields[ROW_FIELDS_MAX];
+    const struct bench_row any = {.checked = s->opt->check};
+    size_t count = row_fields(&any, &s->peak, fields);
+    for (size_t i = 0; i < count; i++)
+        fprintf(out, "%s%c", fields[i].name, i + 1 < count ? ',' : '\n');
+    for (size_t r = 0; r < s->rows.count; r++) {
+        count = row_fields(&s->rows.items[r], &s->peak, fields);
+        for (size_t i = 0; i < count; i++) {
+            write_value(out, &fields[i]);
+            fputc(i + 1 < count ? ',' : '\n', out);
+        }
+    }
+    return ferror(out) ? -1 : 0;
+}

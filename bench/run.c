@@ -1,0 +1,185 @@
+#include "run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "diag.h"
+#include "shape.h"
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+int run_plan_create(struct bench_session *s, const clattn_problem *problem,
+                    clattn_algorithm algo, int allow_device_oom, clattn_plan **plan,
+                    double *build_ms)
+{
+    clattn_problem *with_algo;
+    int rc = shape_with_algorithm(problem, algo, &with_algo);
+    if (rc)
+        return rc;
+    const double start = now_ms();
+    clattn_status st = clattn_plan_create(s->ctx, with_algo, plan);
+    *build_ms = now_ms() - start;
+    clattn_problem_destroy(with_algo);
+    if (st == CLATTN_ERROR_DEVICE_OUT_OF_MEMORY && allow_device_oom) {
+        *plan = NULL;
+        return 0;
+    }
+    if (st) {
+        char what[64];
+        snprintf(what, sizeof what, "planning %s", algo_name(algo));
+        return fail_clattn(s->ctx, st, what);
+    }
+    return 0;
+}
+
+/* One run: enqueue on the context's queue and wait; the wall clock spans both. */
+static int run_once(struct bench_session *s, clattn_plan *plan, struct bench_inputs *in,
+                    double *wall_ms)
+{
+    const double start = now_ms();
+    clattn_status st = clattn_enqueue(plan, NULL, in->mem[INPUT_Q], 0, in->mem[INPUT_K], 0,
+                                      in->mem[INPUT_V], 0, in->mem[OUTPUT_O], 0,
+                                      in->mem[OUTPUT_LSE], 0, 0, NULL, NULL);
+    if (st)
+        return fail_clattn(s->ctx, st, "enqueueing the attention");
+    cl_int err = clFinish(s->queue);
+    if (err != CL_SUCCESS)
+        return fail_cl(err, "clFinish");
+    *wall_ms = now_ms() - start;
+    return 0;
+}
+
+/* The device time of the plan's last run: the sum of its stages (profiling events). With
+ * `stages`, each stage is kept as well. */
+static int device_time(struct bench_session *s, const clattn_plan *plan, int count,
+                       struct bench_stage *stages, double *total)
+{
+    *total = 0;
+    for (int i = 0; i < count; i++) {
+        const char *name;
+        double ms;
+        clattn_status st = clattn_plan_stage_time(plan, i, &name, &ms);
+        if (st)
+            return fail_clattn(s->ctx, st, "reading the stage times");
+        if (stages) {
+            stages[i].name = name;
+            stages[i].ms = ms;
+        }
+        *total += ms;
+    }
+    return 0;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts `values` in place. */
+static double median(double *values, int count)
+{
+    qsort(values, (size_t)count, sizeof *values, compare_doubles);
+    return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
+}
+
+static int timed_runs(struct bench_session *s, clattn_plan *plan, struct bench_inputs *in,
+                      struct bench_row *row)
+{
+    const int iters = s->opt->iters;
+    int stage_count = 0;
+    clattn_status st = clattn_plan_stage_count(plan, &stage_count);
+    if (st)
+        return fail_clattn(s->ctx, st, "counting the plan's stages");
+    double *device = malloc((size_t)iters * sizeof *device);
+    double *wall = malloc((size_t)iters * sizeof *wall);
+    int rc = device && wall ? 0 : fail_host_memory();
+    if (!rc && s->opt->profile && stage_count > 0 &&
+        !(row->stages = calloc((size_t)stage_count, sizeof *row->stages)))
+        rc = fail_host_memory();
+    for (int i = 0; i < iters && !rc; i++) {
+        rc = run_once(s, plan, in, &wall[i]);
+        if (!rc) /* the last run's stages are the ones --profile shows */
+            rc = device_time(s, plan, stage_count, i == iters - 1 ? row->stages : NULL,
+                             &device[i]);
+    }
+    if (!rc) {
+        row->stage_count = row->stages ? stage_count : 0;
+        row->ms_wall = median(wall, iters);
+        row->ms = median(device, iters); /* sorted: device[0] is the fastest */
+        row->ms_min = device[0];
+    }
+    free(device);
+    free(wall);
+    return rc;
+}
+
+static int check(struct bench_inputs *in, const clattn_problem *problem, struct bench_row *row)
+{
+    const float *o_ref, *lse_ref;
+    int rc = inputs_reference(in, problem, &o_ref, &lse_ref);
+    if (rc)
+        return rc;
+    clattn_status st = clattn_compare(problem, in->host[OUTPUT_O], o_ref, in->host[OUTPUT_LSE],
+                                      lse_ref, &row->max_abs_err, &row->lse_err, &row->passed);
+    if (st)
+        return fail_clattn(NULL, st, "comparing with the reference");
+    row->checked = 1;
+    return 0;
+}
+
+int run_measure(struct bench_session *s, struct bench_inputs *in, const clattn_problem *problem,
+                clattn_algorithm requested, clattn_plan *plan, double build_ms,
+                struct bench_row *row)
+{
+    memset(row, 0, sizeof *row);
+    row->requested = requested;
+    row->build_ms = build_ms;
+    row->iters = s->opt->iters;
+    row->warmup = s->opt->warmup;
+    int64_t algo = 0;
+    clattn_status st = clattn_plan_get(plan, CLATTN_PLAN_ALGORITHM, &algo);
+    if (!st)
+        st = clattn_plan_get(plan, CLATTN_PLAN_SCRATCH_BYTES, &row->scratch_bytes);
+    if (st)
+        return fail_clattn(s->ctx, st, "reading the plan");
+    row->algo = (clattn_algorithm)algo;
+    int rc = shape_to_row(problem, row);
+    if (!rc && (st = traffic_model(problem, row)))
+        rc = fail_clattn(NULL, st, "counting the visible pairs");
+
+    const int read_outputs = s->opt->check || s->opt->save_dir;
+    if (!rc && read_outputs)
+        rc = inputs_poison_outputs(in, s->queue);
+    double unused;
+    for (int i = 0; i < s->opt->warmup && !rc; i++)
+        rc = run_once(s, plan, in, &unused);
+    if (!rc)
+        rc = timed_runs(s, plan, in, row);
+    /* Some implementations (rusticl in Mesa 22) return profiling timestamps that do not time
+     * the work: nanoseconds for runs that take milliseconds. No real run of the plan's
+     * kernels takes under a microsecond, and the wall clock then confirms it. (A small device
+     * time against a large wall clock alone is no sign: without warm-up, the first run's wall
+     * clock holds the kernel's code generation on PoCL.) */
+    if (!rc && row->ms < 1e-3 && row->ms < 1e-3 * row->ms_wall)
+        fprintf(stderr,
+                "attn-bench: warning: %s: device time %.3g ms against %.3g ms of wall clock: "
+                "this OpenCL implementation's profiling timestamps look unreliable\n",
+                algo_name(row->algo), row->ms, row->ms_wall);
+    if (!rc && read_outputs)
+        rc = inputs_read_outputs(in, s->queue);
+    if (!rc && s->opt->check)
+        rc = check(in, problem, row);
+    if (rc) {
+        free(row->stages);
+        row->stages = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,166 @@
+#include "sweep.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "report.h"
+#include "run.h"
+#include "shape.h"
+
+#define SWEEP_FIRST_SEQ 512
+/* Tiled and windowed always reach this length; past it the sweep goes on only while the naive
+ * path still fits, so that every length beyond compares all three. */
+#define SWEEP_ALWAYS_UP_TO 8192
+
+/* "[7/30] tiled causal seq 4096..." on stderr, rewritten in place; only on a terminal. */
+struct progress {
+    int enabled, done, total, width;
+};
+
+static void progress_show(struct progress *p, clattn_algorithm algo, int causal, int64_t seq)
+{
+    if (!p->enabled)
+        return;
+    p->done++;
+    p->width = fprintf(stderr, "\r[%d/%d] %s%s seq %lld...", p->done, p->total, algo_name(algo),
+                       causal ? " causal" : "", (long long)seq);
+    fflush(stderr);
+}
+
+static void progress_clear(struct progress *p)
+{
+    if (p->enabled && p->width > 0)
+        fprintf(stderr, "\r%*s\r", p->width, "");
+    p->width = 0;
+}
+
+/* The sweep's rule for naive: its plan creates without running out of device memory and
+ * needs a single pass over the score matrix. `plan` is NULL when it ran out. */
+static int naive_fits(struct bench_session *s, const clattn_plan *plan, int64_t *chunks,
+                      int *fits)
+{
+    *chunks = 0;
+    if (plan) {
+        clattn_status st = clattn_plan_get(plan, CLATTN_PLAN_CHUNKS, chunks);
+        if (st)
+            return fail_clattn(s->ctx, st, "reading the plan");
+    }
+    *fits = plan && *chunks == 1;
+    return 0;
+}
+
+static void note_naive_skipped(int64_t seq, int causal, int64_t chunks)
+{
+    char text[160];
+    if (chunks > 1)
+        snprintf(text, sizeof text,
+                 "naive%s seq %lld: needs %lld passes over the score matrix here; skipped",
+                 causal ? " causal" : "", (long long)seq, (long long)chunks);
+    else
+        snprintf(text, sizeof text, "naive%s seq %lld: does not fit the device; skipped",
+                 causal ? " causal" : "", (long long)seq);
+    table_print_note(stdout, text);
+}
+
+/* Past SWEEP_ALWAYS_UP_TO: whether naive still fits at this length. */
+static int probe_naive(struct bench_session *s, int64_t seq, int *fits)
+{
+    clattn_problem *problem = NULL;
+    int rc = shape_for_sweep(seq, 0, 0, &problem);
+    clattn_plan *plan = NULL;
+    double build_ms;
+    int64_t chunks;
+    if (!rc)
+        rc = run_plan_create(s, problem, CLATTN_ALGO_NAIVE, 1, &plan, &build_ms);
+    if (!rc)
+        rc = naive_fits(s, plan, &chunks, fits);
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(problem);
+    return rc;
+}
+
+/* `in` is created on the first row measured at this length: a length whose rows are all
+ * skipped uploads nothing. */
+static int run_algorithm(struct bench_session *s, struct bench_inputs **in,
+                         const clattn_problem *problem, clattn_algorithm algo, int causal,
+                         int64_t seq, struct progress *progress)
+{
+    progress_show(progress, algo, causal, seq);
+    clattn_plan *plan = NULL;
+    double build_ms;
+    const int is_naive = algo == CLATTN_ALGO_NAIVE;
+    int rc = run_plan_create(s, problem, algo, is_naive, &plan, &build_ms);
+    if (!rc && is_naive) {
+        int64_t chunks;
+        int fits;
+        rc = naive_fits(s, plan, &chunks, &fits);
+        if (!rc && !fits) {
+            progress_clear(progress);
+            note_naive_skipped(seq, causal, chunks);
+            clattn_plan_destroy(plan);
+            return 0;
+        }
+    }
+    struct bench_row row;
+    if (!rc && !*in) /* one upload per length: the mask does not change the data */
+        rc = inputs_create(s->ctx, problem, in);
+    if (!rc)
+        rc = run_measure(s, *in, problem, algo, plan, build_ms, &row);
+    clattn_plan_destroy(plan);
+    progress_clear(progress);
+    return rc ? rc : session_add_row(s, &row);
+}
+
+/* Every selected algorithm at one length, grouped by problem so that each problem's reference
+ * is computed once: the full mask (naive, tiled, auto), then the window (windowed). */
+static int run_length(struct bench_session *s, int64_t seq, struct progress *progress)
+{
+    const struct bench_options *opt = s->opt;
+    struct bench_inputs *in = NULL;
+    int rc = 0;
+    for (int windowed = 0; windowed <= 1 && !rc; windowed++)
+        for (int causal = 0; causal <= 1 && !rc; causal++) {
+            clattn_problem *problem;
+            if ((rc = shape_for_sweep(seq, causal, windowed, &problem)))
+                break;
+            for (int a = 0; a < opt->algo_count && !rc; a++) {
+                if ((opt->algos[a] == CLATTN_ALGO_WINDOWED) != windowed)
+                    continue;
+                rc = run_algorithm(s, &in, problem, opt->algos[a], causal, seq, progress);
+            }
+            clattn_problem_destroy(problem);
+        }
+    inputs_destroy(in);
+    return rc;
+}
+
+int sweep_run(struct bench_session *s)
+{
+    const int rows_per_length = 2 * s->opt->algo_count; /* causal and not */
+    struct progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
+    for (int64_t seq = SWEEP_FIRST_SEQ; seq <= SWEEP_ALWAYS_UP_TO; seq *= 2)
+        progress.total += rows_per_length;
+    for (int64_t seq = SWEEP_FIRST_SEQ;; seq *= 2) {
+        if (seq > SWEEP_ALWAYS_UP_TO) {
+            int fits = 0;
+            int rc = probe_naive(s, seq, &fits);
+            if (rc)
+                return rc;
+            if (!fits) {
+                char text[128];
+                snprintf(text, sizeof text,
+                         "seq %lld: naive no longer fits in one pass; the sweep stops here",
+                         (long long)seq);
+                table_print_note(stdout, text);
+                return 0;
+            }
+            progress.total += rows_per_length;
+        }
+        if (seq > SWEEP_FIRST_SEQ)
+            fputc('\n', stdout); /* one block of rows per length */
+        int rc = run_length(s, seq, &progress);
+        if (rc)
+            return rc;
+    }
+}
