@@ -90,23 +90,28 @@ typedef CAT(int, VW) ivec_t;
 #endif
 #endif
 
+/* The larger of a and b: well defined for infinities (OpenCL's max is not), and without
+ * fmax's NaN rule, which costs a compare and a blend; on x86 this is one maxps. A NaN score
+ * needs no rescue: it makes its row NaN either way, as docs/semantics.md says. */
+#define MAX_OF(a, b) select((a), (b), (a) < (b))
+
 /* Horizontal max and sum by halving: each step is one shuffle and one full-width op. */
 inline float hmax(vec_t v)
 {
 #if VW == 16
-    float8 a = fmax(v.lo, v.hi);
-    float4 b = fmax(a.lo, a.hi);
-    float2 c = fmax(b.lo, b.hi);
-    return fmax(c.lo, c.hi);
+    float8 a = MAX_OF(v.lo, v.hi);
+    float4 b = MAX_OF(a.lo, a.hi);
+    float2 c = MAX_OF(b.lo, b.hi);
+    return MAX_OF(c.lo, c.hi);
 #elif VW == 8
-    float4 b = fmax(v.lo, v.hi);
-    float2 c = fmax(b.lo, b.hi);
-    return fmax(c.lo, c.hi);
+    float4 b = MAX_OF(v.lo, v.hi);
+    float2 c = MAX_OF(b.lo, b.hi);
+    return MAX_OF(c.lo, c.hi);
 #elif VW == 4
-    float2 c = fmax(v.lo, v.hi);
-    return fmax(c.lo, c.hi);
+    float2 c = MAX_OF(v.lo, v.hi);
+    return MAX_OF(c.lo, c.hi);
 #elif VW == 2
-    return fmax(v.lo, v.hi);
+    return MAX_OF(v.lo, v.hi);
 #else
     return v;
 #endif
@@ -130,6 +135,35 @@ inline float hsum(vec_t v)
     return v.lo + v.hi;
 #else
     return v;
+#endif
+}
+
+/* 2^x for x <= 0, -inf or NaN: the softmax's only transcendental. The library exp2 guards
+ * the whole float range and special values, which costs about twice this on CPU devices.
+ * Here 2^x = 2^n * 2^f with n = x rounded to nearest and f in [-0.5, 0.5]: adding 1.5 * 2^23
+ * rounds x in the float adder and leaves n in the low mantissa bits, which shifted into the
+ * exponent field give 2^n; 2^f is its Taylor series to degree 7 (truncation 5e-9, below f32
+ * rounding). Below -127 the result is 0 (where the true value is below 1e-38), so -inf gives
+ * exactly 0; NaN stays NaN. */
+#define ROUNDER 12582912.0f /* 1.5 * 2^23 */
+inline vec_t exp2_nonpositive(vec_t x)
+{
+    x = select(x, (vec_t)(-127.0f), x < (vec_t)(-127.0f));
+    const vec_t t = x + (vec_t)(ROUNDER);
+    const vec_t f = x - (t - (vec_t)(ROUNDER));
+    vec_t p = (vec_t)(1.525273380405984e-05f);
+    p = MAD(p, f, (vec_t)(1.5403530393381606e-04f));
+    p = MAD(p, f, (vec_t)(1.3333558146428443e-03f));
+    p = MAD(p, f, (vec_t)(9.618129107628477e-03f));
+    p = MAD(p, f, (vec_t)(5.550410866482158e-02f));
+    p = MAD(p, f, (vec_t)(2.402265069591007e-01f));
+    p = MAD(p, f, (vec_t)(6.931471805599453e-01f));
+    p = MAD(p, f, (vec_t)(1.0f));
+    /* the rounder's own exponent bits shift out of the word: only n + 127 remains */
+#if VW == 1
+    return p * as_float((as_int(t) + 127) << 23);
+#else
+    return p * CAT(as_float, VW)((CAT(as_int, VW)(t) + (ivec_t)(127)) << 23);
 #endif
 }
 

@@ -14,7 +14,7 @@
 
 /* Work-item: ROWS rows x BC keys of S. Grid: (s_stride / BC, ceil(rows / ROWS), zc). */
 __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, long q_ss,
-                           long q_sh, __global const float *kt, int kt_stride, int heads,
+                           long q_sh, __global const float *kt, int nk_pad, int heads,
                            int group, int z0, int i0, int rows, __global float *s, int s_stride)
 {
     const int j0 = (int)get_global_id(0) * BC;
@@ -36,13 +36,14 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
         for (int u = 0; u < KV_VECS; u++)
             acc[r][u] = (vec_t)(0.0f);
     }
-    __global const float *kcol = kt + (ulong)bkv * HEAD_DIM * (ulong)kt_stride + (ulong)j0;
+    /* blocked transposed K (cl/pack.cl): the BC keys of this block, row c after row c */
+    __global const float *kblock = kt + ((ulong)bkv * (ulong)nk_pad + (ulong)j0) * HEAD_DIM;
 #pragma unroll 4
     for (int c = 0; c < HEAD_DIM; c++) {
         vec_t kvec[KV_VECS];
 #pragma unroll
         for (int u = 0; u < KV_VECS; u++)
-            kvec[u] = VLOAD(kcol + (ulong)c * (ulong)kt_stride + u * VW);
+            kvec[u] = VLOAD(kblock + c * BC + u * VW);
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
             const vec_t qc = (vec_t)(LOAD(q, qrow[r] + (ulong)c));
@@ -98,9 +99,11 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
     for (int j = 0; j < s_stride; j += VW)
         VSTORE(VLOAD(row + j) * (vec_t)(inv), row + j);
+    /* Only a row with no visible key sums to 0. fmax skips NaN scores, so a row whose
+     * scores are all NaN also ends with m = -inf, but its sum is NaN: its LSE must be too. */
     if (write_lse)
         lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] =
-            m == -INFINITY ? -INFINITY : m + log(sum);
+            sum == 0.0f ? -INFINITY : m + log(sum);
 }
 
 /* Work-item: ROWS rows of O. Grid: (ceil(rows / ROWS), zc). */

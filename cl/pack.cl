@@ -1,9 +1,11 @@
 /* Packing K and V for the register-block kernels (tiled and naive on CPU devices).
  *
  * Host defines: VW, and common.cl's DTYPE and HEAD_DIM.
- * Kt: per (batch, kv head), HEAD_DIM rows of kt_stride floats; row c holds K[.., j, .., c] for
- *     every key j, so a block of keys is a run of whole vectors for each c. kt_stride is padded
- *     by the host so that rows do not all map to the same cache sets.
+ * Kt: per (batch, kv head), blocks of `block` keys; each block is HEAD_DIM rows of `block`
+ *     floats, row c holding element c of the block's keys. A kernel scoring a block against
+ *     its query rows then reads one contiguous run of memory, row after row, which the
+ *     hardware prefetcher follows; a plain transpose (one long row per c) would make it read
+ *     HEAD_DIM streams at once, and rows a power of two apart would share cache sets.
  * Vp: per (batch, kv head), nk_pad rows of D_PAD floats, zero past d.
  * Keys from nk to nk_pad are zero in both, so a block never reads past the buffers; the
  * kernels mask them. Storage types are converted to f32 here, once per element, rather than
@@ -12,14 +14,16 @@
 __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
                       __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
                       __global float *kt, __global float *vp, int kv_heads, int nk, int nk_pad,
-                      int kt_stride)
+                      int block)
 {
     const int j0 = (int)get_global_id(0) * VW; /* VW consecutive keys per work-item */
     const int bkv = (int)get_global_id(1);
     const int b = bkv / kv_heads, g = bkv % kv_heads;
     if (j0 >= nk_pad)
         return;
-    __global float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)kt_stride + (ulong)j0;
+    /* j0 and its VW keys lie in one block, since blocks are whole vectors */
+    __global float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad +
+                          (ulong)(j0 / block) * HEAD_DIM * (ulong)block + (ulong)(j0 % block);
     __global float *vpb = vp + ((ulong)bkv * (ulong)nk_pad + (ulong)j0) * D_PAD;
 
     ulong krow[VW], vrow[VW];
@@ -32,7 +36,7 @@ __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long 
         float lanes[VW];
         for (int t = 0; t < VW; t++)
             lanes[t] = j0 + t < nk ? LOAD(k, krow[t] + (ulong)c) : 0.0f;
-        VSTORE(VLOAD(lanes), ktb + (ulong)c * (ulong)kt_stride);
+        VSTORE(VLOAD(lanes), ktb + (ulong)c * (ulong)block);
     }
     for (int t = 0; t < VW; t++)
         for (int c = 0; c < D_PAD; c++)

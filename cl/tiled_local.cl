@@ -137,8 +137,10 @@ void attend_local(__global const storage_t *q, ulong q_off, long q_sb, long q_ss
             if (c < HEAD_DIM)
                 STORE(o, base + (ulong)c, acc[u] * inv);
         }
+        /* l = 0 only without a visible key; all-NaN scores leave m = -inf (fmax skips NaN)
+         * but l NaN, and their LSE must be NaN */
         if (write_lse && t == 0)
             lse[lse_off + (ulong)bh * (ulong)nq + (ulong)row] =
-                m == -INFINITY ? -INFINITY : (m + log2(l)) * LN2;
+                l == 0.0f ? -INFINITY : (m + log2(l)) * LN2;
     }
 }

@@ -1,28 +1,34 @@
 /* Fused attention for devices whose local memory is ordinary memory (CL_GLOBAL: CPUs).
  *
- * One work-item is a whole work-group. It owns ROWS query rows of one (batch, head) and
- * streams blocks of BC = KV_VECS * VW keys from the packed Kt / Vp (cl/pack.cl):
- *   scores   s[ROWS][KV_VECS] vectors: for each c, one vector load of Kt per KV_VECS and a
- *            broadcast of q[r][c]; ROWS * KV_VECS independent FMA chains hide FMA latency.
- *   softmax  online (running max m and sum l per row), in base 2.
- *   output   o[ROWS][D_VECS] vectors, updated DV_CHUNK vectors at a time so that the live
- *            accumulators stay within the register file for any head_dim.
+ * One work-item is a whole work-group. It owns GROUPS x ROWS query rows of one (batch, head)
+ * and streams blocks of BC = KV_VECS * VW keys from the packed Kt / Vp (cl/pack.cl). Each
+ * block is read from memory once and used by every group while it sits in the L1 cache:
+ *   scores   per group, s[ROWS][KV_VECS] vectors: for each c, one vector load of Kt per
+ *            KV_VECS and a broadcast of q[r][c]; ROWS * KV_VECS independent FMA chains hide
+ *            the FMA latency.
+ *   softmax  online (running max m and lane-wise sum l per row), in base 2.
+ *   output   per group, o[ROWS][D_VECS] vectors, updated DV_CHUNK vectors at a time so that
+ *            the live accumulators stay within the register file for any head_dim.
+ * The host sizes a block and the groups' q and o so that they fit a CPU's L1 data cache
+ * (lib/tile_select.c): with more groups, each byte of K and V brought in from the outer
+ * caches serves more rows.
  * No barrier and no __local: on CPU devices a barrier makes the implementation keep every
  * work-item's private state in memory, and __local is the same cache as __global.
  *
- * Host defines: VW, ROWS, KV_VECS, DV_CHUNK, and common.cl's DTYPE and HEAD_DIM. */
+ * Host defines: VW, ROWS, GROUPS, KV_VECS, DV_CHUNK, and common.cl's DTYPE and HEAD_DIM. */
 
 #define BC (KV_VECS * VW)
+#define ROWS_ALL (ROWS * GROUPS)
+#define ROWS_PAD ((ROWS + VW - 1) / VW * VW) /* a group's rows rounded up to whole vectors */
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,
-                      __global const float *kt, __global const float *vp, int kt_stride,
-                      int nk_pad, __global storage_t *o, ulong o_off, long o_sb, long o_ss,
-                      long o_sh, __global float *lse, ulong lse_off, int write_lse, int heads,
-                      int group, int nq, int nk, long pos_off, int causal, long wl, long wr,
-                      float qscale)
+                      __global const float *kt, __global const float *vp, int nk_pad,
+                      __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,
+                      __global float *lse, ulong lse_off, int write_lse, int heads, int group,
+                      int nq, int nk, long pos_off, int causal, long wl, long wr, float qscale)
 {
-    const int row_blocks = (nq + ROWS - 1) / ROWS;
+    const int row_blocks = (nq + ROWS_ALL - 1) / ROWS_ALL;
     const long gid = get_global_id(0);
     const int bh = (int)(gid / row_blocks);
     /* Last row blocks first: under a causal mask they carry the most keys, and starting
@@ -30,143 +36,178 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     const int rb = row_blocks - 1 - (int)(gid % row_blocks);
     const int b = bh / heads, h = bh % heads;
     const int bkv = b * (heads / group) + h / group;
-    const int i0 = rb * ROWS;
+    const int i0 = rb * ROWS_ALL;
 
-    float qv[ROWS][HEAD_DIM];
-    int lo[ROWS], hi[ROWS];
-    int lo_min = nk, hi_max = 0, lo_max = 0, hi_min = nk;
+    /* Per row: q (pre-scaled), visible keys [lo, hi), running max m, sum l, output acc. */
+    float qv[ROWS_ALL][HEAD_DIM];
+    int lo[ROWS_ALL], hi[ROWS_ALL];
+    float m[ROWS_ALL];
+    vec_t l[ROWS_ALL], acc[ROWS_ALL][D_VECS];
+    /* Per group: the keys some row can see, and the block range needing no mask. */
+    int group_lo[GROUPS], group_hi[GROUPS], group_lo_max[GROUPS], group_hi_min[GROUPS];
+    int lo_min = nk, hi_max = 0;
+    for (int g = 0; g < GROUPS; g++) {
+        group_lo[g] = nk;
+        group_hi[g] = 0;
+        group_lo_max[g] = 0;
+        group_hi_min[g] = nk;
 #pragma unroll
-    for (int r = 0; r < ROWS; r++) {
-        /* rows past nq repeat the last row; their results are not stored */
-        const int i = min(i0 + r, nq - 1);
-        const ulong base = q_off + (ulong)(b * q_sb + i * q_ss + h * q_sh);
-        for (int c = 0; c < HEAD_DIM; c++)
-            qv[r][c] = LOAD(q, base + (ulong)c) * qscale;
-        row_range(i, pos_off, causal, wl, wr, nk, &lo[r], &hi[r]);
-        if (lo[r] < hi[r]) {
-            lo_min = min(lo_min, lo[r]);
-            hi_max = max(hi_max, hi[r]);
+        for (int r = 0; r < ROWS; r++) {
+            const int row = g * ROWS + r;
+            /* rows past nq repeat the last row; their results are not stored */
+            const int i = min(i0 + row, nq - 1);
+            const ulong base = q_off + (ulong)(b * q_sb + i * q_ss + h * q_sh);
+            for (int c = 0; c < HEAD_DIM; c++)
+                qv[row][c] = LOAD(q, base + (ulong)c) * qscale;
+            row_range(i, pos_off, causal, wl, wr, nk, &lo[row], &hi[row]);
+            if (lo[row] < hi[row]) {
+                group_lo[g] = min(group_lo[g], lo[row]);
+                group_hi[g] = max(group_hi[g], hi[row]);
+            }
+            group_lo_max[g] = max(group_lo_max[g], lo[row]);
+            group_hi_min[g] = min(group_hi_min[g], hi[row]);
+            m[row] = -INFINITY;
+            l[row] = (vec_t)(0.0f);
+            for (int t = 0; t < D_VECS; t++)
+                acc[row][t] = (vec_t)(0.0f);
         }
-        lo_max = max(lo_max, lo[r]);
-        hi_min = min(hi_min, hi[r]);
+        lo_min = min(lo_min, group_lo[g]);
+        hi_max = max(hi_max, group_hi[g]);
     }
 
-    __global const float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)kt_stride;
+    __global const float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad;
     __global const float *vpb = vp + (ulong)bkv * (ulong)nk_pad * D_PAD;
-    vec_t acc[ROWS][D_VECS];
-    float m[ROWS], l[ROWS], alpha[ROWS];
-    float p[ROWS][BC];
-#pragma unroll
-    for (int r = 0; r < ROWS; r++) {
-        m[r] = -INFINITY;
-        l[r] = 0.0f;
-#pragma unroll
-        for (int t = 0; t < D_VECS; t++)
-            acc[r][t] = (vec_t)(0.0f);
-    }
+    float p[ROWS_ALL][BC];
+    float alpha[GROUPS][ROWS_PAD];
 
     /* Only the blocks some row can see: the window and causal bounds are loop bounds. */
     for (int j0 = lo_min / BC * BC; j0 < hi_max; j0 += BC) {
-        vec_t s[ROWS][KV_VECS];
-#pragma unroll
-        for (int r = 0; r < ROWS; r++)
-#pragma unroll
-            for (int u = 0; u < KV_VECS; u++)
-                s[r][u] = (vec_t)(0.0f);
-        __global const float *kcol = ktb + j0;
-#pragma unroll 4
-        for (int c = 0; c < HEAD_DIM; c++) {
-            vec_t kvec[KV_VECS];
-#pragma unroll
-            for (int u = 0; u < KV_VECS; u++)
-                kvec[u] = VLOAD(kcol + (ulong)c * (ulong)kt_stride + u * VW);
+        __global const float *kblock = ktb + (ulong)j0 * HEAD_DIM; /* see cl/pack.cl */
+        __global const float *vblock = vpb + (ulong)j0 * D_PAD;
+
+        /* Scores and softmax, group by group, while the K block stays in L1. */
+        for (int g = 0; g < GROUPS; g++) {
+            if (j0 + BC <= group_lo[g] || j0 >= group_hi[g])
+                continue; /* no row of this group sees this block */
+            const int r0 = g * ROWS;
+            vec_t s[ROWS][KV_VECS];
 #pragma unroll
             for (int r = 0; r < ROWS; r++)
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = MAD((vec_t)(qv[r][c]), kvec[u], s[r][u]);
-        }
-
-        /* Blocks wholly inside every row's range need no mask (most of them). */
-        if (!(j0 >= lo_max && j0 + BC <= hi_min)) {
-#pragma unroll
-            for (int r = 0; r < ROWS; r++)
-#pragma unroll
-                for (int u = 0; u < KV_VECS; u++) {
-                    const ivec_t key = (ivec_t)(j0 + u * VW) + LANE_INDEX;
-                    s[r][u] = select(s[r][u], (vec_t)(-INFINITY),
-                                     (key < (ivec_t)(lo[r])) | (key >= (ivec_t)(hi[r])));
-                }
-        }
-
-#pragma unroll
-        for (int r = 0; r < ROWS; r++) {
-            float block_max = -INFINITY;
-#pragma unroll
-            for (int u = 0; u < KV_VECS; u++)
-                block_max = fmax(block_max, hmax(s[r][u]));
-            const float m_new = fmax(m[r], block_max);
-            /* A row that has seen no visible key yet keeps m = -inf; subtracting 0 instead
-             * keeps exp2(-inf - -inf) from turning its zeros into NaN. */
-            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-            alpha[r] = exp2(m[r] - m_use);
-            float sum = 0.0f;
-#pragma unroll
-            for (int u = 0; u < KV_VECS; u++) {
-                const vec_t pv = exp2(s[r][u] - (vec_t)(m_use));
-                sum += hsum(pv);
-                VSTORE(pv, &p[r][u * VW]);
-            }
-            l[r] = l[r] * alpha[r] + sum;
-            m[r] = m_new;
-        }
-
-        __global const float *vrow = vpb + (ulong)j0 * D_PAD;
-#pragma unroll
-        for (int t0 = 0; t0 < D_VECS; t0 += DV_CHUNK) {
-            vec_t part[ROWS][DV_CHUNK];
-#pragma unroll
-            for (int r = 0; r < ROWS; r++)
-#pragma unroll
-                for (int t = 0; t < DV_CHUNK; t++)
-                    if (t0 + t < D_VECS)
-                        part[r][t] = acc[r][t0 + t] * (vec_t)(alpha[r]);
+                    s[r][u] = (vec_t)(0.0f);
 #pragma unroll 4
-            for (int j = 0; j < BC; j++) {
+            for (int c = 0; c < HEAD_DIM; c++) {
+                vec_t kvec[KV_VECS];
 #pragma unroll
-                for (int t = 0; t < DV_CHUNK; t++)
-                    if (t0 + t < D_VECS) {
-                        const vec_t vv = VLOAD(vrow + j * D_PAD + (t0 + t) * VW);
+                for (int u = 0; u < KV_VECS; u++)
+                    kvec[u] = VLOAD(kblock + c * BC + u * VW);
 #pragma unroll
-                        for (int r = 0; r < ROWS; r++)
-                            part[r][t] = MAD((vec_t)(p[r][j]), vv, part[r][t]);
+                for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                    for (int u = 0; u < KV_VECS; u++)
+                        s[r][u] = MAD((vec_t)(qv[r0 + r][c]), kvec[u], s[r][u]);
+            }
+
+            /* Blocks wholly inside every row's range need no mask (most of them). */
+            if (!(j0 >= group_lo_max[g] && j0 + BC <= group_hi_min[g])) {
+#pragma unroll
+                for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                    for (int u = 0; u < KV_VECS; u++) {
+                        const ivec_t key = (ivec_t)(j0 + u * VW) + LANE_INDEX;
+                        s[r][u] = select(s[r][u], (vec_t)(-INFINITY),
+                                         (key < (ivec_t)(lo[r0 + r])) |
+                                             (key >= (ivec_t)(hi[r0 + r])));
                     }
             }
+
+            /* Online softmax. The rescale factors of the group go through one vector exp2. */
+            float m_use[ROWS], shift[ROWS_PAD];
 #pragma unroll
-            for (int r = 0; r < ROWS; r++)
+            for (int r = 0; r < ROWS_PAD; r++)
+                shift[r] = 0.0f;
 #pragma unroll
-                for (int t = 0; t < DV_CHUNK; t++)
-                    if (t0 + t < D_VECS)
-                        acc[r][t0 + t] = part[r][t];
+            for (int r = 0; r < ROWS; r++) {
+                vec_t vmax = s[r][0];
+#pragma unroll
+                for (int u = 1; u < KV_VECS; u++)
+                    vmax = MAX_OF(vmax, s[r][u]);
+                const float m_new = fmax(m[r0 + r], hmax(vmax));
+                /* A row that has seen no visible key yet keeps m = -inf; subtracting 0
+                 * instead keeps exp2(-inf - -inf) from turning its zeros into NaN. */
+                m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+                shift[r] = m[r0 + r] - m_use[r];
+                m[r0 + r] = m_new;
+            }
+#pragma unroll
+            for (int r = 0; r < ROWS_PAD; r += VW)
+                VSTORE(exp2_nonpositive(VLOAD(&shift[r])), &alpha[g][r]);
+#pragma unroll
+            for (int r = 0; r < ROWS; r++) {
+                vec_t psum = (vec_t)(0.0f);
+#pragma unroll
+                for (int u = 0; u < KV_VECS; u++) {
+                    const vec_t pv = exp2_nonpositive(s[r][u] - (vec_t)(m_use[r]));
+                    psum += pv;
+                    VSTORE(pv, &p[r0 + r][u * VW]);
+                }
+                /* the sum stays lane-wise until the end: no horizontal add per block */
+                l[r0 + r] = MAD(l[r0 + r], (vec_t)(alpha[g][r]), psum);
+            }
+        }
+
+        /* Output, group by group, while the V block stays in L1. */
+        for (int g = 0; g < GROUPS; g++) {
+            if (j0 + BC <= group_lo[g] || j0 >= group_hi[g])
+                continue;
+            const int r0 = g * ROWS;
+#pragma unroll
+            for (int t0 = 0; t0 < D_VECS; t0 += DV_CHUNK) {
+                vec_t part[ROWS][DV_CHUNK];
+#pragma unroll
+                for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                    for (int t = 0; t < DV_CHUNK; t++)
+                        if (t0 + t < D_VECS)
+                            part[r][t] = acc[r0 + r][t0 + t] * (vec_t)(alpha[g][r]);
+#pragma unroll 4
+                for (int j = 0; j < BC; j++) {
+#pragma unroll
+                    for (int t = 0; t < DV_CHUNK; t++)
+                        if (t0 + t < D_VECS) {
+                            const vec_t vv = VLOAD(vblock + j * D_PAD + (t0 + t) * VW);
+#pragma unroll
+                            for (int r = 0; r < ROWS; r++)
+                                part[r][t] = MAD((vec_t)(p[r0 + r][j]), vv, part[r][t]);
+                        }
+                }
+#pragma unroll
+                for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                    for (int t = 0; t < DV_CHUNK; t++)
+                        if (t0 + t < D_VECS)
+                            acc[r0 + r][t0 + t] = part[r][t];
+            }
         }
     }
 
-#pragma unroll
-    for (int r = 0; r < ROWS; r++) {
-        const int i = i0 + r;
-        if (i < nq) { /* a guard, not a break: a loop with an exit is not unrolled */
+    for (int row = 0; row < ROWS_ALL; row++) {
+        const int i = i0 + row;
+        if (i < nq) {
             /* A row with no visible key has l = 0 and acc = 0: it is written as zeros. */
-            const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-            float row[D_PAD];
+            const float sum = hsum(l[row]);
+            const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+            float out[D_PAD];
 #pragma unroll
             for (int t = 0; t < D_VECS; t++)
-                VSTORE(acc[r][t] * (vec_t)(inv), &row[t * VW]);
+                VSTORE(acc[row][t] * (vec_t)(inv), &out[t * VW]);
             const ulong base = o_off + (ulong)(b * o_sb + i * o_ss + h * o_sh);
             for (int c = 0; c < HEAD_DIM; c++)
-                STORE(o, base + (ulong)c, row[c]);
+                STORE(o, base + (ulong)c, out[c]);
             if (write_lse)
                 lse[lse_off + (ulong)bh * (ulong)nq + (ulong)i] =
-                    m[r] == -INFINITY ? -INFINITY : (m[r] + log2(l[r])) * LN2;
+                    m[row] == -INFINITY ? -INFINITY : (m[row] + log2(sum)) * LN2;
         }
     }
 }

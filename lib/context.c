@@ -14,7 +14,7 @@ static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
     if (!st && !ctx->limits.available)
         st = fail(NULL, CLATTN_ERROR_NO_DEVICE, "device '%s' reports that it is not available",
                   ctx->limits.name);
-    if (!st && !(ctx->programs = program_cache_create()))
+    if (!st && !(ctx->programs = program_cache_create(ctx->device)))
         st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     if (st) {
         clattn_context_destroy(ctx);

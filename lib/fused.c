@@ -81,7 +81,6 @@ static clattn_status registers_enqueue(clattn_plan *plan, struct launch_sequence
     args_tensor(&a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
     args_mem(&a, f->kt);
     args_mem(&a, f->vp);
-    args_int(&a, f->layout.kt_stride);
     args_int(&a, f->layout.nk_pad);
     args_tensor(&a, p, CLATTN_TENSOR_O, b->o, b->o_off);
     args_mem(&a, b->lse);
@@ -90,7 +89,7 @@ static clattn_status registers_enqueue(clattn_plan *plan, struct launch_sequence
     mask_args(&a, p);
     if ((st = args_end(&a, "attend_registers")))
         return st;
-    size_t global = (size_t)(bh(p) * row_blocks(p, f->rt.rows)), local = 1;
+    size_t global = (size_t)(bh(p) * row_blocks(p, f->rt.rows * f->rt.groups)), local = 1;
     return launch_kernel(seq, STAGE_ATTEND, f->attend, 1, &global, &local, "attend_registers");
 }
 
@@ -110,9 +109,9 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
     f->layout = select_packed_layout(&f->rt, p);
     char options[256];
     snprintf(options, sizeof options,
-             "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DKV_VECS=%d -DDV_CHUNK=%d",
+             "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             f->rt.vw, f->rt.rows, f->rt.kv_vecs, f->rt.dv_chunk);
+             f->rt.vw, f->rt.rows, f->rt.groups, f->rt.kv_vecs, f->rt.dv_chunk);
     cl_program program;
     clattn_status st = program_get(plan->ctx, "tiled_registers", options, &program);
     if (!st)
@@ -125,7 +124,7 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
         st = plan_alloc(plan, (size_t)f->layout.vp_bytes, "packed V", &f->vp);
     if (st)
         return st;
-    plan->tile_q = f->rt.rows;
+    plan->tile_q = f->rt.rows * f->rt.groups;
     plan->tile_kv = f->rt.kv_vecs * f->rt.vw;
     plan->work_group_size = 1;
     plan->ops = &registers_ops;
@@ -135,16 +134,18 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
                   "kernel shape: register blocks (local memory is ordinary memory here, so no "
                   "__local and no barriers: one work-item per work-group)");
     plan_describe(plan,
-                  "tiles: %d query rows x %d keys per block (%d x %d independent FMA chains of "
-                  "float%d), output updated %d vectors at a time",
-                  f->rt.rows, f->rt.kv_vecs * f->rt.vw, f->rt.rows, f->rt.kv_vecs, f->rt.vw,
-                  f->rt.dv_chunk);
+                  "tiles: %d x %d query rows per work-item against blocks of %d keys (%d x %d "
+                  "independent FMA chains of float%d), output updated %d vectors at a time; "
+                  "each block is reused by the %d groups while it is in L1",
+                  f->rt.groups, f->rt.rows, f->rt.kv_vecs * f->rt.vw, f->rt.rows,
+                  f->rt.kv_vecs, f->rt.vw, f->rt.dv_chunk, f->rt.groups);
     plan_describe(plan,
-                  "scratch: %.2f MiB: K transposed to f32 (row stride %d floats, an odd number "
-                  "of cache lines) and V padded to %d columns",
-                  (double)plan->scratch_bytes / 1048576.0, f->layout.kt_stride, f->layout.d_pad);
+                  "scratch: %.2f MiB: K transposed to f32 in blocks of %d keys, V padded to %d "
+                  "columns",
+                  (double)plan->scratch_bytes / 1048576.0, f->rt.kv_vecs * f->rt.vw,
+                  f->layout.d_pad);
     plan_describe(plan, "launch: pack_kv, then attend_registers over %lld work-groups of 1",
-                  (long long)(bh(p) * row_blocks(p, f->rt.rows)));
+                  (long long)(bh(p) * row_blocks(p, f->rt.rows * f->rt.groups)));
     return CLATTN_SUCCESS;
 }
 
@@ -265,6 +266,9 @@ clattn_status fused_setup(clattn_plan *plan)
     if (!f)
         return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     plan->impl = f;
+    /* Set before anything can fail, so that clattn_plan_destroy frees f and what a failed
+     * setup had put in it; registers_setup replaces it (both release with fused_release). */
+    plan->ops = &local_ops;
     plan->shape = select_shape(&plan->ctx->limits);
     if (plan->shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
         register_tiles rt = select_register_tiles(&plan->ctx->limits, p,

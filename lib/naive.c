@@ -67,7 +67,7 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
         args_begin(&a, plan->ctx, n->scores);
         args_tensor(&a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
         args_mem(&a, n->kt);
-        args_int(&a, n->layout.kt_stride);
+        args_int(&a, n->layout.nk_pad);
         args_int(&a, (cl_int)heads);
         args_int(&a, (cl_int)(heads / problem_kv_heads(p)));
         args_int(&a, (cl_int)z0);

@@ -34,7 +34,7 @@ clattn_status pack_enqueue(clattn_plan *plan, struct launch_sequence *seq, int s
     args_int(&a, (cl_int)problem_kv_heads(p));
     args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
     args_int(&a, layout->nk_pad);
-    args_int(&a, layout->kt_stride);
+    args_int(&a, rt->kv_vecs * rt->vw);
     clattn_status st = args_end(&a, "pack_kv");
     if (st)
         return st;

@@ -1,5 +1,6 @@
 /* Compiled programs, kept per context and keyed by (kernel family, build options), so every
- * plan of the same shape shares one build. */
+ * plan of the same shape shares one build; and across processes in the disk cache
+ * (disk_cache.h), so that a new process need not run the compiler. */
 #ifndef CLATTN_PROGRAM_CACHE_H
 #define CLATTN_PROGRAM_CACHE_H
 
@@ -7,7 +8,8 @@
 
 struct program_cache;
 
-struct program_cache *program_cache_create(void);
+/* The cache of the context's `device`. */
+struct program_cache *program_cache_create(cl_device_id device);
 void program_cache_destroy(struct program_cache *cache);
 
 /* The program for cl/<family>.cl built with `options` (the language standard is added from

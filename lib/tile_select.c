@@ -1,4 +1,5 @@
 #include "tile_select.h"
+#include <stdlib.h>
 
 static int pow2_floor(int64_t v)
 {
@@ -31,33 +32,52 @@ clattn_kernel_shape select_shape(const device_limits *l)
  * leaves room for the loads between them and is what the measurements in
  * shared/notes/pocl-performance.md found best (4 had half the throughput). */
 #define FMA_CHAINS 16
+/* Register rows per block: each costs a broadcast load per multiply-add column, so beyond
+ * eight the loads, not the FMAs, set the pace. */
+#define MAX_ROWS 8
+/* Bytes of a K or V block, and of the work-item's own q and output rows, that should stay in
+ * the L1 data cache while a block is used: half of 32 KiB each, the smallest L1d of the CPUs
+ * that OpenCL implementations run on (x86 since 2008, Arm Cortex-A and Neoverse). A device
+ * query for L1 does not exist; attn-bench --tune can do better. */
+#define L1_SHARE (16 * 1024)
 
 register_tiles select_register_tiles(const device_limits *l, const clattn_problem *p,
                                      int windowed)
 {
     register_tiles t;
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
     t.vw = l->vector_width > 16 ? 16 : pow2_floor(l->vector_width);
-    /* Query rows share every K and V load; four rows is the most that a short sequence
-     * (decode: seq_q of 1 to 4) does not pad with wasted rows. */
-    int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
-    t.rows = nq >= 4 ? 4 : pow2_ceil(nq);
-    t.kv_vecs = FMA_CHAINS / t.rows;
+    const int64_t d_pad = (d + t.vw - 1) / t.vw * t.vw;
+    /* A block of keys as wide as L1_SHARE allows, up to four vectors. */
+    int64_t block_vecs = L1_SHARE / (4 * d * t.vw);
+    t.kv_vecs = block_vecs >= 4 ? 4 : block_vecs >= 2 ? 2 : 1;
     if (windowed) {
         /* A window of W keys touches W + rows keys per block of rows: a block much wider
          * than that is mostly masked work. */
         int64_t wl = problem_get(p, CLATTN_PARAM_WINDOW_LEFT);
         int64_t wr = problem_get(p, CLATTN_PARAM_WINDOW_RIGHT);
-        int64_t span = wl + (wr < 0 ? 0 : wr) + 1 + t.rows;
+        int64_t span = wl + (wr < 0 ? 0 : wr) + 1 + 4;
         int64_t vecs = (span + t.vw - 1) / t.vw;
         if (wl >= 0 && vecs < t.kv_vecs)
             t.kv_vecs = pow2_ceil(vecs);
     }
-    /* The output accumulators live during the P*V pass: rows * dv_chunk of them, kept within
-     * the same FMA_CHAINS budget so they and the loads fit a 32-register vector file. */
+    /* Rows complete the FMA chains; a short sequence (decode: seq_q of 1 to 4) is not padded
+     * with wasted rows. */
+    t.rows = FMA_CHAINS / t.kv_vecs > MAX_ROWS ? MAX_ROWS : FMA_CHAINS / t.kv_vecs;
+    if (t.rows > nq)
+        t.rows = pow2_ceil(nq);
+    /* The output accumulators live during the P*V pass: rows * dv_chunk of them, within the
+     * same budget, so they and the loads fit a 32-register vector file. */
     t.dv_chunk = FMA_CHAINS / t.rows;
-    int d_vecs = (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + t.vw - 1) / t.vw);
+    int d_vecs = (int)(d_pad / t.vw);
     if (t.dv_chunk > d_vecs)
         t.dv_chunk = d_vecs;
+    /* Groups of rows share each block while it is in L1: as many as the work-item's q and
+     * output rows allow within L1_SHARE, and no more than the sequence has rows. */
+    int64_t groups = L1_SHARE / (t.rows * (d + d_pad) * 4);
+    t.groups = groups >= 8 ? 8 : pow2_floor(groups < 1 ? 1 : groups);
+    while (t.groups > 1 && (int64_t)t.rows * t.groups / 2 >= nq)
+        t.groups /= 2;
     return t;
 }
 
@@ -67,16 +87,9 @@ packed_layout select_packed_layout(const register_tiles *t, const clattn_problem
     int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     int bc = t->kv_vecs * t->vw;
     k.nk_pad = (int)((nk + bc - 1) / bc * bc);
-    /* Transposed K is read one row per head_dim element at the same column: rows a power of
-     * two apart map to the same cache sets and evict each other (-20 % at 4096 keys). An odd
-     * number of 64-byte lines between rows spreads them over all sets. */
-    int lines = (k.nk_pad + 15) / 16;
-    if (lines % 2 == 0)
-        lines++;
-    k.kt_stride = lines * 16;
     k.d_pad = (int)((d + t->vw - 1) / t->vw * t->vw);
     uint64_t heads = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) * (uint64_t)problem_kv_heads(p);
-    k.kt_bytes = heads * (uint64_t)d * (uint64_t)k.kt_stride * 4;
+    k.kt_bytes = heads * (uint64_t)d * (uint64_t)k.nk_pad * 4;
     k.vp_bytes = heads * (uint64_t)k.nk_pad * (uint64_t)k.d_pad * 4;
     return k;
 }

@@ -12,7 +12,8 @@ clattn_kernel_shape select_shape(const device_limits *limits);
 /* cl/tiled_registers.cl, cl/naive.cl and cl/pack.cl */
 typedef struct register_tiles {
     int vw;       /* float vector width */
-    int rows;     /* query rows per work-item */
+    int rows;     /* query rows per register block */
+    int groups;   /* register blocks of rows per work-item (fused kernel only) */
     int kv_vecs;  /* key vectors per block: BC = kv_vecs * vw keys */
     int dv_chunk; /* output vectors updated per pass over a block */
 } register_tiles;
@@ -22,9 +23,8 @@ register_tiles select_register_tiles(const device_limits *limits, const clattn_p
 
 /* Packed K/V layout for register tiles (cl/pack.cl). */
 typedef struct packed_layout {
-    int nk_pad;    /* keys rounded up to a whole block */
-    int kt_stride; /* floats between rows of transposed K */
-    int d_pad;     /* head_dim rounded up to whole vectors */
+    int nk_pad; /* keys rounded up to a whole block */
+    int d_pad;  /* head_dim rounded up to whole vectors */
     uint64_t kt_bytes, vp_bytes;
 } packed_layout;
 

@@ -1,0 +1,38 @@
+/* The on-disk cache of compiled program binaries, so that a new process skips the OpenCL C
+ * compiler for kernels an earlier one built (ggml's cl-program-cache.h, PoCL's kcache).
+ *
+ * Where: $CLATTN_CACHE_DIR if set ("off" disables the cache), else $XDG_CACHE_HOME/clattn,
+ * else $HOME/.cache/clattn; created with mode 0700, and not used when it is not the user's own
+ * or is writable by group or others. One file per program, named by its key: a header (magic,
+ * format, key, payload length, payload SHA-256) then the driver's binary. Nothing read back is
+ * trusted: a file that fails any check, or that the driver will not load, is deleted and the
+ * program is built from source again. Every failure here is silent and only costs a build. */
+#ifndef CLATTN_DISK_CACHE_H
+#define CLATTN_DISK_CACHE_H
+
+#include "clattn.h"
+#include "sha256.h"
+
+struct disk_cache_key {
+    unsigned char hash[SHA256_SIZE];
+};
+
+/* The key of one program: a hash of the cache format, the source text, the full build options,
+ * and the device's name, device and driver versions, platform name and platform version, so
+ * that a driver upgrade or another device never loads a stale binary. */
+void disk_cache_key(const clattn_context *ctx, const char *source, const char *options,
+                    struct disk_cache_key *key);
+
+/* The program stored under `key`, loaded and built for the context's device with `options`,
+ * and the size of its binary in *size; NULL when the cache is off, holds nothing for the key,
+ * or held a file that was bad (now deleted). */
+cl_program disk_cache_load(const clattn_context *ctx, const struct disk_cache_key *key,
+                           const char *options, size_t *size);
+
+/* Stores the binary of `program`, built for `device`, under `key` unless its size is still
+ * *size (what was loaded or stored before; 0 for nothing), and updates *size. The file is
+ * replaced atomically, so concurrent threads and processes never see half of one. */
+void disk_cache_store(cl_device_id device, const struct disk_cache_key *key, cl_program program,
+                      size_t *size);
+
+#endif
