@@ -7,12 +7,17 @@
 
 /* Repetition counts beyond this are typing mistakes, and each run keeps two doubles. */
 #define MAX_REPEATS 1000000
+/* cache_seqlens are int32 on the device: no cache length may exceed this. */
+#define MAX_CACHE_LEN INT32_MAX
 
 enum flag_id {
     FLAG_HELP,
     FLAG_VERSION,
     FLAG_LIST_DEVICES,
     FLAG_PEAK,
+    FLAG_STARTUP,
+    FLAG_TUNE,
+    FLAG_STARTUP_CHILD,
     FLAG_NO_PEAK,
     FLAG_DEVICE,
     FLAG_BATCH,
@@ -34,8 +39,15 @@ enum flag_id {
     FLAG_SAVE,
     FLAG_JSON,
     FLAG_CSV,
-    FLAG_PLOT
+    FLAG_PLOT,
+    FLAG_DECODE,
+    FLAG_DECODE_COMPARE,
+    FLAG_TOKENS,
+    FLAG_PROMPT,
+    FLAG_KV_LENS,
+    FLAG_PAGE_SIZE
 };
+enum { FLAG_COUNT = FLAG_PAGE_SIZE + 1 };
 
 static const struct flag {
     const char *name;
@@ -48,6 +60,9 @@ static const struct flag {
     {"--version", FLAG_VERSION, 0, 0},
     {"--list-devices", FLAG_LIST_DEVICES, 0, 0},
     {"--peak", FLAG_PEAK, 0, 0},
+    {"--startup", FLAG_STARTUP, 0, 0},
+    {"--tune", FLAG_TUNE, 0, 0},
+    {"--startup-child", FLAG_STARTUP_CHILD, 0, 0}, /* internal: not in the help */
     {"--no-peak", FLAG_NO_PEAK, 0, 0},
     {"--device", FLAG_DEVICE, 1, 0},
     {"--batch", FLAG_BATCH, 1, 1},
@@ -70,10 +85,26 @@ static const struct flag {
     {"--json", FLAG_JSON, 1, 0},
     {"--csv", FLAG_CSV, 1, 0},
     {"--plot", FLAG_PLOT, 1, 0},
+    {"--decode", FLAG_DECODE, 0, 0},
+    {"--decode-compare", FLAG_DECODE_COMPARE, 0, 0},
+    {"--tokens", FLAG_TOKENS, 1, 0},
+    {"--prompt", FLAG_PROMPT, 1, 0},
+    {"--kv-lens", FLAG_KV_LENS, 1, 0},
+    {"--page-size", FLAG_PAGE_SIZE, 1, 0},
 };
 
 /* The single problem's sizes when a shape flag is given but not every size is. */
 #define DEFAULT_SEQ 1024
+
+/* Decode mode's shape when not given: a model of the Llama-3-8B class (32 query heads sharing
+ * 8 kv heads, head_dim 128), one sequence, 1024 tokens generated from an empty cache;
+ * --decode-compare at 32768 keys, the length the KV-cache issue asks about. */
+#define DECODE_HEADS 32
+#define DECODE_KV_HEADS 8
+#define DECODE_HEAD_DIM 128
+#define DECODE_TOKENS 1024
+#define DECODE_PROMPT 0
+#define DECODE_COMPARE_SEQ_KV 32768
 
 static const char usage_text[] =
     "Usage: attn-bench [OPTION]...\n"
@@ -86,12 +117,18 @@ static const char usage_text[] =
     "Actions:\n"
     "  --list-devices        list every OpenCL device clattn sees, then exit\n"
     "  --peak                measure the device's FMA throughput and bandwidth, then exit\n"
+    "  --startup             time a new process to its first attention, with the kernel\n"
+    "                        cache empty and filled (median of --iters of each), then exit\n"
+    "  --tune                time the fused kernels' candidate tiles on the device (the\n"
+    "                        sweep's classes, or the problem the shape flags give) and keep\n"
+    "                        the fastest in the per-device tuning file, then exit\n"
     "  -h, --help            print this help, then exit\n"
     "      --version         print clattn's version, then exit\n"
     "\n"
     "Device and runs:\n"
     "  --device N            device N of --list-devices (default: the library's default)\n"
-    "  --algo A              naive, tiled, windowed, auto or all (default all: the three)\n"
+    "  --algo A              naive, tiled, windowed, decode, auto or all (default all:\n"
+    "                        naive, tiled and windowed)\n"
     "  --iters N             timed runs per row, N >= 1 (default 5); the median is reported\n"
     "  --warmup N            untimed runs before them (default 2)\n"
     "  --no-peak             do not measure the device's peak (no \"% of peak\")\n"
@@ -116,6 +153,22 @@ static const char usage_text[] =
     "  --json FILE           write every row as JSON\n"
     "  --csv FILE            write every row as CSV\n"
     "  --plot FILE.svg       plot latency against sequence length (log-log SVG)\n"
+    "\n"
+    "Decoding with a KV cache (defaults: batch 1, heads 32, kv-heads 8, head-dim 128, f32):\n"
+    "  --decode              generate --tokens tokens, one query row per sequence and step,\n"
+    "                        against a cache planned once for its final length; print the\n"
+    "                        per-token latency at sampled steps, the cache's memory, and the\n"
+    "                        cumulative cost of recomputing the prefix at every step instead\n"
+    "                        (cache off: a causal tiled prefill per step), measured and modelled\n"
+    "  --tokens T            tokens generated (default 1024)\n"
+    "  --prompt P            keys in every sequence's cache before the first step (default 0)\n"
+    "  --kv-lens A,B,...     a ragged batch: each sequence's keys before the first step\n"
+    "                        (--batch, if given, must equal their count)\n"
+    "  --page-size P         a paged cache: P tokens per page (a multiple of 16 up to 256),\n"
+    "                        pages shuffled in a pool (default: contiguous)\n"
+    "  --decode-compare      one step at --seq-kv keys (default 32768) with the decode\n"
+    "                        algorithm and with tiled, and the speed-up\n"
+    "  --algo A              with --decode: decode (default), tiled or auto\n"
     "\n"
     "Exit status: 0 success, 1 a check failed, 2 usage error, 3 device or runtime error.\n"
     "See attn-bench(1) for the FLOP and traffic models and the environment variables.\n";
@@ -189,6 +242,7 @@ static int parse_algo(const char *text, struct bench_options *opt)
     } single[] = {{"naive", CLATTN_ALGO_NAIVE},
                   {"tiled", CLATTN_ALGO_TILED},
                   {"windowed", CLATTN_ALGO_WINDOWED},
+                  {"decode", CLATTN_ALGO_DECODE},
                   {"auto", CLATTN_ALGO_AUTO}};
     if (strcmp(text, "all") == 0) {
         opt->algos[0] = CLATTN_ALGO_NAIVE;
@@ -230,6 +284,52 @@ static int parse_align(const char *text, clattn_align *out)
     return 1;
 }
 
+static int parse_size(const char *flag, const char *text, int64_t min, int64_t max,
+                      int64_t *out, char *err, size_t errlen)
+{
+    int64_t value;
+    if (!parse_int64(text, &value))
+        return fail(err, errlen, flag, text, "not an integer");
+    if (value < min || value > max) {
+        char why[96];
+        snprintf(why, sizeof why, "must be between %lld and %lld", (long long)min,
+                 (long long)max);
+        return fail(err, errlen, flag, text, why);
+    }
+    *out = value;
+    return 0;
+}
+
+/* --kv-lens: comma-separated lengths, each 0 or more; no empty items. */
+static int parse_kv_lens(const char *flag, const char *text, struct bench_options *opt,
+                         char *err, size_t errlen)
+{
+    opt->kv_len_count = 0;
+    for (const char *item = text;;) {
+        const char *comma = strchr(item, ',');
+        const size_t len = comma ? (size_t)(comma - item) : strlen(item);
+        char digits[32]; /* any longer is no int64 */
+        int64_t value;
+        if (len == 0 || len >= sizeof digits)
+            return fail(err, errlen, flag, text, "expected comma-separated integers");
+        memcpy(digits, item, len);
+        digits[len] = '\0';
+        if (!parse_int64(digits, &value))
+            return fail(err, errlen, flag, text, "expected comma-separated integers");
+        if (value < 0 || value > MAX_CACHE_LEN)
+            return fail(err, errlen, flag, text, "lengths must be between 0 and 2147483647");
+        if (opt->kv_len_count == BENCH_MAX_KV_LENS) {
+            char why[64];
+            snprintf(why, sizeof why, "at most %d lengths", BENCH_MAX_KV_LENS);
+            return fail(err, errlen, flag, text, why);
+        }
+        opt->kv_lens[opt->kv_len_count++] = value;
+        if (!comma)
+            return 0;
+        item = comma + 1;
+    }
+}
+
 static void set_defaults(struct bench_options *opt)
 {
     memset(opt, 0, sizeof *opt);
@@ -244,6 +344,8 @@ static void set_defaults(struct bench_options *opt)
     opt->align = CLATTN_ALIGN_BOTTOM_RIGHT;
     opt->dtype = CLATTN_DTYPE_F32;
     parse_algo("all", opt);
+    opt->tokens = DECODE_TOKENS;
+    opt->prompt = DECODE_PROMPT;
     opt->iters = 5;
     opt->warmup = 2;
 }
@@ -254,19 +356,23 @@ struct seq_flags {
     int has_seq, has_seq_q, has_seq_kv;
 };
 
+static const char *const action_names[] = {
+    [BENCH_ACTION_VERSION] = "--version",
+    [BENCH_ACTION_LIST_DEVICES] = "--list-devices",
+    [BENCH_ACTION_PEAK] = "--peak",
+    [BENCH_ACTION_STARTUP] = "--startup",
+    [BENCH_ACTION_TUNE] = "--tune",
+    [BENCH_ACTION_STARTUP_CHILD] = "--startup-child",
+};
+
 static int set_action(struct bench_options *opt, enum bench_action action, const char *flag,
                       char *err, size_t errlen)
 {
-    static const char *const names[] = {
-        [BENCH_ACTION_VERSION] = "--version",
-        [BENCH_ACTION_LIST_DEVICES] = "--list-devices",
-        [BENCH_ACTION_PEAK] = "--peak",
-    };
     if (opt->action == BENCH_ACTION_HELP) /* --help wins over everything */
         return 0;
     if (opt->action != BENCH_ACTION_RUN && opt->action != action) {
         char why[64];
-        snprintf(why, sizeof why, "cannot be combined with %s", names[opt->action]);
+        snprintf(why, sizeof why, "cannot be combined with %s", action_names[opt->action]);
         return fail(err, errlen, flag, NULL, why);
     }
     opt->action = action;
@@ -283,6 +389,10 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
     case FLAG_LIST_DEVICES:
         return set_action(opt, BENCH_ACTION_LIST_DEVICES, f->name, err, errlen);
     case FLAG_PEAK: return set_action(opt, BENCH_ACTION_PEAK, f->name, err, errlen);
+    case FLAG_STARTUP: return set_action(opt, BENCH_ACTION_STARTUP, f->name, err, errlen);
+    case FLAG_TUNE: return set_action(opt, BENCH_ACTION_TUNE, f->name, err, errlen);
+    case FLAG_STARTUP_CHILD:
+        return set_action(opt, BENCH_ACTION_STARTUP_CHILD, f->name, err, errlen);
     case FLAG_NO_PEAK: opt->no_peak = 1; return 0;
     case FLAG_CAUSAL: opt->causal = 1; return 0;
     case FLAG_CHECK: opt->check = 1; return 0;
@@ -291,6 +401,21 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
     case FLAG_JSON: opt->json_path = value; return 0;
     case FLAG_CSV: opt->csv_path = value; return 0;
     case FLAG_PLOT: opt->plot_path = value; return 0;
+    case FLAG_DECODE:
+        if (opt->decode == BENCH_DECODE_NONE)
+            opt->decode = BENCH_DECODE_LOOP;
+        return 0;
+    case FLAG_DECODE_COMPARE: opt->decode = BENCH_DECODE_COMPARE; return 0;
+    case FLAG_TOKENS:
+        return parse_size(f->name, value, 1, MAX_CACHE_LEN, &opt->tokens, err, errlen);
+    case FLAG_PROMPT:
+        return parse_size(f->name, value, 0, MAX_CACHE_LEN, &opt->prompt, err, errlen);
+    case FLAG_PAGE_SIZE: /* the library judges the size itself (shape.c) */
+        if (parse_size(f->name, value, 1, INT64_MAX, &opt->page_size, err, errlen))
+            return fail(err, errlen, f->name, value,
+                        "a positive integer (leave --page-size out for a contiguous cache)");
+        return 0;
+    case FLAG_KV_LENS: return parse_kv_lens(f->name, value, opt, err, errlen);
     case FLAG_DEVICE: return parse_count(f->name, value, 0, 1000000, &opt->device, err, errlen);
     case FLAG_ITERS: return parse_count(f->name, value, 1, MAX_REPEATS, &opt->iters, err, errlen);
     case FLAG_WARMUP:
@@ -298,7 +423,7 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
     case FLAG_ALGO:
         if (!parse_algo(value, opt))
             return fail(err, errlen, f->name, value,
-                        "expected naive, tiled, windowed, auto or all");
+                        "expected naive, tiled, windowed, decode, auto or all");
         return 0;
     case FLAG_DTYPE:
         if (!parse_dtype(value, &opt->dtype))
@@ -343,12 +468,125 @@ static const struct flag *find_flag(const char *arg, size_t name_len)
     return NULL;
 }
 
+static const char *flag_name(enum flag_id id)
+{
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (flags[i].id == id)
+            return flags[i].name;
+    return "?";
+}
+
+/* Flags that make no sense with another, and why. */
+struct refusal {
+    enum flag_id id;
+    const char *why;
+};
+
+static int refuse_seen(const struct refusal *list, size_t count, const unsigned char *seen,
+                       char *err, size_t errlen)
+{
+    for (size_t i = 0; i < count; i++)
+        if (seen[list[i].id])
+            return fail(err, errlen, flag_name(list[i].id), NULL, list[i].why);
+    return 0;
+}
+
+static const struct refusal need_decode[] = {
+    {FLAG_TOKENS, "needs --decode"},
+    {FLAG_PROMPT, "needs --decode"},
+    {FLAG_KV_LENS, "needs --decode"},
+    {FLAG_PAGE_SIZE, "needs --decode or --decode-compare"},
+};
+
+static const struct refusal not_in_decode[] = {
+    {FLAG_SEQ, "does not apply to decode mode: the cache grows from --prompt or --kv-lens by "
+               "--tokens (--decode-compare: --seq-kv)"},
+    {FLAG_SEQ_Q, "does not apply to decode mode: a step has one query row per sequence"},
+    {FLAG_CAUSAL, "does not apply to decode mode: a step's query row is the newest token, "
+                  "which sees every cached key"},
+    {FLAG_ALIGN, "does not apply to decode mode: a step's query row is the newest token, "
+                 "which sees every cached key"},
+    {FLAG_WINDOW, "does not apply to decode mode"},
+    {FLAG_SAVE, "saves a single problem's tensors: not in decode mode"},
+    {FLAG_PLOT, "plots the sweep and single problems: not in decode mode (use --json or --csv)"},
+};
+
+static const struct refusal not_in_loop[] = {
+    {FLAG_SEQ_KV, "applies to --decode-compare only: --decode's cache grows from --prompt or "
+                  "--kv-lens by --tokens"},
+};
+
+static const struct refusal not_in_compare[] = {
+    {FLAG_TOKENS, "does not apply to --decode-compare, which times one step at --seq-kv keys"},
+    {FLAG_PROMPT, "does not apply to --decode-compare, which times one step at --seq-kv keys"},
+    {FLAG_KV_LENS, "does not apply to --decode-compare, which times one step at --seq-kv keys"},
+    {FLAG_ALGO, "does not apply to --decode-compare, which runs decode and tiled"},
+};
+
+#define REFUSE(list, seen, err, errlen) \
+    refuse_seen(list, sizeof list / sizeof *list, seen, err, errlen)
+
+/* Decode mode: the refusals, then its defaults for the sizes not given. */
+static int finish_decode(struct bench_options *opt, const unsigned char *seen,
+                         const struct seq_flags *seq, char *err, size_t errlen)
+{
+    const char *mode = flag_name(opt->decode == BENCH_DECODE_LOOP ? FLAG_DECODE
+                                                                  : FLAG_DECODE_COMPARE);
+    if (opt->action != BENCH_ACTION_RUN) {
+        char why[64];
+        snprintf(why, sizeof why, "cannot be combined with %s", action_names[opt->action]);
+        return fail(err, errlen, mode, NULL, why);
+    }
+    if (REFUSE(not_in_decode, seen, err, errlen))
+        return -1;
+    if (opt->decode == BENCH_DECODE_COMPARE) {
+        if (REFUSE(not_in_compare, seen, err, errlen))
+            return -1;
+        opt->seq_kv = seq->has_seq_kv ? seq->seq_kv : DECODE_COMPARE_SEQ_KV;
+    } else if (REFUSE(not_in_loop, seen, err, errlen)) {
+        return -1;
+    }
+    if (!seen[FLAG_ALGO]) {
+        opt->algos[0] = CLATTN_ALGO_DECODE;
+        opt->algo_count = 1;
+    } else if (opt->algo_count != 1 || (opt->algos[0] != CLATTN_ALGO_DECODE &&
+                                        opt->algos[0] != CLATTN_ALGO_TILED &&
+                                        opt->algos[0] != CLATTN_ALGO_AUTO)) {
+        return fail(err, errlen, "--algo", NULL, "--decode runs decode, tiled or auto");
+    }
+    if (opt->kv_len_count) {
+        if (seen[FLAG_PROMPT])
+            return fail(err, errlen, "--kv-lens", NULL,
+                        "cannot be combined with --prompt: the lengths are each sequence's "
+                        "prompt");
+        if (seen[FLAG_BATCH] && opt->batch != opt->kv_len_count)
+            return fail(err, errlen, "--batch", NULL,
+                        "must equal the number of --kv-lens lengths");
+        opt->batch = opt->kv_len_count;
+    }
+    int64_t longest = opt->prompt; /* 0 when --kv-lens are given */
+    for (int i = 0; i < opt->kv_len_count; i++)
+        if (opt->kv_lens[i] > longest)
+            longest = opt->kv_lens[i];
+    if (longest > MAX_CACHE_LEN - opt->tokens)
+        return fail(err, errlen, "--tokens", NULL,
+                    "the cache would exceed 2147483647 keys (cache_seqlens are int32)");
+    if (!seen[FLAG_HEADS])
+        opt->heads = DECODE_HEADS;
+    if (!seen[FLAG_KV_HEADS]) /* 8, or as many as the query heads when 8 does not divide them */
+        opt->kv_heads = opt->heads % DECODE_KV_HEADS == 0 ? DECODE_KV_HEADS : 0;
+    if (!seen[FLAG_HEAD_DIM])
+        opt->head_dim = DECODE_HEAD_DIM;
+    return 0;
+}
+
 int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen)
 {
     set_defaults(opt);
     if (errlen)
         err[0] = '\0';
     struct seq_flags seq = {DEFAULT_SEQ, 0, 0, 0, 0, 0};
+    unsigned char seen[FLAG_COUNT] = {0};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         /* --flag=value as well as --flag value */
@@ -374,13 +612,21 @@ int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err
         if (apply_flag(f, value, opt, &seq, err, errlen))
             return -1;
         opt->single |= f->is_shape;
+        seen[f->id] = 1;
     }
     opt->seq_q = seq.has_seq_q ? seq.seq_q : seq.seq;
     opt->seq_kv = seq.has_seq_kv ? seq.seq_kv : seq.seq;
     if (opt->action == BENCH_ACTION_HELP)
         return 0;
+    if (opt->decode)
+        return finish_decode(opt, seen, &seq, err, errlen);
+    if (REFUSE(need_decode, seen, err, errlen))
+        return -1;
     if (opt->no_peak && opt->action == BENCH_ACTION_PEAK)
         return fail(err, errlen, "--no-peak", NULL, "cannot be combined with --peak");
+    if (opt->single && opt->action == BENCH_ACTION_STARTUP)
+        return fail(err, errlen, "--startup", NULL,
+                    "times the default problem: shape flags do not apply");
     if (opt->save_dir && opt->action == BENCH_ACTION_RUN && !opt->single)
         return fail(err, errlen, "--save", opt->save_dir,
                     "needs a single problem: add a shape flag such as --seq");

@@ -15,11 +15,24 @@ enum bench_action {
     BENCH_ACTION_HELP,         /* --help */
     BENCH_ACTION_VERSION,      /* --version */
     BENCH_ACTION_LIST_DEVICES, /* --list-devices */
-    BENCH_ACTION_PEAK          /* --peak */
+    BENCH_ACTION_PEAK,         /* --peak */
+    BENCH_ACTION_STARTUP,      /* --startup */
+    BENCH_ACTION_TUNE,         /* --tune */
+    BENCH_ACTION_STARTUP_CHILD /* --startup-child: one timed start, run by --startup */
 };
 
 /* The most algorithms one run selects: --algo all is naive, tiled and windowed. */
 #define BENCH_MAX_ALGOS 3
+
+/* The longest --kv-lens list: one length per batch entry. */
+#define BENCH_MAX_KV_LENS 256
+
+/* The decode benchmark (decode.h). */
+enum bench_decode {
+    BENCH_DECODE_NONE = 0,
+    BENCH_DECODE_LOOP,   /* --decode: generate --tokens tokens against a growing cache */
+    BENCH_DECODE_COMPARE /* --decode-compare: one step at --seq-kv keys, decode and tiled */
+};
 
 struct bench_options {
     enum bench_action action;
@@ -35,6 +48,15 @@ struct bench_options {
 
     clattn_algorithm algos[BENCH_MAX_ALGOS];
     int algo_count;
+
+    /* Decode mode. Its shape defaults differ from the single problem's (32 heads, 8 kv heads,
+     * head_dim 128): the parser applies them to the sizes not given. `seq_kv` is
+     * --decode-compare's cache length; the loop's cache grows from `kv_lens` (or `prompt` in
+     * every entry) by `tokens`. `algos` holds decode unless --algo said otherwise. */
+    enum bench_decode decode;
+    int64_t tokens, prompt, page_size; /* page_size 0: contiguous cache */
+    int64_t kv_lens[BENCH_MAX_KV_LENS];
+    int kv_len_count; /* 0: no --kv-lens */
 
     int iters, warmup;
     int check, profile, no_peak;

@@ -6,7 +6,7 @@
 #include "diag.h"
 
 /* splitmix64: a fixed, portable stream, so the same shape always gets the same inputs. */
-static uint64_t next_random(uint64_t *state)
+uint64_t inputs_next_random(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15u);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
@@ -14,13 +14,13 @@ static uint64_t next_random(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static int fill_uniform(clattn_dtype dtype, void *dst, size_t count, uint64_t seed)
+int inputs_fill_uniform(clattn_dtype dtype, void *dst, size_t count, uint64_t seed)
 {
     float *values = dtype == CLATTN_DTYPE_F32 ? dst : malloc(count * sizeof *values);
     if (!values)
         return fail_host_memory();
     for (size_t i = 0; i < count; i++) /* 24 random bits: exact in a float */
-        values[i] = (float)((double)(next_random(&seed) >> 40) / (double)(1 << 23) - 1.0);
+        values[i] = (float)((double)(inputs_next_random(&seed) >> 40) / (double)(1 << 23) - 1.0);
     clattn_status st = CLATTN_SUCCESS;
     if (values != dst) {
         st = clattn_from_float(dtype, values, dst, count);
@@ -92,7 +92,7 @@ int inputs_create(clattn_context *ctx, const clattn_problem *shape, struct bench
         rc = get_param(shape, CLATTN_PARAM_DTYPE, &dtype);
     for (int b = INPUT_Q; b <= INPUT_V && !rc; b++) {
         size_t count = in->bytes[b] / clattn_dtype_size((clattn_dtype)dtype);
-        rc = fill_uniform((clattn_dtype)dtype, in->host[b], count, (uint64_t)b + 1);
+        rc = inputs_fill_uniform((clattn_dtype)dtype, in->host[b], count, (uint64_t)b + 1);
     }
     if (!rc)
         rc = upload(in, ctx);

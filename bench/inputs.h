@@ -17,6 +17,14 @@ struct bench_inputs {
     float *ref_o, *ref_lse;
 };
 
+/* The next value of a splitmix64 stream: fixed and portable, so that a run's data is the same
+ * on every machine. */
+uint64_t inputs_next_random(uint64_t *state);
+
+/* `count` values uniform in [-1, 1] from the stream `seed`, in `dtype`. Returns 0 or an exit
+ * code after printing why. */
+int inputs_fill_uniform(clattn_dtype dtype, void *dst, size_t count, uint64_t seed);
+
 /* Makes and uploads inputs for `shape`: values uniform in [-1, 1] from a fixed seed per tensor,
  * converted to the storage dtype. Returns 0 or an exit code after printing why. */
 int inputs_create(clattn_context *ctx, const clattn_problem *shape, struct bench_inputs **out);

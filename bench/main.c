@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "decode.h"
 #include "device_list.h"
 #include "diag.h"
 #include "report.h"
@@ -12,7 +13,9 @@
 #include "session.h"
 #include "shape.h"
 #include "single.h"
+#include "startup.h"
 #include "sweep.h"
+#include "tune.h"
 
 /* The machine-readable reports, opened before any device work so that a bad path fails at
  * once rather than after a long sweep, and written when every row is in. */
@@ -111,20 +114,32 @@ static int bench(const struct bench_options *opt, char *command)
         [REPORT_PLOT] = {opt->plot_path, plot_svg_write, NULL},
     };
     struct bench_session s = {.opt = opt, .command = command};
+    struct decode_job decode = {0};
     int rc = 0;
     if (opt->action == BENCH_ACTION_RUN) {
         /* shape errors are usage errors: found before any device is opened */
-        if (opt->single)
+        if (opt->decode)
+            rc = decode_prepare(opt, &decode);
+        else if (opt->single)
             rc = shape_from_options(opt, &problem);
         if (!rc)
             rc = open_reports(files);
         if (!rc && opt->save_dir)
             rc = save_prepare(opt->save_dir);
+    } else if (opt->action == BENCH_ACTION_TUNE && opt->single) {
+        rc = shape_from_options(opt, &problem);
+        /* the fused algorithm --algo names (tiled or windowed); auto lets the window decide */
+        if (!rc && opt->algo_count == 1)
+            clattn_problem_set(problem, CLATTN_PARAM_ALGORITHM, opt->algos[0]);
     }
     if (!rc)
         rc = open_device(&s);
     if (!rc && opt->action == BENCH_ACTION_PEAK) {
         print_peak(&s);
+    } else if (!rc && opt->action == BENCH_ACTION_TUNE) {
+        rc = tune_run(&s, problem);
+    } else if (!rc && opt->decode) {
+        rc = decode_run(&s, &decode);
     } else if (!rc) {
         table_print_header(stdout, &s);
         rc = problem ? single_run(&s, problem) : sweep_run(&s);
@@ -138,6 +153,7 @@ static int bench(const struct bench_options *opt, char *command)
     device_info_free(&s.device);
     clattn_context_destroy(s.ctx);
     clattn_problem_destroy(problem);
+    decode_job_free(&decode);
     return rc;
 }
 
@@ -153,8 +169,11 @@ int main(int argc, char **argv)
         printf("attn-bench (clattn %s)\n", clattn_version_string());
         return BENCH_EXIT_OK;
     case BENCH_ACTION_LIST_DEVICES: return device_list_print(stdout);
+    case BENCH_ACTION_STARTUP: return startup_run(&opt);
+    case BENCH_ACTION_STARTUP_CHILD: return startup_child(&opt);
     case BENCH_ACTION_RUN:
-    case BENCH_ACTION_PEAK: break;
+    case BENCH_ACTION_PEAK:
+    case BENCH_ACTION_TUNE: break;
     }
     char *command = join_command(argc, argv);
     if (!command)

@@ -50,6 +50,7 @@ static const char *series_color(const struct bench_row *r)
     case CLATTN_ALGO_NAIVE: return "#d62728";
     case CLATTN_ALGO_TILED: return "#1f77b4";
     case CLATTN_ALGO_WINDOWED: return "#2ca02c";
+    case CLATTN_ALGO_DECODE: return "#ff7f0e";
     case CLATTN_ALGO_AUTO: break;
     }
     return "#7f7f7f";

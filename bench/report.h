@@ -9,8 +9,15 @@
 
 /* The header block (device, peak, problem, timing settings) and the column titles. */
 void table_print_header(FILE *out, const struct bench_session *s);
-/* Row `index` of the session, with its stages under it when --profile. */
+/* The header block's first lines: the tool's version, the device and its peak. */
+void table_print_device(FILE *out, const struct bench_session *s);
+/* Row `index` of the session, with its stages under it when --profile; decode mode's rows
+ * are decode_table_print_row's. */
 void table_print_row(FILE *out, const struct bench_session *s, size_t index);
+/* The row's --profile stages, one line each. */
+void table_print_stages(FILE *out, const struct bench_row *row);
+/* A row of decode mode's tables (decode_report.c). */
+void decode_table_print_row(FILE *out, const struct bench_session *s, size_t index);
 /* A line about a row that was not measured. */
 void table_print_note(FILE *out, const char *text);
 

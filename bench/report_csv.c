@@ -35,12 +35,24 @@ static void write_value(FILE *out, const struct field *f)
     }
 }
 
+/* The kind of every row this run reports. */
+static enum row_kind run_row_kind(const struct bench_options *opt)
+{
+    switch (opt->decode) {
+    case BENCH_DECODE_LOOP: return ROW_DECODE_STEP;
+    case BENCH_DECODE_COMPARE: return ROW_DECODE_COMPARE;
+    case BENCH_DECODE_NONE: break;
+    }
+    return ROW_ATTENTION;
+}
+
 int csv_write(FILE *out, const struct bench_session *s)
 {
-    /* The names do not depend on the values: any row with the run's --check gives them, so
-     * the header is there even when no row is. */
+    /* The names do not depend on the values: any row of the run's kind with its --check gives
+     * them, so the header is there even when no row is. (Decode mode checks every row it
+     * reports, like the others.) */
     struct field fields[ROW_FIELDS_MAX];
-    const struct bench_row any = {.checked = s->opt->check};
+    const struct bench_row any = {.kind = run_row_kind(s->opt), .checked = s->opt->check};
     size_t count = row_fields(&any, &s->peak, fields);
     for (size_t i = 0; i < count; i++)
         fprintf(out, "%s%c", fields[i].name, i + 1 < count ? ',' : '\n');

@@ -27,10 +27,9 @@ static void print_problem(FILE *out, const struct bench_options *opt)
     fputc('\n', out);
 }
 
-void table_print_header(FILE *out, const struct bench_session *s)
+void table_print_device(FILE *out, const struct bench_session *s)
 {
     const struct device_info *d = &s->device;
-    const struct bench_options *opt = s->opt;
     fprintf(out, "attn-bench (clattn %s)\n", clattn_version_string());
     fprintf(out, "device:  %s (%s, driver %s), %s, %u compute units\n", d->name, d->platform,
             d->driver, device_type_name(d->type), d->compute_units);
@@ -42,6 +41,12 @@ void table_print_header(FILE *out, const struct bench_session *s)
                 s->peak.gflops, s->peak.gbps);
     else
         fprintf(out, "peak:    not measured (--no-peak)\n");
+}
+
+void table_print_header(FILE *out, const struct bench_session *s)
+{
+    const struct bench_options *opt = s->opt;
+    table_print_device(out, s);
     print_problem(out, opt);
     fprintf(out,
             "timing:  ms = device time, median of %d timed run%s after %d warm-up run%s; "
@@ -68,9 +73,21 @@ static double ratio_to_previous(const struct bench_rows *rows, size_t index)
     return 0;
 }
 
+void table_print_stages(FILE *out, const struct bench_row *r)
+{
+    const double total = row_stages_ms(r);
+    for (int i = 0; i < r->stage_count; i++)
+        fprintf(out, "    %-12s %10.3f ms %5.1f%%\n", r->stages[i].name, r->stages[i].ms,
+                total > 0 ? 100 * r->stages[i].ms / total : 0.0);
+}
+
 void table_print_row(FILE *out, const struct bench_session *s, size_t index)
 {
     const struct bench_row *r = &s->rows.items[index];
+    if (r->kind != ROW_ATTENTION) {
+        decode_table_print_row(out, s, index);
+        return;
+    }
     char window[48], seq[48], scratch[FORMAT_BYTES_LEN], fraction[16], ratio[16];
     if (r->window_left >= 0 || r->window_right >= 0)
         snprintf(window, sizeof window, "%lld,%lld", (long long)r->window_left,
@@ -98,11 +115,7 @@ void table_print_row(FILE *out, const struct bench_session *s, size_t index)
     if (r->checked)
         fprintf(out, " %9.2e %9.2e %5s", r->max_abs_err, r->lse_err, r->passed ? "PASS" : "FAIL");
     fputc('\n', out);
-
-    const double total = row_stages_ms(r);
-    for (int i = 0; i < r->stage_count; i++)
-        fprintf(out, "    %-12s %10.3f ms %5.1f%%\n", r->stages[i].name, r->stages[i].ms,
-                total > 0 ? 100 * r->stages[i].ms / total : 0.0);
+    table_print_stages(out, r);
 }
 
 void table_print_note(FILE *out, const char *text)

@@ -50,6 +50,7 @@ const char *algo_name(clattn_algorithm algo)
     case CLATTN_ALGO_NAIVE: return "naive";
     case CLATTN_ALGO_TILED: return "tiled";
     case CLATTN_ALGO_WINDOWED: return "windowed";
+    case CLATTN_ALGO_DECODE: return "decode";
     }
     return "?";
 }
@@ -62,6 +63,7 @@ const char *row_algo_label(const struct bench_row *row)
     case CLATTN_ALGO_NAIVE: return "auto:naive";
     case CLATTN_ALGO_TILED: return "auto:tiled";
     case CLATTN_ALGO_WINDOWED: return "auto:windowed";
+    case CLATTN_ALGO_DECODE: return "auto:decode";
     case CLATTN_ALGO_AUTO: break;
     }
     return "auto";

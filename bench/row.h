@@ -1,4 +1,5 @@
-/* One measured row (one algorithm on one problem) and the list the reports read. */
+/* One measured row (one algorithm on one problem, or one step of decode mode) and the list
+ * the reports read. */
 #ifndef ATTN_BENCH_ROW_H
 #define ATTN_BENCH_ROW_H
 
@@ -12,7 +13,35 @@ struct bench_stage {
     double ms;
 };
 
+/* What a row measured; each kind has its own fields in the reports. */
+enum row_kind {
+    ROW_ATTENTION = 0,  /* one problem: the sweep's, or the command line's */
+    ROW_DECODE_STEP,    /* --decode: one sampled step of the loop */
+    ROW_DECODE_COMPARE  /* --decode-compare: one step, by one algorithm */
+};
+
+/* A decode step. seq_q is 1 and seq_kv the longest sequence's keys after this step's append;
+ * flops and bytes are decode_model.h's, over the whole batch. Figures that were not measured
+ * are NaN (null in the reports). */
+struct bench_decode_fields {
+    int64_t step;        /* ROW_DECODE_STEP: the token generated, 1..--tokens */
+    int64_t capacity;    /* keys per sequence the cache was allocated (and planned) for */
+    int64_t page_size;   /* 0: contiguous */
+    int64_t splits;      /* CLATTN_PLAN_SPLITS of the decode algorithm; 1 otherwise */
+    uint64_t cache_bytes; /* K and V as allocated (the page pool when paged) */
+    double tokens_per_s; /* batch / median wall clock of the step */
+    /* ROW_DECODE_STEP: without a cache, this step's causal prefill of every sequence's prefix
+     * (tiled), and both costs summed over steps 1..step (decode_model.h) */
+    double off_ms;
+    double off_flops;
+    double cum_on_ms, cum_off_ms;
+    double cum_flops_ratio; /* modelled cache-off / cache-on FLOPs over steps 1..step */
+    /* ROW_DECODE_COMPARE: tiled's device time over this row's */
+    double speedup_vs_tiled;
+};
+
 struct bench_row {
+    enum row_kind kind;
     clattn_algorithm requested; /* what --algo asked for: auto stays auto */
     clattn_algorithm algo;      /* what the plan ran */
     int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim;
@@ -33,6 +62,7 @@ struct bench_row {
     /* --profile: the stages of the last timed run; NULL otherwise */
     int stage_count;
     struct bench_stage *stages;
+    struct bench_decode_fields decode; /* kind != ROW_ATTENTION */
 };
 
 struct bench_rows {

@@ -57,5 +57,26 @@ size_t row_fields(const struct bench_row *r, const struct bench_peak *peak,
         f[n++] = number("lse_err", r->lse_err);
         f[n++] = boolean("passed", r->passed);
     }
+    if (r->kind == ROW_ATTENTION)
+        return n;
+    const struct bench_decode_fields *d = &r->decode;
+    if (r->kind == ROW_DECODE_STEP)
+        f[n++] = integer("step", d->step);
+    f[n++] = integer("capacity", d->capacity);
+    f[n++] = integer("splits", d->splits);
+    f[n++] = boolean("paged", d->page_size > 0);
+    f[n++] = integer("page_size", d->page_size);
+    f[n++] = integer("cache_bytes", (long long)d->cache_bytes);
+    f[n++] = number("tokens_per_s", d->tokens_per_s);
+    if (r->kind == ROW_DECODE_COMPARE) {
+        f[n++] = number("speedup_vs_tiled", d->speedup_vs_tiled);
+        return n;
+    }
+    f[n++] = number("off_ms", d->off_ms);
+    f[n++] = number("off_flops", d->off_flops);
+    f[n++] = number("cum_on_ms", d->cum_on_ms);
+    f[n++] = number("cum_off_ms", d->cum_off_ms);
+    f[n++] = number("cum_ratio", d->cum_off_ms / d->cum_on_ms);
+    f[n++] = number("cum_flops_ratio", d->cum_flops_ratio);
     return n;
 }

@@ -16,10 +16,10 @@ struct field {
     double number;     /* may be non-finite: the writers print it as null / empty */
 };
 
-#define ROW_FIELDS_MAX 32
+#define ROW_FIELDS_MAX 48
 
 /* Fills `fields` with the row's fields and returns how many; the check fields are there only
- * when the row was checked. */
+ * when the row was checked, the decode fields only in the rows of decode mode. */
 size_t row_fields(const struct bench_row *row, const struct bench_peak *peak,
                   struct field fields[ROW_FIELDS_MAX]);
 

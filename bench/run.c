@@ -3,17 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "diag.h"
 #include "shape.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
 
 int run_plan_create(struct bench_session *s, const clattn_problem *problem,
                     clattn_algorithm algo, int allow_device_oom, clattn_plan **plan,
@@ -23,9 +16,9 @@ int run_plan_create(struct bench_session *s, const clattn_problem *problem,
     int rc = shape_with_algorithm(problem, algo, &with_algo);
     if (rc)
         return rc;
-    const double start = now_ms();
+    const double start = clock_ms();
     clattn_status st = clattn_plan_create(s->ctx, with_algo, plan);
-    *build_ms = now_ms() - start;
+    *build_ms = clock_ms() - start;
     clattn_problem_destroy(with_algo);
     if (st == CLATTN_ERROR_DEVICE_OUT_OF_MEMORY && allow_device_oom) {
         *plan = NULL;
@@ -39,28 +32,15 @@ int run_plan_create(struct bench_session *s, const clattn_problem *problem,
     return 0;
 }
 
-/* One run: enqueue on the context's queue and wait; the wall clock spans both. */
-static int run_once(struct bench_session *s, clattn_plan *plan, struct bench_inputs *in,
-                    double *wall_ms)
-{
-    const double start = now_ms();
-    clattn_status st = clattn_enqueue(plan, NULL, in->mem[INPUT_Q], 0, in->mem[INPUT_K], 0,
-                                      in->mem[INPUT_V], 0, in->mem[OUTPUT_O], 0,
-                                      in->mem[OUTPUT_LSE], 0, 0, NULL, NULL);
-    if (st)
-        return fail_clattn(s->ctx, st, "enqueueing the attention");
-    cl_int err = clFinish(s->queue);
-    if (err != CL_SUCCESS)
-        return fail_cl(err, "clFinish");
-    *wall_ms = now_ms() - start;
-    return 0;
-}
-
 /* The device time of the plan's last run: the sum of its stages (profiling events). With
  * `stages`, each stage is kept as well. */
-static int device_time(struct bench_session *s, const clattn_plan *plan, int count,
+static int device_time(struct bench_session *s, const clattn_plan *plan,
                        struct bench_stage *stages, double *total)
 {
+    int count = 0;
+    clattn_status st = clattn_plan_stage_count(plan, &count);
+    if (st)
+        return fail_clattn(s->ctx, st, "counting the plan's stages");
     *total = 0;
     for (int i = 0; i < count; i++) {
         const char *name;
@@ -90,10 +70,26 @@ static double median(double *values, int count)
     return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
 }
 
-static int timed_runs(struct bench_session *s, clattn_plan *plan, struct bench_inputs *in,
-                      struct bench_row *row)
+int run_once(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue, void *arg,
+             double *device_ms, double *wall_ms, struct bench_stage *stages)
+{
+    const double start = clock_ms();
+    int rc = enqueue(s, arg);
+    if (rc)
+        return rc;
+    cl_int err = clFinish(s->queue);
+    if (err != CL_SUCCESS)
+        return fail_cl(err, "clFinish");
+    *wall_ms = clock_ms() - start;
+    return device_time(s, plan, stages, device_ms);
+}
+
+int run_timed(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue, void *arg,
+              struct bench_row *row)
 {
     const int iters = s->opt->iters;
+    row->iters = iters;
+    row->warmup = s->opt->warmup;
     int stage_count = 0;
     clattn_status st = clattn_plan_stage_count(plan, &stage_count);
     if (st)
@@ -104,12 +100,12 @@ static int timed_runs(struct bench_session *s, clattn_plan *plan, struct bench_i
     if (!rc && s->opt->profile && stage_count > 0 &&
         !(row->stages = calloc((size_t)stage_count, sizeof *row->stages)))
         rc = fail_host_memory();
-    for (int i = 0; i < iters && !rc; i++) {
-        rc = run_once(s, plan, in, &wall[i]);
-        if (!rc) /* the last run's stages are the ones --profile shows */
-            rc = device_time(s, plan, stage_count, i == iters - 1 ? row->stages : NULL,
-                             &device[i]);
-    }
+    for (int i = 0; i < s->opt->warmup && !rc; i++)
+        rc = run_once(s, plan, enqueue, arg, &device[0], &wall[0], NULL);
+    /* the last run's stages are the ones --profile shows */
+    for (int i = 0; i < iters && !rc; i++)
+        rc = run_once(s, plan, enqueue, arg, &device[i], &wall[i],
+                      i == iters - 1 ? row->stages : NULL);
     if (!rc) {
         row->stage_count = row->stages ? stage_count : 0;
         row->ms_wall = median(wall, iters);
@@ -118,7 +114,45 @@ static int timed_runs(struct bench_session *s, clattn_plan *plan, struct bench_i
     }
     free(device);
     free(wall);
-    return rc;
+    if (rc) {
+        free(row->stages);
+        row->stages = NULL;
+        return rc;
+    }
+    /* Some implementations (rusticl in Mesa 22) return profiling timestamps that do not time
+     * the work: nanoseconds for runs that take milliseconds. No real run of the plan's
+     * kernels takes under a microsecond, and the wall clock then confirms it. (A small device
+     * time against a large wall clock alone is no sign: without warm-up, the first run's wall
+     * clock holds the kernel's code generation on PoCL.) */
+    if (row->ms < 1e-3 && row->ms < 1e-3 * row->ms_wall)
+        fprintf(stderr,
+                "attn-bench: warning: %s: device time %.3g ms against %.3g ms of wall clock: "
+                "this OpenCL implementation's profiling timestamps look unreliable\n",
+                algo_name(row->algo), row->ms, row->ms_wall);
+    return 0;
+}
+
+/* clattn_enqueue of the inputs, as a run_enqueue_fn. */
+struct plain_run {
+    clattn_plan *plan;
+    struct bench_inputs *in;
+};
+
+static int enqueue_plain(struct bench_session *s, void *arg)
+{
+    const struct plain_run *r = arg;
+    struct bench_inputs *in = r->in;
+    clattn_status st = clattn_enqueue(r->plan, NULL, in->mem[INPUT_Q], 0, in->mem[INPUT_K], 0,
+                                      in->mem[INPUT_V], 0, in->mem[OUTPUT_O], 0,
+                                      in->mem[OUTPUT_LSE], 0, 0, NULL, NULL);
+    return st ? fail_clattn(s->ctx, st, "enqueueing the attention") : 0;
+}
+
+int run_timed_inputs(struct bench_session *s, clattn_plan *plan, struct bench_inputs *in,
+                     struct bench_row *row)
+{
+    struct plain_run run = {plan, in};
+    return run_timed(s, plan, enqueue_plain, &run, row);
 }
 
 static int check(struct bench_inputs *in, const clattn_problem *problem, struct bench_row *row)
@@ -142,8 +176,6 @@ int run_measure(struct bench_session *s, struct bench_inputs *in, const clattn_p
     memset(row, 0, sizeof *row);
     row->requested = requested;
     row->build_ms = build_ms;
-    row->iters = s->opt->iters;
-    row->warmup = s->opt->warmup;
     int64_t algo = 0;
     clattn_status st = clattn_plan_get(plan, CLATTN_PLAN_ALGORITHM, &algo);
     if (!st)
@@ -158,21 +190,8 @@ int run_measure(struct bench_session *s, struct bench_inputs *in, const clattn_p
     const int read_outputs = s->opt->check || s->opt->save_dir;
     if (!rc && read_outputs)
         rc = inputs_poison_outputs(in, s->queue);
-    double unused;
-    for (int i = 0; i < s->opt->warmup && !rc; i++)
-        rc = run_once(s, plan, in, &unused);
     if (!rc)
-        rc = timed_runs(s, plan, in, row);
-    /* Some implementations (rusticl in Mesa 22) return profiling timestamps that do not time
-     * the work: nanoseconds for runs that take milliseconds. No real run of the plan's
-     * kernels takes under a microsecond, and the wall clock then confirms it. (A small device
-     * time against a large wall clock alone is no sign: without warm-up, the first run's wall
-     * clock holds the kernel's code generation on PoCL.) */
-    if (!rc && row->ms < 1e-3 && row->ms < 1e-3 * row->ms_wall)
-        fprintf(stderr,
-                "attn-bench: warning: %s: device time %.3g ms against %.3g ms of wall clock: "
-                "this OpenCL implementation's profiling timestamps look unreliable\n",
-                algo_name(row->algo), row->ms, row->ms_wall);
+        rc = run_timed_inputs(s, plan, in, row);
     if (!rc && read_outputs)
         rc = inputs_read_outputs(in, s->queue);
     if (!rc && s->opt->check)

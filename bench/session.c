@@ -16,6 +16,8 @@ int session_add_row(struct bench_session *s, const struct bench_row *row)
 
 int session_any_check_failed(const struct bench_session *s)
 {
+    if (s->other_check_failed)
+        return 1;
     for (size_t i = 0; i < s->rows.count; i++)
         if (s->rows.items[i].checked && !s->rows.items[i].passed)
             return 1;

@@ -16,12 +16,13 @@ struct bench_session {
     struct device_info device;
     struct bench_peak peak;
     struct bench_rows rows;
+    int other_check_failed; /* a --check outside the rows failed (decode's cache contents) */
 };
 
 /* Appends a measured row and prints it in the table on stdout. Returns 0 or an exit code. */
 int session_add_row(struct bench_session *s, const struct bench_row *row);
 
-/* Whether any row ran --check and failed it. */
+/* Whether any row ran --check and failed it, or another check did. */
 int session_any_check_failed(const struct bench_session *s);
 
 #endif

@@ -82,6 +82,44 @@ int shape_for_sweep(int64_t seq, int causal, int windowed, clattn_problem **out)
     return build(settings, sizeof settings / sizeof *settings, 0, out);
 }
 
+int shape_for_decode(const struct bench_options *opt, int64_t capacity, int64_t num_pages,
+                     clattn_problem **out)
+{
+    const int compare = opt->decode == BENCH_DECODE_COMPARE;
+    const struct setting settings[] = {
+        {CLATTN_PARAM_BATCH, opt->batch, opt->kv_len_count ? "--kv-lens (count)" : "--batch"},
+        {CLATTN_PARAM_HEADS, opt->heads, "--heads"},
+        {CLATTN_PARAM_KV_HEADS, opt->kv_heads, "--kv-heads"},
+        {CLATTN_PARAM_SEQ_Q, 1, "--decode"},
+        {CLATTN_PARAM_SEQ_KV, capacity, compare ? "--seq-kv" : "--tokens (cache length)"},
+        {CLATTN_PARAM_HEAD_DIM, opt->head_dim, "--head-dim"},
+        {CLATTN_PARAM_CAUSAL, 1, "--decode"},
+        {CLATTN_PARAM_DTYPE, opt->dtype, "--dtype"},
+        {CLATTN_PARAM_PAGE_SIZE, opt->page_size, "--page-size"},
+        /* the library's default (1 page) for a contiguous cache */
+        {CLATTN_PARAM_NUM_PAGES, opt->page_size ? num_pages : 1, "--page-size (pages in the pool)"},
+    };
+    return build(settings, sizeof settings / sizeof *settings, 1, out);
+}
+
+int shape_for_prefill(const clattn_problem *decode, int64_t seq, clattn_problem **out)
+{
+    static const clattn_param kept[] = {CLATTN_PARAM_HEADS, CLATTN_PARAM_KV_HEADS,
+                                        CLATTN_PARAM_HEAD_DIM, CLATTN_PARAM_DTYPE};
+    struct setting settings[] = {
+        {CLATTN_PARAM_HEADS, 0, NULL},    {CLATTN_PARAM_KV_HEADS, 0, NULL},
+        {CLATTN_PARAM_HEAD_DIM, 0, NULL}, {CLATTN_PARAM_DTYPE, 0, NULL},
+        {CLATTN_PARAM_SEQ_Q, seq, NULL},  {CLATTN_PARAM_SEQ_KV, seq, NULL},
+        {CLATTN_PARAM_CAUSAL, 1, NULL},
+    };
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+        clattn_status st = clattn_problem_get(decode, kept[i], &settings[i].value);
+        if (st)
+            return fail_clattn(NULL, st, "reading a problem");
+    }
+    return build(settings, sizeof settings / sizeof *settings, 0, out);
+}
+
 int shape_with_algorithm(const clattn_problem *problem, clattn_algorithm algo,
                          clattn_problem **out)
 {

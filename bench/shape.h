@@ -21,6 +21,17 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out);
 /* One problem of the sweep: seq x seq, causal or not, with the sweep's window or none. */
 int shape_for_sweep(int64_t seq, int causal, int windowed, clattn_problem **out);
 
+/* Decode mode's problem: one query row per sequence (causal, so the newest token sees every
+ * key) against a cache of `capacity` keys per sequence, paged with --page-size when given
+ * (a pool of `num_pages`), in the shape and dtype of the options. Like shape_from_options,
+ * a rejection by the library is a usage error naming the flag. */
+int shape_for_decode(const struct bench_options *opt, int64_t capacity, int64_t num_pages,
+                     clattn_problem **out);
+
+/* Decode mode's cache-off step: the causal prefill of one sequence of `seq` tokens, with the
+ * heads, head_dim and dtype of `decode`. */
+int shape_for_prefill(const clattn_problem *decode, int64_t seq, clattn_problem **out);
+
 /* A copy of `problem` that runs `algo`. */
 int shape_with_algorithm(const clattn_problem *problem, clattn_algorithm algo,
                          clattn_problem **out);

@@ -1,9 +1,9 @@
 #include "sweep.h"
 
 #include <stdio.h>
-#include <unistd.h>
 
 #include "diag.h"
+#include "progress.h"
 #include "report.h"
 #include "run.h"
 #include "shape.h"
@@ -13,26 +13,17 @@
  * path still fits, so that every length beyond compares all three. */
 #define SWEEP_ALWAYS_UP_TO 8192
 
-/* "[7/30] tiled causal seq 4096..." on stderr, rewritten in place; only on a terminal. */
-struct progress {
-    int enabled, done, total, width;
+/* "[7/30] tiled causal seq 4096..." */
+struct sweep_progress {
+    struct progress line;
+    int done, total;
 };
 
-static void progress_show(struct progress *p, clattn_algorithm algo, int causal, int64_t seq)
+static void show_row(struct sweep_progress *p, clattn_algorithm algo, int causal, int64_t seq)
 {
-    if (!p->enabled)
-        return;
     p->done++;
-    p->width = fprintf(stderr, "\r[%d/%d] %s%s seq %lld...", p->done, p->total, algo_name(algo),
-                       causal ? " causal" : "", (long long)seq);
-    fflush(stderr);
-}
-
-static void progress_clear(struct progress *p)
-{
-    if (p->enabled && p->width > 0)
-        fprintf(stderr, "\r%*s\r", p->width, "");
-    p->width = 0;
+    progress_show(&p->line, "[%d/%d] %s%s seq %lld", p->done, p->total, algo_name(algo),
+                  causal ? " causal" : "", (long long)seq);
 }
 
 /* The sweep's rule for naive: its plan creates without running out of device memory and
@@ -84,9 +75,9 @@ static int probe_naive(struct bench_session *s, int64_t seq, int *fits)
  * skipped uploads nothing. */
 static int run_algorithm(struct bench_session *s, struct bench_inputs **in,
                          const clattn_problem *problem, clattn_algorithm algo, int causal,
-                         int64_t seq, struct progress *progress)
+                         int64_t seq, struct sweep_progress *progress)
 {
-    progress_show(progress, algo, causal, seq);
+    show_row(progress, algo, causal, seq);
     clattn_plan *plan = NULL;
     double build_ms;
     const int is_naive = algo == CLATTN_ALGO_NAIVE;
@@ -96,7 +87,7 @@ static int run_algorithm(struct bench_session *s, struct bench_inputs **in,
         int fits;
         rc = naive_fits(s, plan, &chunks, &fits);
         if (!rc && !fits) {
-            progress_clear(progress);
+            progress_clear(&progress->line);
             note_naive_skipped(seq, causal, chunks);
             clattn_plan_destroy(plan);
             return 0;
@@ -108,13 +99,13 @@ static int run_algorithm(struct bench_session *s, struct bench_inputs **in,
     if (!rc)
         rc = run_measure(s, *in, problem, algo, plan, build_ms, &row);
     clattn_plan_destroy(plan);
-    progress_clear(progress);
+    progress_clear(&progress->line);
     return rc ? rc : session_add_row(s, &row);
 }
 
 /* Every selected algorithm at one length, grouped by problem so that each problem's reference
  * is computed once: the full mask (naive, tiled, auto), then the window (windowed). */
-static int run_length(struct bench_session *s, int64_t seq, struct progress *progress)
+static int run_length(struct bench_session *s, int64_t seq, struct sweep_progress *progress)
 {
     const struct bench_options *opt = s->opt;
     struct bench_inputs *in = NULL;
@@ -138,7 +129,8 @@ static int run_length(struct bench_session *s, int64_t seq, struct progress *pro
 int sweep_run(struct bench_session *s)
 {
     const int rows_per_length = 2 * s->opt->algo_count; /* causal and not */
-    struct progress progress = {isatty(STDERR_FILENO), 0, 0, 0};
+    struct sweep_progress progress = {{0, 0}, 0, 0};
+    progress_init(&progress.line);
     for (int64_t seq = SWEEP_FIRST_SEQ; seq <= SWEEP_ALWAYS_UP_TO; seq *= 2)
         progress.total += rows_per_length;
     for (int64_t seq = SWEEP_FIRST_SEQ;; seq *= 2) {

@@ -4,16 +4,21 @@
  * Only OpenCL C 1.2 core features are used: f16 goes through vload_half/vstore_half_rte,
  * which need no cl_khr_fp16, and bf16 through integer shifts. */
 
+/* storage_t is how kernels read and write elements; raw_t is their bit pattern, for copies
+ * (f16 values cannot be loaded as half without cl_khr_fp16). */
 #if DTYPE == 0
 typedef float storage_t;
+typedef uint raw_t;
 #define LOAD(p, i) ((p)[i])
 #define STORE(p, i, x) ((p)[i] = (x))
 #elif DTYPE == 1
 typedef half storage_t;
+typedef ushort raw_t;
 #define LOAD(p, i) vload_half((i), (p))
 #define STORE(p, i, x) vstore_half_rte((x), (i), (p))
 #elif DTYPE == 2
 typedef ushort storage_t;
+typedef ushort raw_t;
 #define LOAD(p, i) as_float((uint)(p)[i] << 16)
 #define STORE(p, i, x) ((p)[i] = float_to_bf16(x))
 /* Round to nearest even on the upper 16 bits; NaN stays NaN. */
@@ -60,6 +65,51 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
     *hi = (int)max(first, last);
 }
 
+/* Where the keys and values of a batch entry are, and how many there are.
+ *
+ * A contiguous cache is addressed with the batch, sequence and head strides. A paged cache
+ * (page_size > 0) holds key j of entry b in page pages[b * pages_per_seq + j / page_size] of a
+ * pool of num_pages pages, and the batch stride then steps from page to page. Entry b has
+ * kv_lens[b] + appended keys when the caller gives lengths (ragged), else nk. The host checks
+ * its own arguments; these device-side values it cannot see, so a length outside
+ * [0, capacity] or a page outside the pool makes the rows that depend on it NaN rather than
+ * reading out of bounds. */
+#define KV_LAYOUT_PARAMS                                                                       \
+    __global const int *kv_lens, ulong lens_off, int ragged, int appended, int capacity,          \
+        __global const int *pages, ulong pages_off, int pages_per_seq, int page_size,            \
+        int num_pages
+#define KV_LAYOUT                                                                              \
+    kv_lens, lens_off, ragged, appended, capacity, pages, pages_off, pages_per_seq, page_size,  \
+        num_pages
+
+/* Entry b's number of keys, or -1 when the caller's length is impossible. */
+inline int kv_length(int b, int nk, KV_LAYOUT_PARAMS)
+{
+    if (!ragged)
+        return nk;
+    const int given = kv_lens[lens_off + (ulong)b];
+    return given < 0 || given > capacity - appended ? -1 : given + appended;
+}
+
+/* Element offset of key j's row in kv head g of entry b, or -1 when its page is not in the
+ * pool. */
+inline long kv_offset(ulong off, long sb, long ss, long sh, int b, int j, int g,
+                      KV_LAYOUT_PARAMS)
+{
+    if (page_size == 0)
+        return (long)off + b * sb + j * ss + g * sh;
+    const int page = pages[pages_off + (ulong)b * (ulong)pages_per_seq + (ulong)(j / page_size)];
+    if (page < 0 || page >= num_pages)
+        return -1;
+    return (long)off + page * sb + (j % page_size) * ss + g * sh;
+}
+
+/* Query rows of one (batch, kv head) are the pairs (position i, head h of the group), taken
+ * position-major: row r is position r / group of head kv_head * group + r % group. Rows of
+ * all the heads that share a kv head then share every K and V load. */
+#define ROW_POSITION(r, group) ((r) / (group))
+#define ROW_HEAD(r, group, kv_head) ((kv_head) * (group) + (r) % (group))
+
 #ifdef VW
 /* Explicit vectors of the device's preferred float width (VW = 1, 2, 4, 8 or 16): CPU
  * implementations such as PoCL compile floatN arithmetic to full-width SIMD but do not
@@ -94,6 +144,17 @@ typedef CAT(int, VW) ivec_t;
  * fmax's NaN rule, which costs a compare and a blend; on x86 this is one maxps. A NaN score
  * needs no rescue: it makes its row NaN either way, as docs/semantics.md says. */
 #define MAX_OF(a, b) select((a), (b), (a) < (b))
+
+/* VW consecutive storage elements from p + i as f32 (alignment: one element). */
+#if VW == 1
+#define LOADV(p, i) LOAD(p, i)
+#elif DTYPE == 0
+#define LOADV(p, i) CAT(vload, VW)(0, (p) + (i))
+#elif DTYPE == 1
+#define LOADV(p, i) CAT(vload_half, VW)(0, (p) + (i))
+#else
+#define LOADV(p, i) CAT(as_float, VW)(CAT(convert_uint, VW)(CAT(vload, VW)(0, (p) + (i))) << 16)
+#endif
 
 /* Horizontal max and sum by halving: each step is one shuffle and one full-width op. */
 inline float hmax(vec_t v)

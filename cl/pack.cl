@@ -7,14 +7,15 @@
  *     hardware prefetcher follows; a plain transpose (one long row per c) would make it read
  *     HEAD_DIM streams at once, and rows a power of two apart would share cache sets.
  * Vp: per (batch, kv head), nk_pad rows of D_PAD floats, zero past d.
- * Keys from nk to nk_pad are zero in both, so a block never reads past the buffers; the
- * kernels mask them. Storage types are converted to f32 here, once per element, rather than
- * once per (query row, key) pair in the kernels. */
+ * Keys past the entry's length (up to nk_pad) are zero in both, so a block never reads past
+ * the buffers; the kernels mask them. A key whose page is not in the pool is NaN, so that the
+ * rows that see it say so (common.cl). Storage types are converted to f32 here, once per
+ * element, rather than once per (query row, key) pair in the kernels. */
 
 __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
                       __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
                       __global float *kt, __global float *vp, int kv_heads, int nk, int nk_pad,
-                      int block)
+                      int block, KV_LAYOUT_PARAMS)
 {
     const int j0 = (int)get_global_id(0) * VW; /* VW consecutive keys per work-item */
     const int bkv = (int)get_global_id(1);
@@ -25,20 +26,29 @@ __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long 
     __global float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad +
                           (ulong)(j0 / block) * HEAD_DIM * (ulong)block + (ulong)(j0 % block);
     __global float *vpb = vp + ((ulong)bkv * (ulong)nk_pad + (ulong)j0) * D_PAD;
+    const int n = kv_length(b, nk, KV_LAYOUT);
+    /* the kernels never read past the block holding an entry's last key: a short entry of a
+     * long cache packs only what it has */
+    if (j0 >= (max(n, 0) + block - 1) / block * block)
+        return;
 
-    ulong krow[VW], vrow[VW];
+    long krow[VW], vrow[VW];
     for (int t = 0; t < VW; t++) {
-        const long j = min(j0 + t, nk - 1); /* clamped: padded keys are zeroed below */
-        krow[t] = k_off + (ulong)(b * k_sb + j * k_ss + g * k_sh);
-        vrow[t] = v_off + (ulong)(b * v_sb + j * v_ss + g * v_sh);
+        const int j = j0 + t;
+        krow[t] = j < n ? kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT) : 0;
+        vrow[t] = j < n ? kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT) : 0;
     }
     for (int c = 0; c < HEAD_DIM; c++) {
         float lanes[VW];
         for (int t = 0; t < VW; t++)
-            lanes[t] = j0 + t < nk ? LOAD(k, krow[t] + (ulong)c) : 0.0f;
+            lanes[t] = j0 + t >= n ? 0.0f
+                       : krow[t] < 0 ? NAN
+                                     : LOAD(k, (ulong)krow[t] + (ulong)c);
         VSTORE(VLOAD(lanes), ktb + (ulong)c * (ulong)block);
     }
     for (int t = 0; t < VW; t++)
         for (int c = 0; c < D_PAD; c++)
-            vpb[t * D_PAD + c] = j0 + t < nk && c < HEAD_DIM ? LOAD(v, vrow[t] + (ulong)c) : 0.0f;
+            vpb[t * D_PAD + c] = j0 + t >= n || c >= HEAD_DIM ? 0.0f
+                                 : vrow[t] < 0               ? NAN
+                                                             : LOAD(v, (ulong)vrow[t] + (ulong)c);
 }

@@ -1,8 +1,9 @@
 /* Fused attention for devices whose local memory is ordinary memory (CL_GLOBAL: CPUs).
  *
- * One work-item is a whole work-group. It owns GROUPS x ROWS query rows of one (batch, head)
- * and streams blocks of BC = KV_VECS * VW keys from the packed Kt / Vp (cl/pack.cl). Each
- * block is read from memory once and used by every group while it sits in the L1 cache:
+ * One work-item is a whole work-group. It owns GROUPS x ROWS query rows of one (batch, kv
+ * head) - the rows of every query head that reads that kv head (common.cl's row order) - and
+ * streams blocks of BC = KV_VECS * VW keys from the packed Kt / Vp (cl/pack.cl). Each block is
+ * read from memory once and used by every group while it sits in the L1 cache:
  *   scores   per group, s[ROWS][KV_VECS] vectors: for each c, one vector load of Kt per
  *            KV_VECS and a broadcast of q[r][c]; ROWS * KV_VECS independent FMA chains hide
  *            the FMA latency.
@@ -26,17 +27,22 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                       __global const float *kt, __global const float *vp, int nk_pad,
                       __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,
                       __global float *lse, ulong lse_off, int write_lse, int heads, int group,
-                      int nq, int nk, long pos_off, int causal, long wl, long wr, float qscale)
+                      int nq, int nk, int align_br, int causal, long wl, long wr, float qscale,
+                      KV_LAYOUT_PARAMS)
 {
-    const int row_blocks = (nq + ROWS_ALL - 1) / ROWS_ALL;
+    const int kv_heads = heads / group, rows_total = nq * group;
+    const int row_blocks = (rows_total + ROWS_ALL - 1) / ROWS_ALL;
     const long gid = get_global_id(0);
-    const int bh = (int)(gid / row_blocks);
+    const int bkv = (int)(gid / row_blocks);
     /* Last row blocks first: under a causal mask they carry the most keys, and starting
      * them early keeps the end of the launch from waiting on one long work-item. */
     const int rb = row_blocks - 1 - (int)(gid % row_blocks);
-    const int b = bh / heads, h = bh % heads;
-    const int bkv = b * (heads / group) + h / group;
-    const int i0 = rb * ROWS_ALL;
+    const int b = bkv / kv_heads, g = bkv % kv_heads;
+    const int r_first = rb * ROWS_ALL;
+    /* this entry's keys; an impossible length leaves the rows NaN (common.cl) */
+    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n = max(n_given, 0);
+    const long pos_off = align_br ? (long)n - nq : 0;
 
     /* Per row: q (pre-scaled), visible keys [lo, hi), running max m, sum l, output acc. */
     float qv[ROWS_ALL][HEAD_DIM];
@@ -45,34 +51,35 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     vec_t l[ROWS_ALL], acc[ROWS_ALL][D_VECS];
     /* Per group: the keys some row can see, and the block range needing no mask. */
     int group_lo[GROUPS], group_hi[GROUPS], group_lo_max[GROUPS], group_hi_min[GROUPS];
-    int lo_min = nk, hi_max = 0;
-    for (int g = 0; g < GROUPS; g++) {
-        group_lo[g] = nk;
-        group_hi[g] = 0;
-        group_lo_max[g] = 0;
-        group_hi_min[g] = nk;
+    int lo_min = n, hi_max = 0;
+    for (int gr = 0; gr < GROUPS; gr++) {
+        group_lo[gr] = n;
+        group_hi[gr] = 0;
+        group_lo_max[gr] = 0;
+        group_hi_min[gr] = n;
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
-            const int row = g * ROWS + r;
-            /* rows past nq repeat the last row; their results are not stored */
-            const int i = min(i0 + row, nq - 1);
+            const int row = gr * ROWS + r;
+            /* rows past the last repeat it; their results are not stored */
+            const int rr = min(r_first + row, rows_total - 1);
+            const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
             const ulong base = q_off + (ulong)(b * q_sb + i * q_ss + h * q_sh);
             for (int c = 0; c < HEAD_DIM; c++)
                 qv[row][c] = LOAD(q, base + (ulong)c) * qscale;
-            row_range(i, pos_off, causal, wl, wr, nk, &lo[row], &hi[row]);
+            row_range(i, pos_off, causal, wl, wr, n, &lo[row], &hi[row]);
             if (lo[row] < hi[row]) {
-                group_lo[g] = min(group_lo[g], lo[row]);
-                group_hi[g] = max(group_hi[g], hi[row]);
+                group_lo[gr] = min(group_lo[gr], lo[row]);
+                group_hi[gr] = max(group_hi[gr], hi[row]);
             }
-            group_lo_max[g] = max(group_lo_max[g], lo[row]);
-            group_hi_min[g] = min(group_hi_min[g], hi[row]);
+            group_lo_max[gr] = max(group_lo_max[gr], lo[row]);
+            group_hi_min[gr] = min(group_hi_min[gr], hi[row]);
             m[row] = -INFINITY;
             l[row] = (vec_t)(0.0f);
             for (int t = 0; t < D_VECS; t++)
                 acc[row][t] = (vec_t)(0.0f);
         }
-        lo_min = min(lo_min, group_lo[g]);
-        hi_max = max(hi_max, group_hi[g]);
+        lo_min = min(lo_min, group_lo[gr]);
+        hi_max = max(hi_max, group_hi[gr]);
     }
 
     __global const float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad;
@@ -86,10 +93,10 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
         __global const float *vblock = vpb + (ulong)j0 * D_PAD;
 
         /* Scores and softmax, group by group, while the K block stays in L1. */
-        for (int g = 0; g < GROUPS; g++) {
-            if (j0 + BC <= group_lo[g] || j0 >= group_hi[g])
+        for (int gr = 0; gr < GROUPS; gr++) {
+            if (j0 + BC <= group_lo[gr] || j0 >= group_hi[gr])
                 continue; /* no row of this group sees this block */
-            const int r0 = g * ROWS;
+            const int r0 = gr * ROWS;
             vec_t s[ROWS][KV_VECS];
 #pragma unroll
             for (int r = 0; r < ROWS; r++)
@@ -110,7 +117,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             }
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
-            if (!(j0 >= group_lo_max[g] && j0 + BC <= group_hi_min[g])) {
+            if (!(j0 >= group_lo_max[gr] && j0 + BC <= group_hi_min[gr])) {
 #pragma unroll
                 for (int r = 0; r < ROWS; r++)
 #pragma unroll
@@ -142,7 +149,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             }
 #pragma unroll
             for (int r = 0; r < ROWS_PAD; r += VW)
-                VSTORE(exp2_nonpositive(VLOAD(&shift[r])), &alpha[g][r]);
+                VSTORE(exp2_nonpositive(VLOAD(&shift[r])), &alpha[gr][r]);
 #pragma unroll
             for (int r = 0; r < ROWS; r++) {
                 vec_t psum = (vec_t)(0.0f);
@@ -153,15 +160,15 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                     VSTORE(pv, &p[r0 + r][u * VW]);
                 }
                 /* the sum stays lane-wise until the end: no horizontal add per block */
-                l[r0 + r] = MAD(l[r0 + r], (vec_t)(alpha[g][r]), psum);
+                l[r0 + r] = MAD(l[r0 + r], (vec_t)(alpha[gr][r]), psum);
             }
         }
 
         /* Output, group by group, while the V block stays in L1. */
-        for (int g = 0; g < GROUPS; g++) {
-            if (j0 + BC <= group_lo[g] || j0 >= group_hi[g])
+        for (int gr = 0; gr < GROUPS; gr++) {
+            if (j0 + BC <= group_lo[gr] || j0 >= group_hi[gr])
                 continue;
-            const int r0 = g * ROWS;
+            const int r0 = gr * ROWS;
 #pragma unroll
             for (int t0 = 0; t0 < D_VECS; t0 += DV_CHUNK) {
                 vec_t part[ROWS][DV_CHUNK];
@@ -170,7 +177,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #pragma unroll
                     for (int t = 0; t < DV_CHUNK; t++)
                         if (t0 + t < D_VECS)
-                            part[r][t] = acc[r0 + r][t0 + t] * (vec_t)(alpha[g][r]);
+                            part[r][t] = acc[r0 + r][t0 + t] * (vec_t)(alpha[gr][r]);
 #pragma unroll 4
                 for (int j = 0; j < BC; j++) {
 #pragma unroll
@@ -193,11 +200,12 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     }
 
     for (int row = 0; row < ROWS_ALL; row++) {
-        const int i = i0 + row;
-        if (i < nq) {
+        const int rr = r_first + row;
+        if (rr < rows_total) {
+            const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
             /* A row with no visible key has l = 0 and acc = 0: it is written as zeros. */
-            const float sum = hsum(l[row]);
-            const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+            const float sum = n_given < 0 ? NAN : hsum(l[row]);
+            const float inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
             float out[D_PAD];
 #pragma unroll
             for (int t = 0; t < D_VECS; t++)
@@ -205,9 +213,11 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             const ulong base = o_off + (ulong)(b * o_sb + i * o_ss + h * o_sh);
             for (int c = 0; c < HEAD_DIM; c++)
                 STORE(o, base + (ulong)c, out[c]);
+            /* sum = 0 only without a visible key; all-NaN scores leave m = -inf (fmax
+             * skips NaN) but sum NaN, and their LSE must be NaN */
             if (write_lse)
-                lse[lse_off + (ulong)bh * (ulong)nq + (ulong)i] =
-                    m[row] == -INFINITY ? -INFINITY : (m[row] + log2(sum)) * LN2;
+                lse[lse_off + ((ulong)b * heads + h) * (ulong)nq + (ulong)i] =
+                    sum == 0.0f ? -INFINITY : (m[row] + log2(sum)) * LN2;
         }
     }
 }

@@ -10,12 +10,14 @@
 
 /* The configured path into `out`; 0, or -1 when the cache is off or the path does not fit.
  * Relative XDG_CACHE_HOME and HOME are ignored, as the XDG base directory spec asks: they
- * would put the cache wherever the process happens to run. */
+ * would put the cache wherever the process happens to run. A HOME that does not exist (a
+ * service's /nonexistent) is not created. */
 static int cache_path(char *out, size_t size)
 {
     const char *dir = getenv("CLATTN_CACHE_DIR");
     const char *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
+    struct stat st;
     int n;
     if (dir && *dir) {
         if (strcmp(dir, "off") == 0)
@@ -23,7 +25,7 @@ static int cache_path(char *out, size_t size)
         n = snprintf(out, size, "%s", dir);
     } else if (xdg && xdg[0] == '/') {
         n = snprintf(out, size, "%s/clattn", xdg);
-    } else if (home && home[0] == '/') {
+    } else if (home && home[0] == '/' && stat(home, &st) == 0 && S_ISDIR(st.st_mode)) {
         n = snprintf(out, size, "%s/.cache/clattn", home);
     } else {
         return -1;

@@ -5,6 +5,7 @@
 #include "cl_error.h"
 #include "message.h"
 #include "program_cache.h"
+#include "tuning.h"
 
 static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
 {
@@ -15,6 +16,8 @@ static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
         st = fail(NULL, CLATTN_ERROR_NO_DEVICE, "device '%s' reports that it is not available",
                   ctx->limits.name);
     if (!st && !(ctx->programs = program_cache_create(ctx->device)))
+        st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    if (!st && !(ctx->tuning = tuning_load(&ctx->limits)))
         st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     if (st) {
         clattn_context_destroy(ctx);
@@ -131,6 +134,7 @@ void clattn_context_destroy(clattn_context *ctx)
     if (!ctx)
         return;
     program_cache_destroy(ctx->programs);
+    tuning_free(ctx->tuning);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->cl)

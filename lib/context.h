@@ -7,6 +7,7 @@
 #include "device_limits.h"
 
 struct program_cache;
+struct tuning_table;
 
 struct clattn_context {
     cl_context cl;
@@ -14,6 +15,7 @@ struct clattn_context {
     cl_command_queue queue;
     device_limits limits;
     struct program_cache *programs;
+    struct tuning_table *tuning; /* tiles measured by clattn_tune, by problem class */
     char *message;
     double peak_gflops, peak_gbps; /* 0 until clattn_measure_peak ran */
 };

@@ -131,9 +131,9 @@ static unsigned char *read_payload(int fd, const struct disk_cache_key *key, siz
         length > MAX_PAYLOAD || length != (uint64_t)st.st_size - HEADER_SIZE)
         return NULL;
     unsigned char *payload = malloc((size_t)length);
-    unsigned char sum[SHA256_SIZE];
     int ok = payload && read_all(fd, payload, (size_t)length) == 0;
     if (ok) {
+        unsigned char sum[SHA256_SIZE];
         checksum(payload, (size_t)length, sum);
         ok = memcmp(sum, header + OFF_CHECKSUM, SHA256_SIZE) == 0;
     }

@@ -1,65 +1,135 @@
-/* clattn_enqueue: every argument checked against the problem and the device before anything
- * is enqueued, then the plan's algorithm runs as one launch sequence. */
-#include "cl_error.h"
+/* clattn_enqueue and clattn_enqueue_kvcache: every argument checked against the problem and
+ * the device before anything is enqueued, then the plan's algorithm runs as one launch
+ * sequence (with the KV cache's append first, when asked). */
+#include <stdio.h>
+
+#include "checks.h"
 #include "launch.h"
 #include "message.h"
 #include "plan.h"
+#include "program_cache.h"
 
-static const char *const tensor_names[] = {"Q", "K", "V", "O", "LSE"};
+enum { T_Q, T_K, T_V, T_O, T_LSE, T_LENS, T_PAGES, T_K_NEW, T_V_NEW, T_COUNT };
+static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
+                                           "block_table", "k_new", "v_new"};
 
-static clattn_status check_buffer(clattn_plan *plan, int which, cl_mem mem, size_t offset,
-                                  uint64_t span, size_t align, cl_mem_flags *flags)
+/* Bytes each argument must hold for the plan's problem. */
+static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
+{
+    const uint64_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
+    const uint64_t batch = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH);
+    for (int t = T_Q; t <= T_O; t++)
+        out[t] = problem_tensor_span(p, (clattn_tensor)t);
+    out[T_LSE] = batch * (uint64_t)problem_get(p, CLATTN_PARAM_HEADS) *
+                 (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q) * 4;
+    out[T_LENS] = batch * 4;
+    out[T_PAGES] = batch * (uint64_t)problem_pages_per_seq(p) * 4;
+    out[T_K_NEW] = out[T_V_NEW] = batch * (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q) *
+                                  (uint64_t)problem_kv_heads(p) *
+                                  (uint64_t)problem_get(p, CLATTN_PARAM_HEAD_DIM) * esize;
+}
+
+static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *seq,
+                                    const attn_buffers *b, cl_mem k_new, cl_ulong k_new_off,
+                                    cl_mem v_new, cl_ulong v_new_off)
+{
+    const clattn_problem *p = &plan->problem;
+    clattn_status st = CLATTN_SUCCESS;
+    if (!plan->append) {
+        char options[128];
+        snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d",
+                 (int)problem_get(p, CLATTN_PARAM_DTYPE),
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM));
+        cl_program program;
+        st = program_get(plan->ctx, "kvcache", options, &program);
+        if (!st)
+            st = program_kernel(plan->ctx, program, "append_kv", &plan->append);
+        if (st)
+            return st;
+    }
+    int64_t ks[3], vs[3];
+    problem_strides(p, CLATTN_TENSOR_K, ks);
+    problem_strides(p, CLATTN_TENSOR_V, vs);
+    kernel_args a;
+    args_begin(&a, plan->ctx, plan->append);
+    args_mem(&a, k_new);
+    args_ulong(&a, k_new_off);
+    args_mem(&a, v_new);
+    args_ulong(&a, v_new_off);
+    args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
+    args_int(&a, (cl_int)problem_kv_heads(p));
+    args_mem(&a, b->k);
+    args_ulong(&a, b->k_off);
+    args_long(&a, ks[0]);
+    args_long(&a, ks[1]);
+    args_long(&a, ks[2]);
+    args_mem(&a, b->v);
+    args_ulong(&a, b->v_off);
+    args_long(&a, vs[0]);
+    args_long(&a, vs[1]);
+    args_long(&a, vs[2]);
+    attn_buffers positions = *b;
+    positions.appended = 0; /* the lengths before this call say where the rows go */
+    args_kv_layout(&a, p, &positions);
+    if ((st = args_end(&a, "append_kv")))
+        return st;
+    size_t global[3] = {(size_t)problem_get(p, CLATTN_PARAM_SEQ_Q), (size_t)problem_kv_heads(p),
+                        (size_t)problem_get(p, CLATTN_PARAM_BATCH)};
+    return launch_kernel(seq, STAGE_APPEND, plan->append, 3, global, NULL, "append_kv");
+}
+
+/* mems/offsets indexed by T_*; NULL entries are absent. */
+static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue,
+                                       cl_mem mems[T_COUNT], size_t offs[T_COUNT],
+                                       cl_uint num_events, const cl_event *wait_list,
+                                       cl_event *event)
 {
     clattn_context *ctx = plan->ctx;
-    if (!mem)
-        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s buffer is NULL", tensor_names[which]);
-    if (offset % align)
-        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "%s offset %zu is not a multiple of the element size %zu",
-                    tensor_names[which], offset, align);
-    size_t size = 0;
-    cl_context owner = NULL;
-    cl_int err = clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof size, &size, NULL);
-    if (!err)
-        err = clGetMemObjectInfo(mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
-    if (!err)
-        err = clGetMemObjectInfo(mem, CL_MEM_FLAGS, sizeof *flags, flags, NULL);
-    if (err)
-        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s is not a valid buffer: %s",
-                    tensor_names[which], cl_error_name(err));
-    if (owner != ctx->cl)
-        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "%s belongs to another OpenCL context than the clattn context's",
-                    tensor_names[which]);
-    if (offset > size || span > size - offset)
-        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "%s buffer too small: the problem's shape and strides reach %llu bytes past "
-                    "offset %zu, the buffer holds %zu",
-                    tensor_names[which], (unsigned long long)span, offset, size);
-    return CLATTN_SUCCESS;
-}
+    const clattn_problem *p = &plan->problem;
+    if (!queue)
+        queue = ctx->queue;
+    clattn_status st = enqueue_check_common(plan, queue, num_events, wait_list);
+    if (st)
+        return st;
+    const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
+    uint64_t span[T_COUNT];
+    spans(p, span);
+    for (int t = 0; t < T_COUNT; t++) {
+        const int optional = t >= T_LSE;
+        if (optional && !mems[t])
+            continue;
+        const size_t align = t >= T_LSE && t <= T_PAGES ? 4 : esize;
+        const int writable = t == T_O || t == T_LSE ||
+                             (mems[T_K_NEW] && (t == T_K || t == T_V));
+        if ((st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], span[t], align,
+                                       writable)))
+            return st;
+    }
+    /* O and LSE are written while the rest is read: sharing bytes would race */
+    for (int w = T_O; w <= T_LSE; w++)
+        for (int r = 0; r < T_COUNT; r++)
+            if (r != w && ranges_overlap(mems[w], offs[w], span[w], mems[r], offs[r], span[r]))
+                return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s overlaps %s in the same buffer",
+                            names[w], names[r]);
 
-/* O (and LSE) are written while Q, K and V are read: sharing bytes would race. */
-static int ranges_overlap(cl_mem a, size_t a_off, uint64_t a_len, cl_mem b, size_t b_off,
-                          uint64_t b_len)
-{
-    return a == b && a_off < b_off + b_len && b_off < a_off + a_len;
-}
-
-static clattn_status check_queue(clattn_plan *plan, cl_command_queue queue)
-{
-    cl_context qctx = NULL;
-    cl_device_id qdev = NULL;
-    cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof qctx, &qctx, NULL);
-    if (!err)
-        err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof qdev, &qdev, NULL);
-    if (err)
-        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT, "queue is not valid: %s",
-                    cl_error_name(err));
-    if (qctx != plan->ctx->cl || qdev != plan->ctx->device)
-        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "queue is not on the clattn context's OpenCL context and device");
-    return CLATTN_SUCCESS;
+    attn_buffers b = {.q = mems[T_Q], .k = mems[T_K], .v = mems[T_V], .o = mems[T_O],
+                      .lse = mems[T_LSE], .q_off = offs[T_Q] / esize, .k_off = offs[T_K] / esize,
+                      .v_off = offs[T_V] / esize, .o_off = offs[T_O] / esize,
+                      .lse_off = offs[T_LSE] / 4, .kv_lens = mems[T_LENS],
+                      .kv_lens_off = offs[T_LENS] / 4, .pages = mems[T_PAGES],
+                      .pages_off = offs[T_PAGES] / 4,
+                      .appended = mems[T_K_NEW] ? (int)problem_get(p, CLATTN_PARAM_SEQ_Q) : 0};
+    struct launch_sequence seq;
+    launch_begin(&seq, plan, queue, num_events, wait_list);
+    if (mems[T_K_NEW])
+        st = append_enqueue(plan, &seq, &b, mems[T_K_NEW], offs[T_K_NEW] / esize, mems[T_V_NEW],
+                            offs[T_V_NEW] / esize);
+    if (!st)
+        st = plan->ops->enqueue(plan, &seq, &b);
+    /* On failure some kernels may already be enqueued; the caller gets no event for them,
+     * but they complete in queue order and touch only the checked buffers. */
+    clattn_status end = launch_end(&seq, st ? NULL : event);
+    return st ? st : end;
 }
 
 clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q,
@@ -70,55 +140,44 @@ clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q
 {
     if (!plan)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_enqueue: plan is NULL");
-    clattn_context *ctx = plan->ctx;
-    const clattn_problem *p = &plan->problem;
-    if ((num_events == 0) != (wait_list == NULL))
-        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "wait list: num_events is %u but wait_list is %s", num_events,
-                    wait_list ? "not NULL" : "NULL");
-    clattn_status st;
-    if (!queue)
-        queue = ctx->queue;
-    else if ((st = check_queue(plan, queue)))
-        return st;
+    if (problem_get(&plan->problem, CLATTN_PARAM_PAGE_SIZE))
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "a paged problem (page_size > 0) needs clattn_enqueue_kvcache and a block "
+                    "table");
+    cl_mem mems[T_COUNT] = {q, k, v, o, lse, NULL, NULL, NULL, NULL};
+    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset, 0, 0, 0, 0};
+    return enqueue_attention(plan, queue, mems, offs, num_events, wait_list, event);
+}
 
-    const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
-    cl_mem mems[5] = {q, k, v, o, lse};
-    size_t offs[5] = {q_offset, k_offset, v_offset, o_offset, lse_offset};
-    uint64_t spans[5];
-    cl_mem_flags flags[5] = {0, 0, 0, 0, 0};
-    for (int t = 0; t < 4; t++)
-        spans[t] = problem_tensor_span(p, (clattn_tensor)t);
-    spans[4] = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) *
-               (uint64_t)problem_get(p, CLATTN_PARAM_HEADS) *
-               (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q) * 4;
-    for (int t = 0; t < 5; t++) {
-        if (t == 4 && !lse)
-            continue;
-        if ((st = check_buffer(plan, t, mems[t], offs[t], spans[t], t == 4 ? 4 : esize,
-                               &flags[t])))
-            return st;
-    }
-    for (int w = 3; w < 5; w++) {
-        if (!mems[w])
-            continue;
-        if (flags[w] & CL_MEM_READ_ONLY)
-            return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s buffer is CL_MEM_READ_ONLY",
-                        tensor_names[w]);
-        for (int r = 0; r < 5; r++)
-            if (r != w && mems[r] &&
-                ranges_overlap(mems[w], offs[w], spans[w], mems[r], offs[r], spans[r]))
-                return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s overlaps %s in the same buffer",
-                            tensor_names[w], tensor_names[r]);
-    }
-
-    attn_buffers b = {q, k, v, o, lse, q_offset / esize, k_offset / esize, v_offset / esize,
-                      o_offset / esize, lse_offset / 4};
-    struct launch_sequence seq;
-    launch_begin(&seq, plan, queue, num_events, wait_list);
-    st = plan->ops->enqueue(plan, &seq, &b);
-    /* On failure some kernels may already be enqueued; the caller gets no event for them,
-     * but they complete in queue order and touch only the checked buffers. */
-    clattn_status end = launch_end(&seq, st ? NULL : event);
-    return st ? st : end;
+clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, cl_mem q,
+                                     size_t q_offset, cl_mem k_cache, size_t k_offset,
+                                     cl_mem v_cache, size_t v_offset, cl_mem cache_seqlens,
+                                     size_t seqlens_offset, cl_mem block_table,
+                                     size_t block_table_offset, cl_mem k_new,
+                                     size_t k_new_offset, cl_mem v_new, size_t v_new_offset,
+                                     cl_mem o, size_t o_offset, cl_mem lse, size_t lse_offset,
+                                     cl_uint num_events, const cl_event *wait_list,
+                                     cl_event *event)
+{
+    if (!plan)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_enqueue_kvcache: plan is NULL");
+    const int paged = problem_get(&plan->problem, CLATTN_PARAM_PAGE_SIZE) > 0;
+    if (plan->algorithm == CLATTN_ALGO_NAIVE && (paged || cache_seqlens || k_new))
+        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "the naive algorithm takes contiguous K and V of seq_kv keys only; plan "
+                    "tiled, windowed or decode for a KV cache");
+    if (paged != (block_table != NULL))
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    paged ? "a paged problem needs a block_table"
+                          : "block_table given, but the problem's page_size is 0 (contiguous)");
+    if ((k_new == NULL) != (v_new == NULL))
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "k_new and v_new go together: both or neither");
+    if (k_new && !cache_seqlens)
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "appending k_new/v_new needs cache_seqlens: the position to write at");
+    cl_mem mems[T_COUNT] = {q, k_cache, v_cache, o, lse, cache_seqlens, block_table, k_new, v_new};
+    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
+                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset};
+    return enqueue_attention(plan, queue, mems, offs, num_events, wait_list, event);
 }

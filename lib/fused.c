@@ -9,6 +9,8 @@
 #include "launch.h"
 #include "message.h"
 #include "plan.h"
+#include "fused.h"
+#include "tuning.h"
 #include "pack.h"
 #include "program_cache.h"
 #include "tile_select.h"
@@ -21,7 +23,7 @@ typedef struct fused_impl {
     local_tiles lt;
 } fused_impl;
 
-enum { STAGE_PACK, STAGE_ATTEND };
+enum { STAGE_PACK = STAGE_APPEND + 1, STAGE_ATTEND }; /* register blocks */
 
 static void fused_release(clattn_plan *plan)
 {
@@ -40,29 +42,20 @@ static void fused_release(clattn_plan *plan)
     plan->impl = NULL;
 }
 
-/* Arguments every attention kernel takes after its tensors: the shape and the mask. */
-static void mask_args(kernel_args *a, const clattn_problem *p)
+int64_t rows_per_kv_head(const clattn_problem *p)
 {
-    int64_t heads = problem_get(p, CLATTN_PARAM_HEADS);
-    args_int(a, (cl_int)heads);
-    args_int(a, (cl_int)(heads / problem_kv_heads(p)));
-    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
-    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
-    args_long(a, problem_position_offset(p));
-    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_CAUSAL));
-    args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
-    args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
-    args_float(a, (cl_float)(problem_scale(p) * 1.4426950408889634)); /* base 2: common.cl */
+    return problem_get(p, CLATTN_PARAM_SEQ_Q) *
+           (problem_get(p, CLATTN_PARAM_HEADS) / problem_kv_heads(p));
 }
 
-static int64_t row_blocks(const clattn_problem *p, int64_t rows)
+int64_t row_blocks(const clattn_problem *p, int64_t rows)
 {
-    return (problem_get(p, CLATTN_PARAM_SEQ_Q) + rows - 1) / rows;
+    return (rows_per_kv_head(p) + rows - 1) / rows;
 }
 
-static int64_t bh(const clattn_problem *p)
+int64_t bkv(const clattn_problem *p)
 {
-    return problem_get(p, CLATTN_PARAM_BATCH) * problem_get(p, CLATTN_PARAM_HEADS);
+    return problem_get(p, CLATTN_PARAM_BATCH) * problem_kv_heads(p);
 }
 
 /* ---- register blocks ---------------------------------------------------------------------- */
@@ -81,15 +74,16 @@ static clattn_status registers_enqueue(clattn_plan *plan, struct launch_sequence
     args_tensor(&a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
     args_mem(&a, f->kt);
     args_mem(&a, f->vp);
-    args_int(&a, f->layout.nk_pad);
+    args_int(&a, (cl_int)f->layout.nk_pad); /* packed_fits: below 2^31 */
     args_tensor(&a, p, CLATTN_TENSOR_O, b->o, b->o_off);
     args_mem(&a, b->lse);
     args_ulong(&a, b->lse_off);
     args_int(&a, b->lse != NULL);
-    mask_args(&a, p);
+    args_mask(&a, p);
+    args_kv_layout(&a, p, b);
     if ((st = args_end(&a, "attend_registers")))
         return st;
-    size_t global = (size_t)(bh(p) * row_blocks(p, f->rt.rows * f->rt.groups)), local = 1;
+    size_t global = (size_t)(bkv(p) * row_blocks(p, f->rt.rows * f->rt.groups)), local = 1;
     return launch_kernel(seq, STAGE_ATTEND, f->attend, 1, &global, &local, "attend_registers");
 }
 
@@ -98,14 +92,32 @@ static const struct plan_ops registers_ops = {registers_enqueue, fused_release};
 /* Whether packed K and V fit the device; when not, the caller falls back to local tiles. */
 static int packed_fits(const device_limits *l, const packed_layout *k)
 {
-    return k->kt_bytes <= l->max_alloc_size && k->vp_bytes <= l->max_alloc_size &&
-           k->kt_bytes + k->vp_bytes <= l->global_mem_size / 2;
+    return k->nk_pad <= 2147483647 && k->kt_bytes <= l->max_alloc_size &&
+           k->vp_bytes <= l->max_alloc_size && k->kt_bytes + k->vp_bytes <= l->global_mem_size / 2;
+}
+
+/* The tiles from the device's limits, or those clattn_tune measured for this class of
+ * problem; *tuned says which. */
+static register_tiles register_tiles_for(const clattn_plan *plan, int *tuned)
+{
+    const clattn_problem *p = &plan->problem;
+    const int windowed = plan->algorithm == CLATTN_ALGO_WINDOWED;
+    register_tiles t = select_register_tiles(&plan->ctx->limits, p, rows_per_kv_head(p), windowed);
+    char class_key[96];
+    tuning_class(p, CLATTN_SHAPE_REGISTER_BLOCKS, windowed, t.vw, class_key, sizeof class_key);
+    const char *text = tuning_get(plan->ctx->tuning, class_key);
+    register_tiles measured = t;
+    /* tuned for long sequences: a problem with fewer rows than the tiles keeps the rules */
+    *tuned = text && register_tiles_parse(text, &measured) &&
+             (int64_t)measured.rows * measured.groups <= rows_per_kv_head(p);
+    return *tuned ? measured : t;
 }
 
 static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
 {
     const clattn_problem *p = &plan->problem;
-    f->rt = select_register_tiles(&plan->ctx->limits, p, plan->algorithm == CLATTN_ALGO_WINDOWED);
+    int tuned;
+    f->rt = register_tiles_for(plan, &tuned);
     f->layout = select_packed_layout(&f->rt, p);
     char options[256];
     snprintf(options, sizeof options,
@@ -128,24 +140,26 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
     plan->tile_kv = f->rt.kv_vecs * f->rt.vw;
     plan->work_group_size = 1;
     plan->ops = &registers_ops;
-    static const char *const stages[] = {"pack K,V", "attention"};
-    plan_set_stages(plan, 2, stages);
+    static const char *const stages[] = {"append", "pack K,V", "attention"};
+    plan_set_stages(plan, 3, stages);
     plan_describe(plan,
                   "kernel shape: register blocks (local memory is ordinary memory here, so no "
                   "__local and no barriers: one work-item per work-group)");
     plan_describe(plan,
                   "tiles: %d x %d query rows per work-item against blocks of %d keys (%d x %d "
                   "independent FMA chains of float%d), output updated %d vectors at a time; "
-                  "each block is reused by the %d groups while it is in L1",
+                  "each block is reused by the %d groups while it is in L1 (%s)",
                   f->rt.groups, f->rt.rows, f->rt.kv_vecs * f->rt.vw, f->rt.rows,
-                  f->rt.kv_vecs, f->rt.vw, f->rt.dv_chunk, f->rt.groups);
+                  f->rt.kv_vecs, f->rt.vw, f->rt.dv_chunk, f->rt.groups,
+                  tuned ? "measured by clattn_tune on this device"
+                        : "from the device's limits");
     plan_describe(plan,
                   "scratch: %.2f MiB: K transposed to f32 in blocks of %d keys, V padded to %d "
                   "columns",
                   (double)plan->scratch_bytes / 1048576.0, f->rt.kv_vecs * f->rt.vw,
                   f->layout.d_pad);
     plan_describe(plan, "launch: pack_kv, then attend_registers over %lld work-groups of 1",
-                  (long long)(bh(p) * row_blocks(p, f->rt.rows * f->rt.groups)));
+                  (long long)(bkv(p) * row_blocks(p, f->rt.rows * f->rt.groups)));
     return CLATTN_SUCCESS;
 }
 
@@ -165,18 +179,23 @@ static clattn_status local_enqueue(clattn_plan *plan, struct launch_sequence *se
     args_mem(&a, b->lse);
     args_ulong(&a, b->lse_off);
     args_int(&a, b->lse != NULL);
-    mask_args(&a, p);
+    args_mask(&a, p);
+    args_kv_layout(&a, p, b);
+    args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV)); /* one split: every key */
+    args_int(&a, 0);
+    args_mem(&a, NULL);
+    args_mem(&a, NULL);
     clattn_status st = args_end(&a, "attend_local");
     if (st)
         return st;
-    size_t local = (size_t)(f->lt.br * f->lt.tpr);
-    size_t global = (size_t)(bh(p) * row_blocks(p, f->lt.br)) * local;
-    return launch_kernel(seq, 0, f->attend, 1, &global, &local, "attend_local");
+    size_t local[2] = {(size_t)(f->lt.br * f->lt.tpr), 1};
+    size_t global[2] = {(size_t)(bkv(p) * row_blocks(p, f->lt.br)) * local[0], 1};
+    return launch_kernel(seq, STAGE_APPEND + 1, f->attend, 2, global, local, "attend_local");
 }
 
 static const struct plan_ops local_ops = {local_enqueue, fused_release};
 
-static clattn_status local_setup(clattn_plan *plan, fused_impl *f)
+clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *kernel)
 {
     const clattn_problem *p = &plan->problem;
     const device_limits *l = &plan->ctx->limits;
@@ -184,8 +203,18 @@ static clattn_status local_setup(clattn_plan *plan, fused_impl *f)
     size_t kernel_limit = 0, multiple = 1;
     /* The kernel is compiled for the tiles chosen; what the compiled kernel reports (its
      * register use limits the group size) decides whether they stand. */
+    /* tiles clattn_tune measured for this class, when they still fit */
+    char class_key[96];
+    tuning_class(p, CLATTN_SHAPE_LOCAL_TILES, plan->algorithm == CLATTN_ALGO_WINDOWED, 1,
+                 class_key, sizeof class_key);
+    const char *text = tuning_get(plan->ctx->tuning, class_key);
+    local_tiles measured;
+    int tuned = text && local_tiles_parse(text, &measured) &&
+                local_tiles_complete(l, p, max_group, &measured);
     for (int attempt = 0; attempt < 12; attempt++) {
-        if (!select_local_tiles(l, p, max_group, &f->lt))
+        if (tuned && attempt == 0)
+            *lt = measured;
+        else if (!select_local_tiles(l, p, rows_per_kv_head(p), max_group, lt))
             return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
                         "head_dim %lld does not fit: even one query row and one key need more "
                         "than the %llu bytes of local memory '%s' has",
@@ -195,73 +224,84 @@ static clattn_status local_setup(clattn_plan *plan, fused_impl *f)
         snprintf(options, sizeof options,
                  "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTPR=%d -DLDS_STRIDE=%d",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
-                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), f->lt.br, f->lt.bc, f->lt.tpr,
-                 f->lt.lds_stride);
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tpr,
+                 lt->lds_stride);
         cl_program program;
         clattn_status st = program_get(plan->ctx, "tiled_local", options, &program);
         if (!st)
-            st = program_kernel(plan->ctx, program, "attend_local", &f->attend);
+            st = program_kernel(plan->ctx, program, "attend_local", kernel);
         if (st)
             return st;
         cl_ulong kernel_local = 0;
-        cl_int err = clGetKernelWorkGroupInfo(f->attend, plan->ctx->device,
+        cl_int err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device,
                                               CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
                                               &kernel_limit, NULL);
         if (!err)
-            err = clGetKernelWorkGroupInfo(f->attend, plan->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE,
+            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE,
                                            sizeof kernel_local, &kernel_local, NULL);
         if (!err)
-            err = clGetKernelWorkGroupInfo(f->attend, plan->ctx->device,
+            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device,
                                            CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
                                            sizeof multiple, &multiple, NULL);
         if (err)
             return cl_fail(plan->ctx, "clGetKernelWorkGroupInfo", err);
-        size_t group = (size_t)(f->lt.br * f->lt.tpr);
+        size_t group = (size_t)(lt->br * lt->tpr);
         if (group <= kernel_limit && kernel_local <= l->local_mem_size) {
-            plan->local_mem_bytes = kernel_local ? kernel_local : f->lt.local_bytes;
-            break;
+            plan->local_mem_bytes = kernel_local ? kernel_local : lt->local_bytes;
+            plan->tile_q = lt->br;
+            plan->tile_kv = lt->bc;
+            plan->work_group_size = lt->br * lt->tpr;
+            plan_describe(plan,
+                          "kernel shape: local tiles (%s: a work-group shares Q, K and V tiles "
+                          "in __local memory)",
+                          l->local_mem_is_dedicated ? "the device has dedicated local memory"
+                                                    : "the device vectorises across work-items");
+            plan_describe(plan,
+                          "tiles: %d query rows x %d keys per work-group of %d (%d work-items "
+                          "per row, %d output columns each); %llu bytes of __local; kernel "
+                          "allows groups of %zu, prefers multiples of %zu",
+                          lt->br, lt->bc, lt->br * lt->tpr, lt->tpr,
+                          (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + lt->tpr - 1) / lt->tpr),
+                          (unsigned long long)plan->local_mem_bytes, kernel_limit, multiple);
+            return CLATTN_SUCCESS;
         }
-        clReleaseKernel(f->attend);
-        f->attend = NULL;
+        clReleaseKernel(*kernel);
+        *kernel = NULL;
         if (group <= 1)
             return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
                         "attend_local compiled for '%s' supports no work-group of %zu",
                         l->name, group);
         max_group = group / 2 < kernel_limit ? group / 2 : kernel_limit;
     }
-    if (!f->attend)
-        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
-                    "no tile size for attend_local fits '%s'", l->name);
-    plan->tile_q = f->lt.br;
-    plan->tile_kv = f->lt.bc;
-    plan->work_group_size = f->lt.br * f->lt.tpr;
+    return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED, "no tile size for attend_local fits '%s'",
+                l->name);
+}
+
+static clattn_status local_setup(clattn_plan *plan, fused_impl *f)
+{
+    clattn_status st = local_kernel_build(plan, &f->lt, &f->attend);
+    if (st)
+        return st;
     plan->ops = &local_ops;
-    static const char *const stages[] = {"attention"};
-    plan_set_stages(plan, 1, stages);
-    plan_describe(plan,
-                  "kernel shape: local tiles (%s: a work-group shares Q, K and V tiles in "
-                  "__local memory)",
-                  l->local_mem_is_dedicated ? "the device has dedicated local memory"
-                                            : "the device vectorises across work-items");
-    plan_describe(plan,
-                  "tiles: %d query rows x %d keys per work-group of %d (%d work-items per row, "
-                  "%d output columns each); %llu bytes of __local; kernel allows groups of %zu, "
-                  "prefers multiples of %zu",
-                  f->lt.br, f->lt.bc, f->lt.br * f->lt.tpr, f->lt.tpr,
-                  (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + f->lt.tpr - 1) / f->lt.tpr),
-                  (unsigned long long)plan->local_mem_bytes, kernel_limit, multiple);
+    static const char *const stages[] = {"append", "attention"};
+    plan_set_stages(plan, 2, stages);
     plan_describe(plan, "launch: attend_local over %lld work-groups; no scratch memory",
-                  (long long)(bh(p) * row_blocks(p, f->lt.br)));
+                  (long long)(bkv(&plan->problem) * row_blocks(&plan->problem, f->lt.br)));
     return CLATTN_SUCCESS;
+}
+
+int64_t local_tiles_max_keys(const device_limits *limits)
+{
+    return !limits->local_mem_is_dedicated && limits->vector_width <= 1 ? 2048 : 0;
 }
 
 clattn_status fused_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
-    if (bh(p) > 2147483647)
+    if (problem_get(p, CLATTN_PARAM_BATCH) * problem_get(p, CLATTN_PARAM_HEADS) > 2147483647 ||
+        rows_per_kv_head(p) > 2147483647)
         return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
-                    "batch * heads = %lld exceeds the kernels' 32-bit head index",
-                    (long long)bh(p));
+                    "batch * heads or seq_q * heads exceeds the kernels' 32-bit row index");
     fused_impl *f = calloc(1, sizeof *f);
     if (!f)
         return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
@@ -271,8 +311,8 @@ clattn_status fused_setup(clattn_plan *plan)
     plan->ops = &local_ops;
     plan->shape = select_shape(&plan->ctx->limits);
     if (plan->shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
-        register_tiles rt = select_register_tiles(&plan->ctx->limits, p,
-                                                  plan->algorithm == CLATTN_ALGO_WINDOWED);
+        int tuned;
+        register_tiles rt = register_tiles_for(plan, &tuned);
         packed_layout layout = select_packed_layout(&rt, p);
         if (packed_fits(&plan->ctx->limits, &layout))
             return registers_setup(plan, f);
@@ -281,6 +321,15 @@ clattn_status fused_setup(clattn_plan *plan)
                       "packed K and V (%.1f MiB) would not fit the device's allocation limit: "
                       "using local tiles, which read K and V in place",
                       (double)(layout.kt_bytes + layout.vp_bytes) / 1048576.0);
+    }
+    const int64_t max_keys = local_tiles_max_keys(&plan->ctx->limits);
+    if (max_keys && problem_get(p, CLATTN_PARAM_SEQ_KV) > max_keys) {
+        plan_describe(plan, "keys split into runs of at most %lld per work-group and merged by "
+                            "LSE (see local_tiles_max_keys in lib/fused.h)",
+                      (long long)max_keys);
+        free(f);
+        plan->impl = NULL;
+        return decode_setup(plan);
     }
     return local_setup(plan, f);
 }

@@ -180,6 +180,34 @@ void args_tensor(kernel_args *a, const clattn_problem *p, clattn_tensor t, cl_me
     args_long(a, s[2]);
 }
 
+void args_kv_layout(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    args_mem(a, b->kv_lens);
+    args_ulong(a, b->kv_lens_off);
+    args_int(a, b->kv_lens != NULL);
+    args_int(a, b->appended);
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
+    args_mem(a, b->pages);
+    args_ulong(a, b->pages_off);
+    args_int(a, (cl_int)problem_pages_per_seq(p));
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_PAGE_SIZE));
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_NUM_PAGES));
+}
+
+void args_mask(kernel_args *a, const clattn_problem *p)
+{
+    int64_t heads = problem_get(p, CLATTN_PARAM_HEADS);
+    args_int(a, (cl_int)heads);
+    args_int(a, (cl_int)(heads / problem_kv_heads(p)));
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
+    args_int(a, problem_get(p, CLATTN_PARAM_ALIGN) == CLATTN_ALIGN_BOTTOM_RIGHT);
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_CAUSAL));
+    args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
+    args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
+    args_float(a, (cl_float)(problem_scale(p) * 1.4426950408889634)); /* base 2: common.cl */
+}
+
 clattn_status args_end(kernel_args *a, const char *kernel_name)
 {
     if (a->err == CL_SUCCESS)

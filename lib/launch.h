@@ -55,6 +55,11 @@ void args_float(kernel_args *a, cl_float v);
 /* A tensor as the kernels take it: buffer, element offset, batch/seq/head strides. */
 void args_tensor(kernel_args *a, const clattn_problem *p, clattn_tensor t, cl_mem m,
                  cl_ulong offset);
+/* Where the keys are (cl/common.cl's KV_LAYOUT_PARAMS): lengths and block table. */
+void args_kv_layout(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
+/* The shape and mask arguments every attention kernel takes after its tensors: heads,
+ * group, nq, nk, align_br, causal, window left/right, and the base-2 score scale. */
+void args_mask(kernel_args *a, const clattn_problem *p);
 clattn_status args_end(kernel_args *a, const char *kernel_name);
 
 #endif

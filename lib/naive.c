@@ -67,7 +67,7 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
         args_begin(&a, plan->ctx, n->scores);
         args_tensor(&a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
         args_mem(&a, n->kt);
-        args_int(&a, n->layout.nk_pad);
+        args_int(&a, n->s_stride);
         args_int(&a, (cl_int)heads);
         args_int(&a, (cl_int)(heads / problem_kv_heads(p)));
         args_int(&a, (cl_int)z0);
@@ -126,7 +126,7 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_mem(&a, n->s);
     args_int(&a, n->s_stride);
     args_mem(&a, n->vp);
-    args_int(&a, n->layout.nk_pad);
+    args_int(&a, n->s_stride);
     args_int(&a, (cl_int)heads);
     args_int(&a, (cl_int)(heads / problem_kv_heads(p)));
     args_int(&a, (cl_int)z0);
@@ -276,9 +276,13 @@ clattn_status naive_setup(clattn_plan *plan)
     plan->shape = CLATTN_SHAPE_NONE;
     const char *why;
     n->clblast = want_clblast(plan, &why);
-    n->rt = select_register_tiles(&plan->ctx->limits, p, 0);
+    n->rt = select_register_tiles(&plan->ctx->limits, p, problem_get(p, CLATTN_PARAM_SEQ_Q), 0);
     n->layout = select_packed_layout(&n->rt, p);
-    n->s_stride = n->layout.nk_pad;
+    if (n->layout.nk_pad > 2147483647)
+        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "naive: %lld keys exceed the kernels' 32-bit row of scores",
+                    (long long)problem_get(p, CLATTN_PARAM_SEQ_KV));
+    n->s_stride = (int)n->layout.nk_pad;
     uint64_t packed = n->clblast ? 0 : n->layout.kt_bytes + n->layout.vp_bytes;
     clattn_status st = choose_chunks(plan, n, packed);
     if (!st)

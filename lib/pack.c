@@ -33,8 +33,9 @@ clattn_status pack_enqueue(clattn_plan *plan, struct launch_sequence *seq, int s
     args_mem(&a, vp);
     args_int(&a, (cl_int)problem_kv_heads(p));
     args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
-    args_int(&a, layout->nk_pad);
+    args_int(&a, (cl_int)layout->nk_pad); /* callers keep it below 2^31 */
     args_int(&a, rt->kv_vecs * rt->vw);
+    args_kv_layout(&a, p, b);
     clattn_status st = args_end(&a, "pack_kv");
     if (st)
         return st;

@@ -19,6 +19,7 @@ static const char *algorithm_name(clattn_algorithm a)
     case CLATTN_ALGO_NAIVE: return "naive";
     case CLATTN_ALGO_TILED: return "tiled";
     case CLATTN_ALGO_WINDOWED: return "windowed";
+    case CLATTN_ALGO_DECODE: return "decode";
     }
     return "?";
 }
@@ -68,13 +69,9 @@ clattn_status plan_alloc(clattn_plan *plan, size_t bytes, const char *what, cl_m
     return CLATTN_SUCCESS;
 }
 
-/* A window bounds the work when every row sees a fixed number of keys however long the
- * sequence: a left bound, and a right bound or the causal edge. */
-static int window_bounds_work(const clattn_problem *p)
-{
-    return problem_get(p, CLATTN_PARAM_WINDOW_LEFT) >= 0 &&
-           (problem_get(p, CLATTN_PARAM_WINDOW_RIGHT) >= 0 || problem_get(p, CLATTN_PARAM_CAUSAL));
-}
+/* Up to this many query rows per head, a tile of query rows leaves most of a device idle and
+ * auto chooses split-KV decoding (FlashAttention's flash-decoding applies it to seq_q 1..16). */
+#define DECODE_MAX_ROWS 16
 
 static void choose_algorithm(clattn_plan *plan)
 {
@@ -85,7 +82,13 @@ static void choose_algorithm(clattn_plan *plan)
         plan_describe(plan, "algorithm: %s (requested)", algorithm_name(asked));
         return;
     }
-    if (window_bounds_work(p)) {
+    if (problem_get(p, CLATTN_PARAM_SEQ_Q) <= DECODE_MAX_ROWS) {
+        plan->algorithm = CLATTN_ALGO_DECODE;
+        plan_describe(plan, "algorithm: decode (auto: %lld query rows against %lld keys: the "
+                            "keys are split across work-groups and merged by LSE)",
+                      (long long)problem_get(p, CLATTN_PARAM_SEQ_Q),
+                      (long long)problem_get(p, CLATTN_PARAM_SEQ_KV));
+    } else if (problem_window_bounds_work(p)) {
         plan->algorithm = CLATTN_ALGO_WINDOWED;
         plan_describe(plan, "algorithm: windowed (auto: the window (%lld, %lld) bounds each "
                             "row's keys, so only tiles inside it are launched: O(N * W))",
@@ -126,6 +129,10 @@ void clattn_plan_destroy(clattn_plan *plan)
         return;
     if (plan->ops)
         plan->ops->release(plan);
+    if (plan->append)
+        clReleaseKernel(plan->append);
+    if (plan->merge_pair)
+        clReleaseKernel(plan->merge_pair);
     release_stages(plan);
     for (int i = 0; i < 5; i++)
         if (plan->host_buffers[i])
@@ -149,9 +156,12 @@ clattn_status clattn_plan_create(clattn_context *ctx, const clattn_problem *prob
         return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     plan->ctx = ctx;
     plan->problem = *problem;
+    plan->splits = 1;
     choose_algorithm(plan);
     describe_device(plan);
-    clattn_status st = plan->algorithm == CLATTN_ALGO_NAIVE ? naive_setup(plan) : fused_setup(plan);
+    clattn_status st = plan->algorithm == CLATTN_ALGO_NAIVE    ? naive_setup(plan)
+                       : plan->algorithm == CLATTN_ALGO_DECODE ? decode_setup(plan)
+                                                               : fused_setup(plan);
     if (!st && !plan->description)
         st = fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     if (st) {
@@ -176,6 +186,7 @@ clattn_status clattn_plan_get(const clattn_plan *plan, clattn_plan_info info, in
     case CLATTN_PLAN_SCRATCH_BYTES: *value = (int64_t)plan->scratch_bytes; break;
     case CLATTN_PLAN_CHUNKS: *value = plan->chunks; break;
     case CLATTN_PLAN_USES_CLBLAST: *value = plan->uses_clblast; break;
+    case CLATTN_PLAN_SPLITS: *value = plan->splits; break;
     default:
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT, "unknown plan info %d", (int)info);
     }

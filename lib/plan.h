@@ -8,6 +8,8 @@
 #include "problem.h"
 
 #define PLAN_MAX_STAGES 6
+/* Every plan that takes a KV cache times its append (clattn_enqueue_kvcache) as stage 0. */
+#define STAGE_APPEND 0
 
 struct launch_sequence;
 
@@ -15,6 +17,10 @@ struct launch_sequence;
 typedef struct attn_buffers {
     cl_mem q, k, v, o, lse;
     cl_ulong q_off, k_off, v_off, o_off, lse_off;
+    cl_mem kv_lens; /* int32 [B] keys per entry, or NULL: every entry has seq_kv */
+    cl_mem pages;   /* int32 block table of a paged cache, or NULL: contiguous */
+    cl_ulong kv_lens_off, pages_off;
+    int appended;   /* rows this call appends to each entry (counted in its length) */
 } attn_buffers;
 
 /* The events of the last enqueue, per stage, for clattn_plan_stage_time. */
@@ -37,7 +43,7 @@ struct clattn_plan {
     clattn_problem problem;
     clattn_algorithm algorithm;
     clattn_kernel_shape shape;
-    int64_t tile_q, tile_kv, work_group_size, chunks, uses_clblast;
+    int64_t tile_q, tile_kv, work_group_size, chunks, uses_clblast, splits;
     cl_ulong local_mem_bytes, scratch_bytes;
     const struct plan_ops *ops;
     void *impl;
@@ -45,6 +51,9 @@ struct clattn_plan {
 
     stage_record stages[PLAN_MAX_STAGES];
     int stage_count;
+
+    /* Kernels built on first use: appending to a KV cache, merging two results. */
+    cl_kernel append, merge_pair;
 
     /* Device copies for clattn_run_host, allocated on first use and reused. */
     cl_mem host_buffers[5];
@@ -68,5 +77,6 @@ clattn_status plan_alloc(clattn_plan *plan, size_t bytes, const char *what, cl_m
 /* Algorithm set-up, called by clattn_plan_create once the algorithm and shape are chosen. */
 clattn_status fused_setup(clattn_plan *plan);
 clattn_status naive_setup(clattn_plan *plan);
+clattn_status decode_setup(clattn_plan *plan);
 
 #endif

@@ -24,8 +24,10 @@ static const struct {
     [CLATTN_PARAM_WINDOW_LEFT] = {"window_left", -1, I32_MAX, -1},
     [CLATTN_PARAM_WINDOW_RIGHT] = {"window_right", -1, I32_MAX, -1},
     [CLATTN_PARAM_DTYPE] = {"dtype", CLATTN_DTYPE_F32, CLATTN_DTYPE_BF16, CLATTN_DTYPE_F32},
-    [CLATTN_PARAM_ALGORITHM] = {"algorithm", CLATTN_ALGO_AUTO, CLATTN_ALGO_WINDOWED,
+    [CLATTN_PARAM_ALGORITHM] = {"algorithm", CLATTN_ALGO_AUTO, CLATTN_ALGO_DECODE,
                                 CLATTN_ALGO_AUTO},
+    [CLATTN_PARAM_PAGE_SIZE] = {"page_size", 0, 256, 0},
+    [CLATTN_PARAM_NUM_PAGES] = {"num_pages", 1, I32_MAX, 1},
 };
 
 static const char *const tensor_names[4] = {"Q", "K", "V", "O"};
@@ -87,6 +89,11 @@ clattn_status clattn_problem_set(clattn_problem *p, clattn_param param, int64_t 
                     "%s = %lld is out of range [%lld, %lld]", params[param].name,
                     (long long)value, (long long)params[param].min,
                     (long long)params[param].max);
+    /* pages hold whole 16-token runs, which the kernels' vector loads and tiles rely on */
+    if (param == CLATTN_PARAM_PAGE_SIZE && value % 16 != 0)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "page_size = %lld must be 0 (contiguous) or a multiple of 16 up to 256",
+                    (long long)value);
     p->value[param] = value;
     return CLATTN_SUCCESS;
 }
@@ -152,16 +159,36 @@ clattn_status clattn_problem_set_strides(clattn_problem *p, clattn_tensor t, int
     return CLATTN_SUCCESS;
 }
 
+static int is_kv(clattn_tensor t)
+{
+    return t == CLATTN_TENSOR_K || t == CLATTN_TENSOR_V;
+}
+
+/* The extents a tensor's three strides step over: (batch, seq, heads) — or, for a paged
+ * cache's K and V, (pages of the pool, tokens per page, kv heads). */
+static int64_t tensor_batch(const clattn_problem *p, clattn_tensor t)
+{
+    return is_kv(t) && p->value[CLATTN_PARAM_PAGE_SIZE] ? p->value[CLATTN_PARAM_NUM_PAGES]
+                                                        : p->value[CLATTN_PARAM_BATCH];
+}
+
 static int64_t tensor_seq(const clattn_problem *p, clattn_tensor t)
 {
-    return t == CLATTN_TENSOR_K || t == CLATTN_TENSOR_V ? p->value[CLATTN_PARAM_SEQ_KV]
-                                                        : p->value[CLATTN_PARAM_SEQ_Q];
+    if (!is_kv(t))
+        return p->value[CLATTN_PARAM_SEQ_Q];
+    return p->value[CLATTN_PARAM_PAGE_SIZE] ? p->value[CLATTN_PARAM_PAGE_SIZE]
+                                            : p->value[CLATTN_PARAM_SEQ_KV];
 }
 
 static int64_t tensor_heads(const clattn_problem *p, clattn_tensor t)
 {
-    return t == CLATTN_TENSOR_K || t == CLATTN_TENSOR_V ? problem_kv_heads(p)
-                                                        : p->value[CLATTN_PARAM_HEADS];
+    return is_kv(t) ? problem_kv_heads(p) : p->value[CLATTN_PARAM_HEADS];
+}
+
+int64_t problem_pages_per_seq(const clattn_problem *p)
+{
+    int64_t page = p->value[CLATTN_PARAM_PAGE_SIZE];
+    return page ? (p->value[CLATTN_PARAM_SEQ_KV] + page - 1) / page : 0;
 }
 
 int64_t problem_kv_heads(const clattn_problem *p)
@@ -203,11 +230,12 @@ uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t)
     int64_t s[3];
     problem_strides(p, t, s);
     /* every factor is below 2^48 or 2^31, so each product fits; the sum is checked */
-    uint64_t last = (uint64_t)s[0] * (uint64_t)(p->value[CLATTN_PARAM_BATCH] - 1);
+    const int64_t batch = tensor_batch(p, t);
+    uint64_t last = (uint64_t)s[0] * (uint64_t)(batch - 1);
     uint64_t terms[3] = {(uint64_t)s[1] * (uint64_t)(tensor_seq(p, t) - 1),
                          (uint64_t)s[2] * (uint64_t)(tensor_heads(p, t) - 1),
                          (uint64_t)p->value[CLATTN_PARAM_HEAD_DIM]};
-    if (s[0] && last / (uint64_t)s[0] != (uint64_t)(p->value[CLATTN_PARAM_BATCH] - 1))
+    if (s[0] && last / (uint64_t)s[0] != (uint64_t)(batch - 1))
         return 0;
     for (int i = 0; i < 3; i++) {
         if (last + terms[i] < last)
@@ -222,7 +250,7 @@ uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t)
 
 uint64_t problem_tensor_elements(const clattn_problem *p, clattn_tensor t)
 {
-    return (uint64_t)p->value[CLATTN_PARAM_BATCH] * (uint64_t)tensor_seq(p, t) *
+    return (uint64_t)tensor_batch(p, t) * (uint64_t)tensor_seq(p, t) *
            (uint64_t)tensor_heads(p, t) * (uint64_t)p->value[CLATTN_PARAM_HEAD_DIM];
 }
 
@@ -330,6 +358,12 @@ void problem_rows_range(const clattn_problem *p, int64_t i0, int64_t i1, int64_t
     *hi = hi1 > hi0 ? hi1 : hi0;
     if (*hi < *lo)
         *hi = *lo;
+}
+
+int problem_window_bounds_work(const clattn_problem *p)
+{
+    return p->value[CLATTN_PARAM_WINDOW_LEFT] >= 0 &&
+           (p->value[CLATTN_PARAM_WINDOW_RIGHT] >= 0 || p->value[CLATTN_PARAM_CAUSAL]);
 }
 
 int problem_has_mask(const clattn_problem *p)

@@ -1,6 +1,7 @@
 /* Compiled programs, kept per context and keyed by (kernel family, build options), so every
  * plan of the same shape shares one build; and across processes in the disk cache
- * (disk_cache.h), so that a new process need not run the compiler. */
+ * (disk_cache.h), read before any build and written when the context is destroyed, so that a
+ * new process need not run the compiler. */
 #ifndef CLATTN_PROGRAM_CACHE_H
 #define CLATTN_PROGRAM_CACHE_H
 

@@ -1,4 +1,6 @@
 #include "tile_select.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 
 static int pow2_floor(int64_t v)
@@ -35,17 +37,25 @@ clattn_kernel_shape select_shape(const device_limits *l)
 /* Register rows per block: each costs a broadcast load per multiply-add column, so beyond
  * eight the loads, not the FMAs, set the pace. */
 #define MAX_ROWS 8
-/* Bytes of a K or V block, and of the work-item's own q and output rows, that should stay in
- * the L1 data cache while a block is used: half of 32 KiB each, the smallest L1d of the CPUs
- * that OpenCL implementations run on (x86 since 2008, Arm Cortex-A and Neoverse). A device
- * query for L1 does not exist; attn-bench --tune can do better. */
+/* Bytes of a K or V block that should stay in the L1 data cache while the work-item's rows
+ * use it: half of 32 KiB, the smallest L1d of the CPUs that OpenCL implementations run on
+ * (x86 since 2008, Arm Cortex-A and Neoverse). A device query for L1 does not exist;
+ * attn-bench --tune can do better. */
 #define L1_SHARE (16 * 1024)
+/* Query rows per work-item to aim for (see the groups rule below). */
+#define ROWS_PER_ITEM 128
+/* Bytes of q and output rows one work-item may hold (its private memory, on the stack of a
+ * CPU device's worker thread). */
+#define PRIVATE_BUDGET (128 * 1024)
+/* Work-items per compute unit that a launch should have at least, so that uneven work-items
+ * (causal rows) balance out. */
+#define ITEMS_PER_UNIT 4
 
 register_tiles select_register_tiles(const device_limits *l, const clattn_problem *p,
-                                     int windowed)
+                                     int64_t nq, int windowed)
 {
     register_tiles t;
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     t.vw = l->vector_width > 16 ? 16 : pow2_floor(l->vector_width);
     const int64_t d_pad = (d + t.vw - 1) / t.vw * t.vw;
     /* A block of keys as wide as L1_SHARE allows, up to four vectors. */
@@ -72,25 +82,40 @@ register_tiles select_register_tiles(const device_limits *l, const clattn_proble
     int d_vecs = (int)(d_pad / t.vw);
     if (t.dv_chunk > d_vecs)
         t.dv_chunk = d_vecs;
-    /* Groups of rows share each block while it is in L1: as many as the work-item's q and
-     * output rows allow within L1_SHARE, and no more than the sequence has rows. */
-    int64_t groups = L1_SHARE / (t.rows * (d + d_pad) * 4);
-    t.groups = groups >= 8 ? 8 : pow2_floor(groups < 1 ? 1 : groups);
-    while (t.groups > 1 && (int64_t)t.rows * t.groups / 2 >= nq)
+    /* Groups of rows share each K and V block while it is in L1. A work-item streams its kv
+     * head's K and V from memory once, doing rows / 2 FLOP per byte it brings in: a CPU core
+     * retires around 100 GFLOP/s but draws 10 to 20 GB/s, so ROWS_PER_ITEM rows keep it
+     * computing. Fewer when the sequence has fewer rows, or when the work-items would be
+     * too few to spread over the compute units. */
+    const int64_t kv_entries = problem_get(p, CLATTN_PARAM_BATCH) * problem_kv_heads(p);
+    int64_t rows_max = PRIVATE_BUDGET / ((d + d_pad) * 4);
+    rows_max = rows_max < ROWS_PER_ITEM ? rows_max : ROWS_PER_ITEM;
+    t.groups = rows_max / t.rows < 1 ? 1 : pow2_floor(rows_max / t.rows);
+    while (t.groups > 1 && ((int64_t)t.rows * t.groups / 2 >= nq ||
+                            kv_entries * ((nq + t.rows * t.groups - 1) / (t.rows * t.groups)) <
+                                (int64_t)l->compute_units * ITEMS_PER_UNIT))
         t.groups /= 2;
     return t;
+}
+
+/* a * b * c * 4, or UINT64_MAX when that does not fit */
+static uint64_t bytes4(uint64_t a, uint64_t b, uint64_t c)
+{
+    if (a && (b > UINT64_MAX / 4 / a || (b && c > UINT64_MAX / 4 / a / b)))
+        return UINT64_MAX;
+    return a * b * c * 4;
 }
 
 packed_layout select_packed_layout(const register_tiles *t, const clattn_problem *p)
 {
     packed_layout k;
     int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
-    int bc = t->kv_vecs * t->vw;
-    k.nk_pad = (int)((nk + bc - 1) / bc * bc);
+    int64_t bc = (int64_t)t->kv_vecs * t->vw;
+    k.nk_pad = (nk + bc - 1) / bc * bc;
     k.d_pad = (int)((d + t->vw - 1) / t->vw * t->vw);
     uint64_t heads = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) * (uint64_t)problem_kv_heads(p);
-    k.kt_bytes = heads * (uint64_t)d * (uint64_t)k.nk_pad * 4;
-    k.vp_bytes = heads * (uint64_t)k.nk_pad * (uint64_t)k.d_pad * 4;
+    k.kt_bytes = bytes4(heads, (uint64_t)d, (uint64_t)k.nk_pad);
+    k.vp_bytes = bytes4(heads, (uint64_t)k.nk_pad, (uint64_t)k.d_pad);
     return k;
 }
 
@@ -108,10 +133,21 @@ static cl_ulong local_bytes(int br, int bc, int tpr, int stride)
  * tile the group cannot hide latency behind. */
 #define MAX_BC 64
 
-int select_local_tiles(const device_limits *l, const clattn_problem *p, size_t max_group,
-                       local_tiles *out)
+int local_tiles_complete(const device_limits *l, const clattn_problem *p, size_t max_group,
+                         local_tiles *t)
 {
-    int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    t->lds_stride = (int)(d | 1);
+    t->local_bytes = local_bytes(t->br, t->bc, t->tpr, t->lds_stride);
+    const size_t group = (size_t)t->br * (size_t)t->tpr;
+    return t->local_bytes <= l->local_mem_size && group <= max_group &&
+           group <= l->max_work_group_size && group <= l->max_work_item_size0;
+}
+
+int select_local_tiles(const device_limits *l, const clattn_problem *p, int64_t nq,
+                       size_t max_group, local_tiles *out)
+{
+    int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     if (max_group > l->max_work_group_size)
         max_group = l->max_work_group_size;
     if (max_group > l->max_work_item_size0)
@@ -147,4 +183,53 @@ int select_local_tiles(const device_limits *l, const clattn_problem *p, size_t m
             }
     }
     return 0;
+}
+
+void tuning_class(const clattn_problem *p, clattn_kernel_shape shape, int windowed, int vw,
+                  char *buf, size_t size)
+{
+    snprintf(buf, size, "%s d=%d dtype=%d windowed=%d vw=%d",
+             shape == CLATTN_SHAPE_REGISTER_BLOCKS ? "registers" : "local",
+             (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), (int)problem_get(p, CLATTN_PARAM_DTYPE),
+             windowed, vw);
+}
+
+void register_tiles_format(const register_tiles *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "rows=%d groups=%d kv_vecs=%d dv_chunk=%d", t->rows, t->groups,
+             t->kv_vecs, t->dv_chunk);
+}
+
+/* The tiles a kernel is compiled for stay small: these bounds keep a bad file harmless. */
+static int tile_ok(int v)
+{
+    return v >= 1 && v <= 1024;
+}
+
+int register_tiles_parse(const char *text, register_tiles *t)
+{
+    register_tiles r = *t;
+    char tail;
+    if (sscanf(text, "rows=%d groups=%d kv_vecs=%d dv_chunk=%d%c", &r.rows, &r.groups,
+               &r.kv_vecs, &r.dv_chunk, &tail) != 4 ||
+        !tile_ok(r.rows) || !tile_ok(r.groups) || !tile_ok(r.kv_vecs) || !tile_ok(r.dv_chunk))
+        return 0;
+    *t = r;
+    return 1;
+}
+
+void local_tiles_format(const local_tiles *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "br=%d bc=%d tpr=%d", t->br, t->bc, t->tpr);
+}
+
+int local_tiles_parse(const char *text, local_tiles *t)
+{
+    local_tiles r = *t;
+    char tail;
+    if (sscanf(text, "br=%d bc=%d tpr=%d%c", &r.br, &r.bc, &r.tpr, &tail) != 3 ||
+        !tile_ok(r.br) || !tile_ok(r.bc) || !tile_ok(r.tpr))
+        return 0;
+    *t = r;
+    return 1;
 }

@@ -1,5 +1,5 @@
 /* Every algorithm against the CPU reference on the matrix of tests/cases.c.
- * Usage: check-algorithm naive|tiled|windowed|auto (meson runs each). */
+ * Usage: check-algorithm naive|tiled|windowed|decode|auto (meson runs each). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +41,12 @@ static Suite *make_suite(void)
 
 int main(int argc, char **argv)
 {
-    static const char *const names[] = {"auto", "naive", "tiled", "windowed"};
+    static const char *const names[] = {"auto", "naive", "tiled", "windowed", "decode"};
     if (argc != 2) {
-        fprintf(stderr, "usage: %s auto|naive|tiled|windowed\n", argv[0]);
+        fprintf(stderr, "usage: %s auto|naive|tiled|windowed|decode\n", argv[0]);
         return 2;
     }
-    for (int a = 0; a < 4; a++)
+    for (int a = 0; a < 5; a++)
         if (strcmp(argv[1], names[a]) == 0) {
             algorithm = (clattn_algorithm)a;
             printf("algorithm: %s\n", names[a]);

@@ -1,5 +1,6 @@
 /* The device-side API: contexts, plans, and every way an enqueue can be wrong. A rejected
  * call returns its status with a message and changes nothing. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,6 +270,89 @@ START_TEST(enqueue_with_offsets_and_events)
 }
 END_TEST
 
+/* Strides decide how far a tensor reaches, so a buffer sized for the default layout must be
+ * refused under strides that reach further, before anything is written; and a broadcast
+ * (stride 0) that reaches less must be accepted. */
+START_TEST(enqueue_checks_strided_spans)
+{
+    enum { B = 2, H = 2, N = 8, D = 16 };
+    attn_case c = case_default();
+    c.batch = B;
+    c.heads = c.kv_heads = H;
+    c.seq_q = c.seq_kv = N;
+    c.head_dim = D;
+    clattn_problem *p = case_problem(&c, (clattn_algorithm)_i);
+    size_t bytes;
+    ck_assert_int_eq(clattn_problem_tensor_bytes(p, CLATTN_TENSOR_Q, &bytes), CLATTN_SUCCESS);
+    cl_context cl;
+    cl_command_queue queue;
+    clattn_context_get_cl(test_context(), &cl, NULL, &queue);
+    float *init = random_tensor(CLATTN_DTYPE_F32, bytes / 4, 1.0f, 51);
+    float *sentinel = malloc(bytes);
+    for (size_t e = 0; e < bytes / 4; e++)
+        sentinel[e] = 12345.0f;
+    cl_mem q = buffer(cl, bytes, init), k = buffer(cl, bytes, init), v = buffer(cl, bytes, init);
+    cl_mem o = buffer(cl, bytes, sentinel);
+    /* each a stride one step too long for these buffers: the batch stride of O (the tensor
+     * the kernels write), the sequence stride of K, the head stride of V */
+    static const struct { clattn_tensor t; int64_t s[3]; const char *name; } wrong[] = {
+        {CLATTN_TENSOR_O, {N * H * D + D, H * D, D}, "O buffer too small"},
+        {CLATTN_TENSOR_K, {N * H * D, H * D + 1, D}, "K buffer too small"},
+        {CLATTN_TENSOR_V, {N * H * D, H * D, N * D}, "V buffer too small"},
+    };
+    for (size_t w = 0; w < sizeof wrong / sizeof *wrong; w++) {
+        clattn_problem *bad;
+        clattn_problem_clone(p, &bad);
+        ck_assert_int_eq(clattn_problem_set_strides(bad, wrong[w].t, wrong[w].s[0], wrong[w].s[1],
+                                                    wrong[w].s[2]),
+                         CLATTN_SUCCESS);
+        clattn_plan *plan;
+        ck_assert_int_eq(clattn_plan_create(test_context(), bad, &plan), CLATTN_SUCCESS);
+        REFUSED(clattn_enqueue(plan, NULL, q, 0, k, 0, v, 0, o, 0, NULL, 0, 0, NULL, NULL),
+                wrong[w].name);
+        clattn_plan_destroy(plan);
+        clattn_problem_destroy(bad);
+    }
+    /* an offset so large that offset + span wraps around size_t */
+    clattn_plan *plan;
+    ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_SUCCESS);
+    REFUSED(clattn_enqueue(plan, NULL, q, 0, k, 0, v, 0, o, SIZE_MAX - 3, NULL, 0, 0, NULL, NULL),
+            "O buffer too small");
+    clattn_plan_destroy(plan);
+    float *o_now = malloc(bytes);
+    clEnqueueReadBuffer(queue, o, CL_TRUE, 0, bytes, o_now, 0, NULL, NULL);
+    ck_assert_int_eq(memcmp(o_now, sentinel, bytes), 0); /* nothing was written */
+
+    /* K and V shared by both batch entries (batch stride 0) fit half the bytes */
+    clattn_problem *shared;
+    clattn_problem_clone(p, &shared);
+    clattn_problem_set_strides(shared, CLATTN_TENSOR_K, 0, H * D, D);
+    clattn_problem_set_strides(shared, CLATTN_TENSOR_V, 0, H * D, D);
+    cl_mem half_k = buffer(cl, bytes / 2, init), half_v = buffer(cl, bytes / 2, init);
+    ck_assert_int_eq(clattn_plan_create(test_context(), shared, &plan), CLATTN_SUCCESS);
+    ck_assert_msg(clattn_enqueue(plan, NULL, q, 0, half_k, 0, half_v, 0, o, 0, NULL, 0, 0, NULL,
+                                 NULL) == CLATTN_SUCCESS,
+                  "%s", clattn_message(test_context()));
+    clEnqueueReadBuffer(queue, o, CL_TRUE, 0, bytes, o_now, 0, NULL, NULL);
+    float *o_ref = malloc(bytes);
+    ck_assert_int_eq(clattn_reference(shared, init, init, init, o_ref, NULL), CLATTN_SUCCESS);
+    int passed = 0;
+    double err;
+    clattn_compare(shared, o_now, o_ref, NULL, NULL, &err, NULL, &passed);
+    ck_assert_msg(passed, "broadcast K and V: error %g", err);
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(shared);
+    cl_mem mems[] = {q, k, v, o, half_k, half_v};
+    for (size_t m = 0; m < sizeof mems / sizeof *mems; m++)
+        clReleaseMemObject(mems[m]);
+    clattn_problem_destroy(p);
+    free(init);
+    free(sentinel);
+    free(o_now);
+    free(o_ref);
+}
+END_TEST
+
 START_TEST(peak_is_measured)
 {
     double gflops = 0, gbps = 0;
@@ -293,6 +377,8 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 300);
     /* each algorithm: naive, tiled, windowed */
     tcase_add_loop_test(tc, enqueue_rejects_bad_buffers, CLATTN_ALGO_NAIVE, CLATTN_ALGO_WINDOWED + 1);
+    tcase_add_loop_test(tc, enqueue_checks_strided_spans, CLATTN_ALGO_NAIVE,
+                        CLATTN_ALGO_WINDOWED + 1);
     tcase_add_loop_test(tc, enqueue_with_offsets_and_events, CLATTN_ALGO_NAIVE,
                         CLATTN_ALGO_WINDOWED + 1);
     suite_add_tcase(s, tc);

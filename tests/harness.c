@@ -110,9 +110,18 @@ clattn_context *test_context(void)
     return context;
 }
 
+int test_device(void)
+{
+    return current_device;
+}
+
 void check_case(const attn_case *c, clattn_algorithm algo)
 {
-    clattn_context *ctx = test_context();
+    check_case_on(test_context(), c, algo);
+}
+
+void check_case_on(clattn_context *ctx, const attn_case *c, clattn_algorithm algo)
+{
     clattn_problem *p = case_problem(c, algo);
     const size_t esize = clattn_dtype_size(c->dtype);
     size_t bytes[4];

@@ -42,8 +42,14 @@ clattn_problem *case_problem(const attn_case *c, clattn_algorithm algo);
  * that O and LSE agree with the reference within docs/semantics.md's tolerances. */
 void check_case(const attn_case *c, clattn_algorithm algo);
 
+/* The same on another context (one made under other limits, or one a fault went through). */
+void check_case_on(clattn_context *ctx, const attn_case *c, clattn_algorithm algo);
+
 /* The context of the device under test, created on first use in this process. */
 clattn_context *test_context(void);
+
+/* The flat-list index of the device under test, for tests that make contexts of their own. */
+int test_device(void);
 
 /* Deterministic inputs: `count` values uniform in [-magnitude, magnitude] in `dtype`. */
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed);

@@ -21,7 +21,13 @@ def main():
     for i, path in enumerate(sources):
         name = os.path.splitext(os.path.basename(path))[0]
         with open(path, "rb") as f:
-            parts.append(c_array("kernel_%d" % i, f.read()))
+            data = f.read()
+        # OpenCL C compilers need not accept anything but ASCII
+        bad = next((n for n, byte in enumerate(data) if byte > 127), None)
+        if bad is not None:
+            line = data[:bad].count(b"\n") + 1
+            sys.exit("%s:%d: non-ASCII character in an OpenCL C source" % (path, line))
+        parts.append(c_array("kernel_%d" % i, data))
         entries.append('    {"%s", kernel_%d},\n' % (name, i))
     parts.append("\nconst struct embedded_kernel embedded_kernels[] = {\n")
     parts.extend(entries)

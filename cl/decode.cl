@@ -1,0 +1,185 @@
+/* Attention for few query rows against many keys (decoding with a KV cache), on devices that
+ * take explicit vectors (CPUs). K and V are read where they are - contiguous or paged - since
+ * packing them would triple the memory traffic of a step that is memory-bound.
+ *
+ * One work-item is a whole work-group: KVH kv heads of one batch entry, with RPK query rows
+ * of each (common.cl's row order: the heads sharing the kv head, for each query position),
+ * against the keys of one split (dimension 1 of the launch). For each key, the work-item
+ * reads the K and V rows of its KVH kv heads - in the usual [B, N, Hkv, d] layout these are
+ * contiguous, so the cache streams through in order instead of one page per key and head -
+ * and uses each row for all the query rows that read it. Per run of VW keys: kv head by kv
+ * head, its rows' q (then output) vectors sit in registers while the VW keys' K (then V) rows
+ * go by; each row's VW scores (dot products vectorised over d) form one vector, which one
+ * exp2 turns into probabilities. With one split O and LSE are
+ * written directly; with several, partial rows go to part_o / part_lse for cl/merge.cl.
+ *
+ * Host defines: VW, KVH, RPK, and common.cl's DTYPE and HEAD_DIM. */
+
+#define ROWS (KVH * RPK)
+
+/* One K or V row into D_VECS vectors, zero past d; NaN when its page is not in the pool. */
+inline void load_row(vec_t *dst, __global const storage_t *src, long row)
+{
+    if (row < 0) {
+#pragma unroll
+        for (int t = 0; t < D_VECS; t++)
+            dst[t] = (vec_t)(NAN);
+        return;
+    }
+#if HEAD_DIM % VW == 0
+#pragma unroll
+    for (int t = 0; t < D_VECS; t++)
+        dst[t] = LOADV(src, (ulong)row + (ulong)(t * VW));
+#else
+    float tmp[D_PAD];
+    for (int c = 0; c < D_PAD; c++)
+        tmp[c] = c < HEAD_DIM ? LOAD(src, (ulong)row + (ulong)c) : 0.0f;
+    for (int t = 0; t < D_VECS; t++)
+        dst[t] = VLOAD(&tmp[t * VW]);
+#endif
+}
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void decode_registers(__global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,
+                      __global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
+                      __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
+                      __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,
+                      __global float *lse, ulong lse_off, int write_lse, int heads, int group,
+                      int nq, int nk, int align_br, int causal, long wl, long wr, float qscale,
+                      KV_LAYOUT_PARAMS, int split_len, int part_rows, __global float *part_o,
+                      __global float *part_lse)
+{
+    const int kv_heads = heads / group, rows_per_kv = nq * group;
+    const int head_blocks = (kv_heads + KVH - 1) / KVH;
+    const int row_blocks = (rows_per_kv + RPK - 1) / RPK;
+    const int item = (int)get_global_id(0);
+    const int b = item / (head_blocks * row_blocks);
+    const int g0 = (item / row_blocks) % head_blocks * KVH;
+    const int r_first = item % row_blocks * RPK;
+    const int split = (int)get_global_id(1), splits = (int)get_global_size(1);
+    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n = max(n_given, 0);
+    const long pos_off = align_br ? (long)n - nq : 0;
+
+    /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads past the last repeat it */
+    vec_t qv[ROWS][D_VECS], acc[ROWS][D_VECS], l[ROWS];
+    float m[ROWS];
+    int lo[ROWS], hi[ROWS];
+    int lo_min = n, hi_max = 0;
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        const int g = min(g0 + r / RPK, kv_heads - 1);
+        const int rr = min(r_first + r % RPK, rows_per_kv - 1);
+        const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
+        load_row(qv[r], q, (long)q_off + b * q_sb + i * q_ss + h * q_sh);
+#pragma unroll
+        for (int t = 0; t < D_VECS; t++) {
+            qv[r][t] *= (vec_t)(qscale);
+            acc[r][t] = (vec_t)(0.0f);
+        }
+        row_range(i, pos_off, causal, wl, wr, n, &lo[r], &hi[r]);
+        /* this split's share of the row's keys */
+        lo[r] = max(lo[r], split * split_len);
+        hi[r] = max(lo[r], min(hi[r], (split + 1) * split_len));
+        if (lo[r] < hi[r]) {
+            lo_min = min(lo_min, lo[r]);
+            hi_max = max(hi_max, hi[r]);
+        }
+        m[r] = -INFINITY;
+        l[r] = (vec_t)(0.0f);
+    }
+
+    for (int j0 = lo_min; j0 < hi_max; j0 += VW) {
+        /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows. */
+        float sc[ROWS][VW];
+        for (int kh = 0; kh < KVH; kh++) {
+            const int g = min(g0 + kh, kv_heads - 1);
+            vec_t qr[RPK][D_VECS];
+#pragma unroll
+            for (int rk = 0; rk < RPK; rk++)
+#pragma unroll
+                for (int t = 0; t < D_VECS; t++)
+                    qr[rk][t] = qv[kh * RPK + rk][t];
+            for (int u = 0; u < VW; u++) {
+                /* past the end, the last key again: its score is masked */
+                const int j = min(j0 + u, hi_max - 1);
+                vec_t kr[D_VECS];
+                load_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT));
+#pragma unroll
+                for (int rk = 0; rk < RPK; rk++) {
+                    const int r = kh * RPK + rk;
+                    vec_t dot = qr[rk][0] * kr[0];
+#pragma unroll
+                    for (int t = 1; t < D_VECS; t++)
+                        dot = MAD(qr[rk][t], kr[t], dot);
+                    sc[r][u] = j0 + u >= lo[r] && j0 + u < hi[r] ? hsum(dot) : -INFINITY;
+                }
+            }
+        }
+        float p[ROWS][VW], alpha[ROWS];
+        for (int r = 0; r < ROWS; r++) {
+            const vec_t s = VLOAD(sc[r]);
+            const float m_new = fmax(m[r], hmax(s));
+            /* see cl/tiled_registers.cl: a row without visible keys yet subtracts 0 */
+            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+            alpha[r] = exp2(m[r] - m_use);
+            const vec_t pv = exp2_nonpositive(s - (vec_t)(m_use));
+            l[r] = MAD(l[r], (vec_t)(alpha[r]), pv);
+            VSTORE(pv, p[r]);
+            m[r] = m_new;
+        }
+        /* Output, kv head by kv head: its rows' accumulators in registers. */
+        for (int kh = 0; kh < KVH; kh++) {
+            const int g = min(g0 + kh, kv_heads - 1);
+            vec_t a[RPK][D_VECS];
+#pragma unroll
+            for (int rk = 0; rk < RPK; rk++)
+#pragma unroll
+                for (int t = 0; t < D_VECS; t++)
+                    a[rk][t] = acc[kh * RPK + rk][t] * (vec_t)(alpha[kh * RPK + rk]);
+            for (int u = 0; u < VW; u++) {
+                /* a key past the end has p = 0 in every row: the last key again is safe */
+                const int j = min(j0 + u, hi_max - 1);
+                vec_t vr[D_VECS];
+                load_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT));
+#pragma unroll
+                for (int rk = 0; rk < RPK; rk++)
+#pragma unroll
+                    for (int t = 0; t < D_VECS; t++)
+                        a[rk][t] = MAD((vec_t)(p[kh * RPK + rk][u]), vr[t], a[rk][t]);
+            }
+#pragma unroll
+            for (int rk = 0; rk < RPK; rk++)
+#pragma unroll
+                for (int t = 0; t < D_VECS; t++)
+                    acc[kh * RPK + rk][t] = a[rk][t];
+        }
+    }
+
+    for (int r = 0; r < ROWS; r++) {
+        const int g = g0 + r / RPK, rr = r_first + r % RPK;
+        if (g >= kv_heads || rr >= rows_per_kv)
+            continue;
+        const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
+        const float sum = n_given < 0 ? NAN : hsum(l[r]);
+        const float inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
+        /* see cl/tiled_local.cl: -inf exactly when no key was visible */
+        const float row_lse = sum == 0.0f ? -INFINITY : (m[r] + log2(sum)) * LN2;
+        float out[D_PAD];
+        for (int t = 0; t < D_VECS; t++)
+            VSTORE(acc[r][t] * (vec_t)(inv), &out[t * VW]);
+        const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)i;
+        if (splits > 1) {
+            __global float *dst = part_o + ((ulong)split * (ulong)part_rows + row_id) * HEAD_DIM;
+            for (int c = 0; c < HEAD_DIM; c++)
+                dst[c] = out[c];
+            part_lse[(ulong)split * (ulong)part_rows + row_id] = row_lse;
+        } else {
+            const ulong base = o_off + (ulong)(b * o_sb + (long)i * o_ss + h * o_sh);
+            for (int c = 0; c < HEAD_DIM; c++)
+                STORE(o, base + (ulong)c, out[c]);
+            if (write_lse)
+                lse[lse_off + row_id] = row_lse;
+        }
+    }
+}

@@ -1,0 +1,243 @@
+/* clattn_tune: times the candidate tiles of the fused kernel's shape on this device and keeps
+ * the fastest for the problem's class (lib/tuning.h). The candidates are the configurations
+ * the rules of lib/tile_select.c choose between, so tuning only refines what the device
+ * queries already decided: it never makes a plan correct or incorrect. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cl_error.h"
+#include "context.h"
+#include "fused.h"
+#include "message.h"
+#include "plan.h"
+#include "tuning.h"
+
+#define MAX_CANDIDATES 48
+#define TIMED_RUNS 5
+/* A candidate must beat the rules by this fraction: timings on a busy machine wander by a few
+ * percent, and a choice that only noise favours should not outlive the run. */
+#define MARGIN 0.03
+
+typedef struct report {
+    char *text;
+    size_t size, used;
+} report;
+
+static void say(report *r, const char *fmt, ...)
+{
+    if (!r->text || r->used + 1 >= r->size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->text + r->used, r->size - r->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        r->used = r->used + (size_t)n < r->size ? r->used + (size_t)n : r->size - 1;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Device buffers of the problem's shape, filled with values in [-1, 1]. */
+typedef struct tune_buffers {
+    cl_mem mem[4];
+} tune_buffers;
+
+static clattn_status buffers_create(clattn_context *ctx, const clattn_problem *p, tune_buffers *b)
+{
+    memset(b, 0, sizeof *b);
+    unsigned x = 12345;
+    for (int t = 0; t < 4; t++) {
+        const size_t bytes = (size_t)problem_tensor_span(p, (clattn_tensor)t);
+        unsigned char *host = malloc(bytes);
+        if (!host)
+            return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "clattn_tune: out of host memory");
+        /* any bits of small magnitude will do: the values only need to be finite */
+        const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
+        for (size_t e = 0; e + esize <= bytes; e += esize) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            const float v = (float)(x >> 8) / 16777216.0f * 2.0f - 1.0f;
+            clattn_from_float((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE), &v, host + e, 1);
+        }
+        cl_int err;
+        b->mem[t] = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, host,
+                                   &err);
+        free(host);
+        if (err != CL_SUCCESS)
+            return cl_fail(ctx, "clCreateBuffer (clattn_tune)", err);
+    }
+    return CLATTN_SUCCESS;
+}
+
+static void buffers_release(tune_buffers *b)
+{
+    for (int t = 0; t < 4; t++)
+        if (b->mem[t])
+            clReleaseMemObject(b->mem[t]);
+}
+
+/* The fastest of TIMED_RUNS runs after one untimed, in ms; negative when the candidate does
+ * not build or run (its message is left in the context). */
+static double time_plan(clattn_context *ctx, const clattn_problem *p, tune_buffers *b)
+{
+    clattn_plan *plan;
+    if (clattn_plan_create(ctx, p, &plan))
+        return -1;
+    double best = -1;
+    for (int run = 0; run <= TIMED_RUNS; run++) {
+        const double start = now_ms();
+        if (clattn_enqueue(plan, NULL, b->mem[0], 0, b->mem[1], 0, b->mem[2], 0, b->mem[3], 0,
+                           NULL, 0, 0, NULL, NULL) ||
+            clFinish(ctx->queue) != CL_SUCCESS) {
+            best = -1;
+            break;
+        }
+        const double ms = now_ms() - start;
+        if (run > 0 && (best < 0 || ms < best))
+            best = ms;
+    }
+    clattn_plan_destroy(plan);
+    return best;
+}
+
+static int candidates_registers(const clattn_context *ctx, const clattn_problem *p, int windowed,
+                                char out[][96])
+{
+    const register_tiles base = select_register_tiles(&ctx->limits, p, rows_per_kv_head(p),
+                                                      windowed);
+    const int d_vecs = (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + base.vw - 1) / base.vw);
+    int n = 0;
+    /* the register block (FMA chains 8 to 32), each with the rules' rows per work-item ... */
+    for (int rows = 1; rows <= 8; rows *= 2)
+        for (int kv = 1; kv <= 8; kv *= 2) {
+            if (rows * kv < 8 || rows * kv > 32)
+                continue;
+            for (int chains = 16; chains <= 32; chains *= 2) {
+                register_tiles t = base;
+                t.rows = rows;
+                t.kv_vecs = kv;
+                t.dv_chunk = chains / rows > d_vecs ? d_vecs : chains / rows < 1 ? 1 : chains / rows;
+                t.groups = base.rows * base.groups / rows < 1 ? 1 : base.rows * base.groups / rows;
+                if ((int64_t)t.rows * t.groups > rows_per_kv_head(p) || n == MAX_CANDIDATES)
+                    continue;
+                register_tiles_format(&t, out[n], 96);
+                int seen = memcmp(&t, &base, sizeof t) == 0; /* the rules run anyway */
+                for (int i = 0; i < n; i++)
+                    seen |= strcmp(out[i], out[n]) == 0;
+                n += !seen;
+            }
+        }
+    /* ... and how many register blocks share a K/V block in L1 */
+    for (int groups = 1; groups <= 16 && n < MAX_CANDIDATES; groups *= 2) {
+        register_tiles t = base;
+        t.groups = groups;
+        if ((int64_t)t.rows * t.groups <= rows_per_kv_head(p) && groups != base.groups)
+            register_tiles_format(&t, out[n++], 96);
+    }
+    return n;
+}
+
+static int candidates_local(const clattn_context *ctx, const clattn_problem *p, char out[][96])
+{
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    int n = 0;
+    for (int tpr = 1; tpr <= 64; tpr *= 2) {
+        if (tpr * 2 < (d + 15) / 16 || tpr > d) /* 2 to 16 output columns per work-item */
+            continue;
+        for (int group = 32; group <= 512; group *= 2)
+            for (int bc = 16; bc <= 64; bc *= 2) {
+                local_tiles t = {group / tpr, bc, tpr, 0, 0};
+                if (t.br < 1 || n == MAX_CANDIDATES ||
+                    !local_tiles_complete(&ctx->limits, p, ctx->limits.max_work_group_size, &t))
+                    continue;
+                local_tiles_format(&t, out[n++], 96);
+            }
+    }
+    return n;
+}
+
+clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, char *text,
+                          size_t text_size)
+{
+    if (!ctx)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_tune: ctx is NULL");
+    if (!problem)
+        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_tune: problem is NULL");
+    if (clattn_problem_check(problem))
+        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s", clattn_message(NULL));
+    report r = {text, text_size, 0};
+    if (text && text_size)
+        text[0] = '\0';
+    clattn_problem p = *problem;
+    const clattn_algorithm algo = (clattn_algorithm)problem_get(&p, CLATTN_PARAM_ALGORITHM);
+    if (algo == CLATTN_ALGO_NAIVE || algo == CLATTN_ALGO_DECODE || problem_get(&p, CLATTN_PARAM_PAGE_SIZE))
+        return fail(ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "clattn_tune tunes the fused kernels of tiled and windowed problems");
+    const int windowed = algo == CLATTN_ALGO_WINDOWED ||
+                         (algo == CLATTN_ALGO_AUTO && problem_window_bounds_work(&p));
+    clattn_problem_set(&p, CLATTN_PARAM_ALGORITHM, windowed ? CLATTN_ALGO_WINDOWED : CLATTN_ALGO_TILED);
+    const clattn_kernel_shape shape = select_shape(&ctx->limits);
+    const int vw = shape == CLATTN_SHAPE_REGISTER_BLOCKS
+                       ? select_register_tiles(&ctx->limits, &p, rows_per_kv_head(&p), windowed).vw
+                       : 1;
+    char class_key[96];
+    tuning_class(&p, shape, windowed, vw, class_key, sizeof class_key);
+    char candidates[MAX_CANDIDATES][96];
+    const int n = shape == CLATTN_SHAPE_REGISTER_BLOCKS
+                      ? candidates_registers(ctx, &p, windowed, candidates)
+                      : candidates_local(ctx, &p, candidates);
+
+    tune_buffers b;
+    clattn_status st = buffers_create(ctx, &p, &b);
+    char *previous = NULL;
+    const char *old = tuning_get(ctx->tuning, class_key);
+    if (!st && old && !(previous = strdup(old)))
+        st = fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "clattn_tune: out of host memory");
+    if (st) {
+        buffers_release(&b);
+        return st;
+    }
+    uint64_t pairs = 0;
+    clattn_problem_visible_pairs(&p, &pairs);
+    const double flops = 4.0 * (double)problem_get(&p, CLATTN_PARAM_HEAD_DIM) * (double)pairs;
+
+    /* the rules' own choice first, as the figure to beat */
+    tuning_set(ctx->tuning, class_key, NULL);
+    const double rules_ms = time_plan(ctx, &p, &b);
+    say(&r, "%s\n  %-44s %9.3f ms %8.1f GFLOP/s\n", class_key, "(rules from the device's limits)",
+        rules_ms, rules_ms > 0 ? flops / (rules_ms * 1e6) : 0.0);
+    int best = -1;
+    double best_ms = rules_ms;
+    for (int i = 0; i < n; i++) {
+        if (tuning_set(ctx->tuning, class_key, candidates[i]))
+            continue;
+        const double ms = time_plan(ctx, &p, &b);
+        if (ms < 0) {
+            say(&r, "  %-44s  does not build or run here\n", candidates[i]);
+            continue;
+        }
+        say(&r, "  %-44s %9.3f ms %8.1f GFLOP/s\n", candidates[i], ms, flops / (ms * 1e6));
+        if (best_ms < 0 || ms < best_ms * (best < 0 ? 1.0 - MARGIN : 1.0)) {
+            best_ms = ms;
+            best = i;
+        }
+    }
+    buffers_release(&b);
+    /* the rules stay in charge unless a candidate beat them */
+    tuning_set(ctx->tuning, class_key, best >= 0 ? candidates[best] : previous);
+    free(previous);
+    say(&r, "  chosen: %s\n", best >= 0 ? candidates[best] : "the rules' tiles");
+    if (best >= 0 && tuning_save(ctx->tuning, &ctx->limits) != 0)
+        say(&r, "  (not saved: the kernel cache directory is off or not writable; the choice "
+                "holds for this context only)\n");
+    return CLATTN_SUCCESS;
+}

@@ -1,0 +1,157 @@
+/* Every kernel variant once, on tiny shapes, through the public API, checked against the
+ * reference: the program tests/oclgrind-kernels.sh runs under oclgrind, whose simulator
+ * reports out-of-bounds accesses, data races, uninitialised reads and barrier divergence
+ * that a real device would let pass silently. Not a meson test of its own: under an ordinary
+ * device it proves little that tests/check-algorithm.c does not, and under oclgrind it takes
+ * minutes.
+ *
+ * Usage: oclgrind-kernels [NAME...]   (no name: every variant; exit 0 when all agree)
+ *        oclgrind-kernels --list      (the variants' names, one a line) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clattn.h"
+
+typedef struct variant {
+    const char *name;
+    clattn_algorithm algo;
+    clattn_dtype dtype;
+    int heads, kv_heads, seq_q, seq_kv, head_dim;
+    int causal, window_left, window_right;
+} variant;
+
+/* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
+ * wider than 4; 7 keys and 5 rows leave every tile part empty. */
+static const variant variants[] = {
+    {"naive-f32-causal", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1},
+    {"naive-f16-window", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, 2, 1},
+    {"naive-bf16", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 0, -1, -1},
+    {"tiled-f32-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1},
+    {"tiled-f16", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, -1, -1},
+    {"tiled-bf16-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 1, -1, -1},
+    {"windowed-f32-causal", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 7, 7, 20, 1, 2, 0},
+    {"windowed-f16-two-sided", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 7, 24, 0, 1, 2},
+    {"windowed-bf16-empty-rows", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 1, 7, 3, 20, 1, 0, 0},
+    /* 600 keys: two or more splits and their merge */
+    {"decode-f32-causal", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1},
+    {"decode-f16-window", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 3, 600, 24, 1, 16, 0},
+};
+
+static int set_all(clattn_problem *p, const variant *v)
+{
+    const struct {
+        clattn_param param;
+        int64_t value;
+    } values[] = {{CLATTN_PARAM_HEADS, v->heads},        {CLATTN_PARAM_KV_HEADS, v->kv_heads},
+                  {CLATTN_PARAM_SEQ_Q, v->seq_q},        {CLATTN_PARAM_SEQ_KV, v->seq_kv},
+                  {CLATTN_PARAM_HEAD_DIM, v->head_dim},  {CLATTN_PARAM_CAUSAL, v->causal},
+                  {CLATTN_PARAM_WINDOW_LEFT, v->window_left},
+                  {CLATTN_PARAM_WINDOW_RIGHT, v->window_right},
+                  {CLATTN_PARAM_DTYPE, v->dtype},        {CLATTN_PARAM_ALGORITHM, v->algo}};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++)
+        if (clattn_problem_set(p, values[i].param, values[i].value))
+            return 0;
+    return 1;
+}
+
+/* Inputs in [-1, 1], the same on every run. */
+static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
+{
+    const size_t count = bytes / clattn_dtype_size(dtype);
+    float *f = malloc(count * sizeof *f);
+    void *out = malloc(bytes);
+    if (!f || !out) {
+        free(f);
+        free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++) {
+        seed = seed * 1103515245u + 12345u;
+        f[i] = (float)(seed >> 8) / 8388608.0f - 1.0f;
+    }
+    clattn_from_float(dtype, f, out, count);
+    free(f);
+    return out;
+}
+
+/* Runs one variant; returns 0 when it agrees with the reference, 1 otherwise. */
+static int run(clattn_context *ctx, const variant *v)
+{
+    clattn_problem *p = NULL;
+    clattn_plan *plan = NULL;
+    void *in[3] = {NULL, NULL, NULL}, *o = NULL;
+    float *o_ref = NULL, *lse = NULL, *lse_ref = NULL;
+    size_t bytes[4] = {0, 0, 0, 0};
+    const size_t rows = (size_t)v->heads * (size_t)v->seq_q;
+    int failed = 1;
+    if (clattn_problem_create(&p) || !set_all(p, v) || clattn_problem_check(p)) {
+        fprintf(stderr, "%s: bad variant: %s\n", v->name, clattn_message(NULL));
+        goto out;
+    }
+    for (int t = 0; t < 4; t++)
+        clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes[t]);
+    for (int t = 0; t < 3; t++)
+        in[t] = inputs(v->dtype, bytes[t], 7u + (unsigned)t);
+    o = malloc(bytes[3]);
+    o_ref = malloc(bytes[3] / clattn_dtype_size(v->dtype) * sizeof *o_ref);
+    lse = malloc(rows * sizeof *lse);
+    lse_ref = malloc(rows * sizeof *lse_ref);
+    if (!in[0] || !in[1] || !in[2] || !o || !o_ref || !lse || !lse_ref) {
+        fprintf(stderr, "%s: out of memory\n", v->name);
+        goto out;
+    }
+    if (clattn_reference(p, in[0], in[1], in[2], o_ref, lse_ref) ||
+        clattn_plan_create(ctx, p, &plan) || clattn_run_host(plan, in[0], in[1], in[2], o, lse)) {
+        fprintf(stderr, "%s: %s%s\n", v->name, clattn_message(NULL), clattn_message(ctx));
+        goto out;
+    }
+    double err = 0, lse_err = 0;
+    int passed = 0;
+    clattn_compare(p, o, o_ref, lse, lse_ref, &err, &lse_err, &passed);
+    printf("%-28s %s  (error %.2g, LSE error %.2g)\n", v->name, passed ? "ok  " : "FAIL", err,
+           lse_err);
+    if (!passed)
+        printf("%s", clattn_plan_describe(plan));
+    failed = !passed;
+out:
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(p);
+    for (int t = 0; t < 3; t++)
+        free(in[t]);
+    free(o);
+    free(o_ref);
+    free(lse);
+    free(lse_ref);
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
+            printf("%s\n", variants[i].name);
+        return 0;
+    }
+    clattn_context *ctx;
+    if (clattn_context_create(-1, &ctx)) {
+        fprintf(stderr, "oclgrind-kernels: %s\n", clattn_message(NULL));
+        return 1;
+    }
+    int failed = 0, ran = 0;
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+        int wanted = argc == 1;
+        for (int a = 1; a < argc; a++)
+            wanted |= strcmp(argv[a], variants[i].name) == 0;
+        if (wanted) {
+            failed += run(ctx, &variants[i]);
+            ran++;
+        }
+    }
+    clattn_context_destroy(ctx);
+    if (!ran) {
+        fprintf(stderr, "oclgrind-kernels: no variant of that name\n");
+        return 2;
+    }
+    return failed ? 1 : 0;
+}
