@@ -46,9 +46,19 @@ __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long 
                                      : LOAD(k, (ulong)krow[t] + (ulong)c);
         VSTORE(VLOAD(lanes), ktb + (ulong)c * (ulong)block);
     }
+#if HEAD_DIM % VW == 0
+    /* whole vectors: V rows are copied a vector at a time */
+    for (int t = 0; t < VW; t++)
+        for (int u = 0; u < D_VECS; u++)
+            VSTORE(j0 + t >= n ? (vec_t)(0.0f)
+                   : vrow[t] < 0 ? (vec_t)(NAN)
+                                 : LOADV(v, (ulong)vrow[t] + (ulong)(u * VW)),
+                   vpb + t * D_PAD + u * VW);
+#else
     for (int t = 0; t < VW; t++)
         for (int c = 0; c < D_PAD; c++)
             vpb[t * D_PAD + c] = j0 + t >= n || c >= HEAD_DIM ? 0.0f
                                  : vrow[t] < 0               ? NAN
                                                              : LOAD(v, (ulong)vrow[t] + (ulong)c);
+#endif
 }

@@ -61,15 +61,16 @@ register_tiles select_register_tiles(const device_limits *l, const clattn_proble
     /* A block of keys as wide as L1_SHARE allows, up to four vectors. */
     int64_t block_vecs = L1_SHARE / (4 * d * t.vw);
     t.kv_vecs = block_vecs >= 4 ? 4 : block_vecs >= 2 ? 2 : 1;
-    if (windowed) {
-        /* A window of W keys touches W + rows keys per block of rows: a block much wider
-         * than that is mostly masked work. */
-        int64_t wl = problem_get(p, CLATTN_PARAM_WINDOW_LEFT);
-        int64_t wr = problem_get(p, CLATTN_PARAM_WINDOW_RIGHT);
-        int64_t span = wl + (wr < 0 ? 0 : wr) + 1 + 4;
-        int64_t vecs = (span + t.vw - 1) / t.vw;
-        if (wl >= 0 && vecs < t.kv_vecs)
-            t.kv_vecs = pow2_ceil(vecs);
+    const int64_t wl = problem_get(p, CLATTN_PARAM_WINDOW_LEFT);
+    if (windowed && wl >= 0) {
+        /* A block of rows sees its window plus its own height of keys, cut into whole blocks:
+         * about one block and the rows' height of every window is masked work. Blocks of at
+         * most a quarter of the window keep that near 15 % (or the smallest block, for
+         * windows narrower than that). */
+        const int64_t wr = problem_get(p, CLATTN_PARAM_WINDOW_RIGHT);
+        const int64_t span = wl + (wr < 0 ? 0 : wr) + 1;
+        while (t.kv_vecs > 1 && (int64_t)t.kv_vecs * t.vw > span / 4)
+            t.kv_vecs /= 2;
     }
     /* Rows complete the FMA chains; a short sequence (decode: seq_q of 1 to 4) is not padded
      * with wasted rows. */
