@@ -348,28 +348,10 @@ void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t 
         *hi = *lo;
 }
 
-void problem_rows_range(const clattn_problem *p, int64_t i0, int64_t i1, int64_t *lo,
-                        int64_t *hi)
-{
-    int64_t lo0, hi0, lo1, hi1;
-    problem_row_range(p, i0, &lo0, &hi0);
-    problem_row_range(p, i1 - 1, &lo1, &hi1);
-    *lo = lo0;
-    *hi = hi1 > hi0 ? hi1 : hi0;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
 int problem_window_bounds_work(const clattn_problem *p)
 {
     return p->value[CLATTN_PARAM_WINDOW_LEFT] >= 0 &&
            (p->value[CLATTN_PARAM_WINDOW_RIGHT] >= 0 || p->value[CLATTN_PARAM_CAUSAL]);
-}
-
-int problem_has_mask(const clattn_problem *p)
-{
-    return p->value[CLATTN_PARAM_CAUSAL] || p->value[CLATTN_PARAM_WINDOW_LEFT] >= 0 ||
-           p->value[CLATTN_PARAM_WINDOW_RIGHT] >= 0;
 }
 
 clattn_status clattn_problem_visible_pairs(const clattn_problem *p, uint64_t *pairs)

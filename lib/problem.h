@@ -31,19 +31,12 @@ int64_t problem_position_offset(const clattn_problem *p);
  * restatement of docs/semantics.md used for planning; the reference checks it pair by pair. */
 void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi);
 
-/* The keys any row of [i0, i1) can see, as one range (row ranges grow with i). */
-void problem_rows_range(const clattn_problem *p, int64_t i0, int64_t i1, int64_t *lo,
-                        int64_t *hi);
-
 /* A paged KV cache: its block table's width (pages per entry), 0 when contiguous. */
 int64_t problem_pages_per_seq(const clattn_problem *p);
 
 /* Whether a window bounds the work: every row sees a fixed number of keys however long the
  * sequence (a left bound, and a right bound or the causal edge). */
 int problem_window_bounds_work(const clattn_problem *p);
-
-/* Whether a window or causal mask bounds each row's keys to fewer than seq_kv. */
-int problem_has_mask(const clattn_problem *p);
 
 /* Bytes from the buffer offset that a tensor spans (0 on overflow, which check rejects). */
 uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t);
