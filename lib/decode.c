@@ -39,16 +39,9 @@ static void decode_release(clattn_plan *plan)
     decode_impl *d = plan->impl;
     if (!d)
         return;
-    if (d->attend)
-        clReleaseKernel(d->attend);
-    if (d->merge)
-        clReleaseKernel(d->merge);
-    if (d->part_o)
-        clReleaseMemObject(d->part_o);
-    if (d->part_lse)
-        clReleaseMemObject(d->part_lse);
-    free(d);
-    plan->impl = NULL;
+    const cl_kernel kernels[] = {d->attend, d->merge};
+    const cl_mem mems[] = {d->part_o, d->part_lse};
+    plan_release_impl(plan, kernels, 2, mems, 2);
 }
 
 static int64_t pow2_ceil(int64_t v)

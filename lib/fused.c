@@ -30,16 +30,9 @@ static void fused_release(clattn_plan *plan)
     fused_impl *f = plan->impl;
     if (!f)
         return;
-    if (f->pack)
-        clReleaseKernel(f->pack);
-    if (f->attend)
-        clReleaseKernel(f->attend);
-    if (f->kt)
-        clReleaseMemObject(f->kt);
-    if (f->vp)
-        clReleaseMemObject(f->vp);
-    free(f);
-    plan->impl = NULL;
+    const cl_kernel kernels[] = {f->pack, f->attend};
+    const cl_mem mems[] = {f->kt, f->vp};
+    plan_release_impl(plan, kernels, 2, mems, 2);
 }
 
 int64_t rows_per_kv_head(const clattn_problem *p)

@@ -33,16 +33,9 @@ static void naive_release(clattn_plan *plan)
     naive_impl *n = plan->impl;
     if (!n)
         return;
-    cl_kernel kernels[] = {n->pack, n->scores, n->scale_mask, n->softmax, n->pv};
-    for (size_t i = 0; i < sizeof kernels / sizeof *kernels; i++)
-        if (kernels[i])
-            clReleaseKernel(kernels[i]);
-    cl_mem mems[] = {n->kt, n->vp, n->s};
-    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
-        if (mems[i])
-            clReleaseMemObject(mems[i]);
-    free(n);
-    plan->impl = NULL;
+    const cl_kernel kernels[] = {n->pack, n->scores, n->scale_mask, n->softmax, n->pv};
+    const cl_mem mems[] = {n->kt, n->vp, n->s};
+    plan_release_impl(plan, kernels, 5, mems, 3);
 }
 
 static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *seq,

@@ -114,6 +114,19 @@ static void describe_device(clattn_plan *plan)
                   l->simulated);
 }
 
+void plan_release_impl(clattn_plan *plan, const cl_kernel *kernels, size_t kernel_count,
+                       const cl_mem *mems, size_t mem_count)
+{
+    for (size_t i = 0; i < kernel_count; i++)
+        if (kernels[i])
+            clReleaseKernel(kernels[i]);
+    for (size_t i = 0; i < mem_count; i++)
+        if (mems[i])
+            clReleaseMemObject(mems[i]);
+    free(plan->impl);
+    plan->impl = NULL;
+}
+
 static void release_stages(clattn_plan *plan)
 {
     for (int i = 0; i < PLAN_MAX_STAGES; i++) {

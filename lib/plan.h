@@ -74,6 +74,11 @@ void plan_set_stages(clattn_plan *plan, int count, const char *const *names);
  * maximum allocation first so that a too-large problem gets a status, not a driver error. */
 clattn_status plan_alloc(clattn_plan *plan, size_t bytes, const char *what, cl_mem *out);
 
+/* Releases an algorithm's private state: its kernels and buffers (NULL entries skipped), then
+ * plan->impl itself. For the algorithms' plan_ops.release. */
+void plan_release_impl(clattn_plan *plan, const cl_kernel *kernels, size_t kernel_count,
+                       const cl_mem *mems, size_t mem_count);
+
 /* Algorithm set-up, called by clattn_plan_create once the algorithm and shape are chosen. */
 clattn_status fused_setup(clattn_plan *plan);
 clattn_status naive_setup(clattn_plan *plan);
