@@ -70,19 +70,7 @@ static clattn_status decode_enqueue(clattn_plan *plan, struct launch_sequence *s
                               problem_get(p, CLATTN_PARAM_SEQ_Q);
     kernel_args a;
     args_begin(&a, plan->ctx, d->attend);
-    args_tensor(&a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
-    args_tensor(&a, p, CLATTN_TENSOR_K, b->k, b->k_off);
-    args_tensor(&a, p, CLATTN_TENSOR_V, b->v, b->v_off);
-    args_tensor(&a, p, CLATTN_TENSOR_O, b->o, b->o_off);
-    args_mem(&a, b->lse);
-    args_ulong(&a, b->lse_off);
-    args_int(&a, b->lse != NULL);
-    args_mask(&a, p);
-    args_kv_layout(&a, p, b);
-    args_int(&a, d->split_len);
-    args_int(&a, (cl_int)part_rows);
-    args_mem(&a, d->part_o);
-    args_mem(&a, d->part_lse);
+    args_in_place(&a, p, b, d->split_len, (cl_int)part_rows, d->part_o, d->part_lse);
     clattn_status st = args_end(&a, d->registers ? "decode_registers" : "attend_local");
     if (st)
         return st;

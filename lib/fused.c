@@ -165,19 +165,8 @@ static clattn_status local_enqueue(clattn_plan *plan, struct launch_sequence *se
     const clattn_problem *p = &plan->problem;
     kernel_args a;
     args_begin(&a, plan->ctx, f->attend);
-    args_tensor(&a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
-    args_tensor(&a, p, CLATTN_TENSOR_K, b->k, b->k_off);
-    args_tensor(&a, p, CLATTN_TENSOR_V, b->v, b->v_off);
-    args_tensor(&a, p, CLATTN_TENSOR_O, b->o, b->o_off);
-    args_mem(&a, b->lse);
-    args_ulong(&a, b->lse_off);
-    args_int(&a, b->lse != NULL);
-    args_mask(&a, p);
-    args_kv_layout(&a, p, b);
-    args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV)); /* one split: every key */
-    args_int(&a, 0);
-    args_mem(&a, NULL);
-    args_mem(&a, NULL);
+    /* one split: every key, no partial outputs */
+    args_in_place(&a, p, b, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV), 0, NULL, NULL);
     clattn_status st = args_end(&a, "attend_local");
     if (st)
         return st;

@@ -208,6 +208,24 @@ void args_mask(kernel_args *a, const clattn_problem *p)
     args_float(a, (cl_float)(problem_scale(p) * 1.4426950408889634)); /* base 2: common.cl */
 }
 
+void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,
+                   cl_int split_len, cl_int part_rows, cl_mem part_o, cl_mem part_lse)
+{
+    args_tensor(a, p, CLATTN_TENSOR_Q, b->q, b->q_off);
+    args_tensor(a, p, CLATTN_TENSOR_K, b->k, b->k_off);
+    args_tensor(a, p, CLATTN_TENSOR_V, b->v, b->v_off);
+    args_tensor(a, p, CLATTN_TENSOR_O, b->o, b->o_off);
+    args_mem(a, b->lse);
+    args_ulong(a, b->lse_off);
+    args_int(a, b->lse != NULL);
+    args_mask(a, p);
+    args_kv_layout(a, p, b);
+    args_int(a, split_len);
+    args_int(a, part_rows);
+    args_mem(a, part_o);
+    args_mem(a, part_lse);
+}
+
 clattn_status args_end(kernel_args *a, const char *kernel_name)
 {
     if (a->err == CL_SUCCESS)
