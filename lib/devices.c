@@ -1,4 +1,5 @@
 /* The flat device list: every device of every platform, platform order then device order. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +8,7 @@
 
 /* Platforms that fail to list devices (a broken ICD, Clover without hardware) contribute none;
  * the list is rebuilt on each call so it always reflects the loader's current view. */
-static clattn_status walk(int wanted, int *count, cl_platform_id *platform_out,
+static clattn_status walk_unlocked(int wanted, int *count, cl_platform_id *platform_out,
                           cl_device_id *device_out)
 {
     cl_uint nplat = 0;
@@ -57,6 +58,21 @@ static clattn_status walk(int wanted, int *count, cl_platform_id *platform_out,
     free(plats);
     *count = n;
     return CLATTN_SUCCESS;
+}
+
+/* The ICD loader reads its vendor files on the first clGetPlatformIDs of the process, and
+ * ocl-icd 2.3 does that without a lock: two threads that create their first contexts at the
+ * same moment can see zero platforms. Every walk is serialised so that the first one finishes
+ * the loader's start-up before another begins; a walk costs microseconds once it has. */
+static pthread_mutex_t walk_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static clattn_status walk(int wanted, int *count, cl_platform_id *platform_out,
+                          cl_device_id *device_out)
+{
+    pthread_mutex_lock(&walk_lock);
+    clattn_status st = walk_unlocked(wanted, count, platform_out, device_out);
+    pthread_mutex_unlock(&walk_lock);
+    return st;
 }
 
 clattn_status clattn_device_count(int *count)

@@ -3,7 +3,9 @@
  * problems at the same moment, so that the same kernels are built concurrently and the
  * on-disk program cache (pointed at a new, empty folder) is first written by all four at
  * once; a second round loads what the first stored, again all at once. Every result is
- * compared with the reference. .ci/trust runs this under ThreadSanitizer.
+ * compared with the reference. The process's first OpenCL call is made by the four threads at
+ * once (the harness counts devices in a child process), so the ICD loader's start-up is raced
+ * too. .ci/trust runs this under ThreadSanitizer.
  *
  * Check's assertions are not thread-safe: workers only record what went wrong, and the main
  * thread asserts. */
