@@ -202,8 +202,8 @@ static int parse_int64(const char *text, int64_t *out)
     return 1;
 }
 
-static int parse_count(const char *flag, const char *text, int64_t min, int64_t max, int *out,
-                       char *err, size_t errlen)
+static int parse_size(const char *flag, const char *text, int64_t min, int64_t max,
+                      int64_t *out, char *err, size_t errlen)
 {
     int64_t value;
     if (!parse_int64(text, &value))
@@ -214,6 +214,17 @@ static int parse_count(const char *flag, const char *text, int64_t min, int64_t 
                  (long long)max);
         return fail(err, errlen, flag, text, why);
     }
+    *out = value;
+    return 0;
+}
+
+/* parse_size for flags whose bounds fit an int */
+static int parse_count(const char *flag, const char *text, int64_t min, int64_t max, int *out,
+                       char *err, size_t errlen)
+{
+    int64_t value = 0;
+    if (parse_size(flag, text, min, max, &value, err, errlen))
+        return -1;
     *out = (int)value;
     return 0;
 }
@@ -284,21 +295,6 @@ static int parse_align(const char *text, clattn_align *out)
     return 1;
 }
 
-static int parse_size(const char *flag, const char *text, int64_t min, int64_t max,
-                      int64_t *out, char *err, size_t errlen)
-{
-    int64_t value;
-    if (!parse_int64(text, &value))
-        return fail(err, errlen, flag, text, "not an integer");
-    if (value < min || value > max) {
-        char why[96];
-        snprintf(why, sizeof why, "must be between %lld and %lld", (long long)min,
-                 (long long)max);
-        return fail(err, errlen, flag, text, why);
-    }
-    *out = value;
-    return 0;
-}
 
 /* --kv-lens: comma-separated lengths, each 0 or more; no empty items. */
 static int parse_kv_lens(const char *flag, const char *text, struct bench_options *opt,

@@ -82,6 +82,18 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
     kv_lens, lens_off, ragged, appended, capacity, pages, pages_off, pages_per_seq, page_size,  \
         num_pages
 
+/* The arguments of the kernels that read Q, K and V where the caller keeps them and may split
+ * the keys (cl/decode.cl, cl/tiled_local.cl): one list, matching lib/launch.c's
+ * args_in_place. With split_len > 0 each split writes part_o / part_lse for cl/merge.cl. */
+#define IN_PLACE_PARAMS                                                                        \
+    __global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,                  \
+        __global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,              \
+        __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,              \
+        __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,                    \
+        __global float *lse, ulong lse_off, int write_lse, int heads, int group, int nq,        \
+        int nk, int align_br, int causal, long wl, long wr, float qscale, KV_LAYOUT_PARAMS,     \
+        int split_len, int part_rows, __global float *part_o, __global float *part_lse
+
 /* Entry b's number of keys, or -1 when the caller's length is impossible. */
 inline int kv_length(int b, int nk, KV_LAYOUT_PARAMS)
 {

@@ -40,14 +40,7 @@ inline void load_row(vec_t *dst, __global const storage_t *src, long row)
 }
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
-void decode_registers(__global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,
-                      __global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
-                      __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
-                      __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,
-                      __global float *lse, ulong lse_off, int write_lse, int heads, int group,
-                      int nq, int nk, int align_br, int causal, long wl, long wr, float qscale,
-                      KV_LAYOUT_PARAMS, int split_len, int part_rows, __global float *part_o,
-                      __global float *part_lse)
+void decode_registers(IN_PLACE_PARAMS)
 {
     const int kv_heads = heads / group, rows_per_kv = nq * group;
     const int head_blocks = (kv_heads + KVH - 1) / KVH;

@@ -40,14 +40,7 @@ inline void load_tile(__local float *dst, __global const storage_t *src, ulong o
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void attend_local(__global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,
-                  __global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
-                  __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
-                  __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,
-                  __global float *lse, ulong lse_off, int write_lse, int heads, int group,
-                  int nq, int nk, int align_br, int causal, long wl, long wr, float qscale,
-                  KV_LAYOUT_PARAMS, int split_len, int part_rows, __global float *part_o,
-                  __global float *part_lse)
+void attend_local(IN_PLACE_PARAMS)
 {
     __local float q_tile[BR * LDS_STRIDE];
     __local float kv[BC * LDS_STRIDE];

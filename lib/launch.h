@@ -60,9 +60,10 @@ void args_kv_layout(kernel_args *a, const clattn_problem *p, const attn_buffers 
 /* The shape and mask arguments every attention kernel takes after its tensors: heads,
  * group, nq, nk, align_br, causal, window left/right, and the base-2 score scale. */
 void args_mask(kernel_args *a, const clattn_problem *p);
-/* The whole argument list of the kernels that read K and V in place (attend_local,
- * decode_registers): the tensors, LSE, shape and mask, KV layout, and the split of the keys
- * with its partial outputs (one split: split_len = seq_kv, no partial buffers). */
+/* The whole argument list of the kernels that read K and V in place (attend_local and
+ * decode_registers, declared with cl/common.cl's IN_PLACE_PARAMS): the tensors, LSE, shape
+ * and mask, KV layout, and the split of the keys with its partial outputs (one split:
+ * split_len = seq_kv, no partial buffers). */
 void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,
                    cl_int split_len, cl_int part_rows, cl_mem part_o, cl_mem part_lse);
 clattn_status args_end(kernel_args *a, const char *kernel_name);
