@@ -240,10 +240,12 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
                                                     : "the device vectorises across work-items");
             plan_describe(plan,
                           "tiles: %d query rows x %d keys per work-group of %d (%d work-items "
-                          "per row, %d output columns each); %llu bytes of __local; kernel "
-                          "allows groups of %zu, prefers multiples of %zu",
+                          "per row, %d output columns each; %s); %llu bytes of __local; "
+                          "kernel allows groups of %zu, prefers multiples of %zu",
                           lt->br, lt->bc, lt->br * lt->tpr, lt->tpr,
                           (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + lt->tpr - 1) / lt->tpr),
+                          tuned && attempt == 0 ? "measured by clattn_tune on this device"
+                                                : "from the device's limits",
                           (unsigned long long)plan->local_mem_bytes, kernel_limit, multiple);
             return CLATTN_SUCCESS;
         }

@@ -95,8 +95,7 @@ START_TEST(tuned_tiles_reach_later_contexts)
 
     ctx = context(); /* reads the file */
     char *text = run_and_check(ctx, p);
-    ck_assert_msg(strstr(text, "measured by clattn_tune") || strstr(text, "br=") ||
-                      strstr(text, "2 query rows x 16 keys"),
+    ck_assert_msg(strstr(text, "measured by clattn_tune"),
                   "the plan did not use the tuned tiles:\n%s", text);
     free(text);
     clattn_context_destroy(ctx);
