@@ -286,11 +286,12 @@ static int output_overlaps(const clattn_problem *p)
     int64_t span = p->value[CLATTN_PARAM_HEAD_DIM]; /* the contiguous row */
     for (int k = 0; k < 3; k++) {
         int dim = order[k];
-        if (n[dim] == 1)
+        if (n[dim] <= 1)
             continue;
         if (s[dim] < span)
             return 1;
-        span = s[dim] * n[dim];
+        /* past INT64_MAX no stride of a larger dimension can step over it */
+        span = s[dim] > INT64_MAX / n[dim] ? INT64_MAX : s[dim] * n[dim];
     }
     return 0;
 }

@@ -114,6 +114,14 @@ START_TEST(strides)
     ck_assert_int_eq(clattn_problem_check(p), CLATTN_SUCCESS); /* back to the default */
     clattn_problem_get_strides(p, CLATTN_TENSOR_O, &b, &s, &h);
     ck_assert_int_eq(b, 5 * 4 * 3);
+    /* 65536 f16 rows 2^47 elements apart: the tensor spans under 2^64 bytes, but the rows'
+     * stride times their count is 2^63, past INT64_MAX (the overlap check once overflowed
+     * there; a fuzzer found it, and UBSan sees it) */
+    clattn_problem_set(p, CLATTN_PARAM_BATCH, 1);
+    clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, 65536);
+    ck_assert_int_eq(clattn_problem_set_strides(p, CLATTN_TENSOR_O, 0, (int64_t)1 << 47, 3),
+                     CLATTN_SUCCESS);
+    ck_assert_int_eq(clattn_problem_check(p), CLATTN_SUCCESS);
     clattn_problem_destroy(p);
 }
 END_TEST
