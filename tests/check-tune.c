@@ -83,17 +83,25 @@ static void other_tiles(clattn_context *ctx, clattn_problem *p, char *class_key,
     }
 }
 
-START_TEST(tuned_tiles_reach_later_contexts)
+/* Stores other_tiles for p in this device's tuning file, as clattn_tune would, through a
+ * context that is then destroyed; class_key gets the problem's class. */
+static void store_other_tiles(clattn_problem *p, char class_key[96])
 {
     clattn_context *ctx = context();
-    clattn_problem *p = problem();
-    char class_key[96], tiles[96];
+    char tiles[96];
     other_tiles(ctx, p, class_key, tiles);
     ck_assert_int_eq(tuning_set(ctx->tuning, class_key, tiles), 0);
     ck_assert_int_eq(tuning_save(ctx->tuning, &ctx->limits), 0);
     clattn_context_destroy(ctx);
+}
 
-    ctx = context(); /* reads the file */
+START_TEST(tuned_tiles_reach_later_contexts)
+{
+    clattn_problem *p = problem();
+    char class_key[96];
+    store_other_tiles(p, class_key);
+
+    clattn_context *ctx = context(); /* reads the file */
     char *text = run_and_check(ctx, p);
     ck_assert_msg(strstr(text, "measured by clattn_tune"),
                   "the plan did not use the tuned tiles:\n%s", text);
@@ -105,13 +113,9 @@ END_TEST
 
 START_TEST(damaged_tuning_file_is_ignored)
 {
-    clattn_context *ctx = context();
     clattn_problem *p = problem();
-    char class_key[96], tiles[96];
-    other_tiles(ctx, p, class_key, tiles);
-    ck_assert_int_eq(tuning_set(ctx->tuning, class_key, tiles), 0);
-    ck_assert_int_eq(tuning_save(ctx->tuning, &ctx->limits), 0);
-    clattn_context_destroy(ctx);
+    char class_key[96];
+    store_other_tiles(p, class_key);
     /* overwrite every tuning file with lines of impossible tiles and plain garbage */
     DIR *dir = opendir(cache);
     ck_assert_ptr_nonnull(dir);
@@ -126,7 +130,7 @@ START_TEST(damaged_tuning_file_is_ignored)
         fclose(f);
     }
     closedir(dir);
-    ctx = context();
+    clattn_context *ctx = context();
     char *text = run_and_check(ctx, p);
     ck_assert_msg(!strstr(text, "measured by clattn_tune"), "damaged tiles were used:\n%s", text);
     free(text);
