@@ -45,9 +45,10 @@ enum flag_id {
     FLAG_TOKENS,
     FLAG_PROMPT,
     FLAG_KV_LENS,
-    FLAG_PAGE_SIZE
+    FLAG_PAGE_SIZE,
+    FLAG_FULL
 };
-enum { FLAG_COUNT = FLAG_PAGE_SIZE + 1 };
+enum { FLAG_COUNT = FLAG_FULL + 1 };
 
 static const struct flag {
     const char *name;
@@ -91,6 +92,7 @@ static const struct flag {
     {"--prompt", FLAG_PROMPT, 1, 0},
     {"--kv-lens", FLAG_KV_LENS, 1, 0},
     {"--page-size", FLAG_PAGE_SIZE, 1, 0},
+    {"--full", FLAG_FULL, 0, 0},
 };
 
 /* The single problem's sizes when a shape flag is given but not every size is. */
@@ -106,13 +108,14 @@ static const struct flag {
 #define DECODE_PROMPT 0
 #define DECODE_COMPARE_SEQ_KV 32768
 
-static const char usage_text[] =
+/* In two parts: C compilers need not take a string literal over 4095 bytes. */
+static const char usage_runs[] =
     "Usage: attn-bench [OPTION]...\n"
     "Benchmark and validate clattn's attention algorithms on an OpenCL device.\n"
     "\n"
-    "Without shape flags, runs the standard sweep: seq 512..8192 (and on while the naive\n"
-    "path fits in one pass), batch 1, heads 8, head_dim 64, f32, causal and not, for naive,\n"
-    "tiled and windowed (window 256,0). Any shape flag runs that single problem instead.\n"
+    "Without shape flags, runs the standard sweep: seq 512..8192, batch 1, heads 8,\n"
+    "head_dim 64, f32, causal and not, for naive (up to seq 4096), tiled and windowed\n"
+    "(window 256,0). Any shape flag runs that single problem instead.\n"
     "\n"
     "Actions:\n"
     "  --list-devices        list every OpenCL device clattn sees, then exit\n"
@@ -128,11 +131,16 @@ static const char usage_text[] =
     "Device and runs:\n"
     "  --device N            device N of --list-devices (default: the library's default)\n"
     "  --algo A              naive, tiled, windowed, decode, auto or all (default all:\n"
-    "                        naive, tiled and windowed)\n"
+    "                        naive, tiled and windowed); with --decode: decode (the\n"
+    "                        default there), tiled or auto\n"
     "  --iters N             timed runs per row, N >= 1 (default 5); the median is reported\n"
     "  --warmup N            untimed runs before them (default 2)\n"
     "  --no-peak             do not measure the device's peak (no \"% of peak\")\n"
-    "\n"
+    "  --full                the long sweep: naive past seq 4096, and on past 8192 while\n"
+    "                        naive fits in one pass (minutes, and gigabytes of memory)\n"
+    "\n";
+
+static const char usage_problems[] =
     "Shape of a single problem:\n"
     "  --batch B             batch size (default 1)\n"
     "  --heads H             query heads (default 8)\n"
@@ -152,7 +160,9 @@ static const char usage_text[] =
     "  --save DIR            write q, k, v, o, lse .npy files of the single problem to DIR\n"
     "  --json FILE           write every row as JSON\n"
     "  --csv FILE            write every row as CSV\n"
-    "  --plot FILE.svg       plot latency against sequence length (log-log SVG)\n"
+    "  --plot FILE.svg       plot latency and GFLOP/s against sequence length (SVG)\n"
+    "                        For one of these FILE may be -, standard output: the table\n"
+    "                        then goes to standard error, and no progress is shown.\n"
     "\n"
     "Decoding with a KV cache (defaults: batch 1, heads 32, kv-heads 8, head-dim 128, f32):\n"
     "  --decode              generate --tokens tokens, one query row per sequence and step,\n"
@@ -168,14 +178,14 @@ static const char usage_text[] =
     "                        pages shuffled in a pool (default: contiguous)\n"
     "  --decode-compare      one step at --seq-kv keys (default 32768) with the decode\n"
     "                        algorithm and with tiled, and the speed-up\n"
-    "  --algo A              with --decode: decode (default), tiled or auto\n"
     "\n"
     "Exit status: 0 success, 1 a check failed, 2 usage error, 3 device or runtime error.\n"
     "See attn-bench(1) for the FLOP and traffic models and the environment variables.\n";
 
-const char *bench_usage(void)
+const char *const *bench_usage(void)
 {
-    return usage_text;
+    static const char *const parts[] = {usage_runs, usage_problems, NULL};
+    return parts;
 }
 
 static int fail(char *err, size_t errlen, const char *flag, const char *value, const char *why)
@@ -390,6 +400,7 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
     case FLAG_STARTUP_CHILD:
         return set_action(opt, BENCH_ACTION_STARTUP_CHILD, f->name, err, errlen);
     case FLAG_NO_PEAK: opt->no_peak = 1; return 0;
+    case FLAG_FULL: opt->full = 1; return 0;
     case FLAG_CAUSAL: opt->causal = 1; return 0;
     case FLAG_CHECK: opt->check = 1; return 0;
     case FLAG_PROFILE: opt->profile = 1; return 0;
@@ -505,6 +516,7 @@ static const struct refusal not_in_decode[] = {
     {FLAG_WINDOW, "does not apply to decode mode"},
     {FLAG_SAVE, "saves a single problem's tensors: not in decode mode"},
     {FLAG_PLOT, "plots the sweep and single problems: not in decode mode (use --json or --csv)"},
+    {FLAG_FULL, "lengthens the sweep: not in decode mode"},
 };
 
 static const struct refusal not_in_loop[] = {
@@ -521,6 +533,16 @@ static const struct refusal not_in_compare[] = {
 
 #define REFUSE(list, seen, err, errlen) \
     refuse_seen(list, sizeof list / sizeof *list, seen, err, errlen)
+
+/* How many of the reports go to standard output. */
+static int stdout_reports(const struct bench_options *opt)
+{
+    const char *const reports[] = {opt->json_path, opt->csv_path, opt->plot_path};
+    int count = 0;
+    for (size_t i = 0; i < sizeof reports / sizeof *reports; i++)
+        count += reports[i] && strcmp(reports[i], BENCH_STDOUT_PATH) == 0;
+    return count;
+}
 
 /* Decode mode: the refusals, then its defaults for the sizes not given. */
 static int finish_decode(struct bench_options *opt, const unsigned char *seen,
@@ -614,6 +636,9 @@ int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err
     opt->seq_kv = seq.has_seq_kv ? seq.seq_kv : seq.seq;
     if (opt->action == BENCH_ACTION_HELP)
         return 0;
+    if (stdout_reports(opt) > 1)
+        return fail(err, errlen, "--json, --csv, --plot", BENCH_STDOUT_PATH,
+                    "standard output takes one report at most");
     if (opt->decode)
         return finish_decode(opt, seen, &seq, err, errlen);
     if (REFUSE(need_decode, seen, err, errlen))
@@ -626,5 +651,13 @@ int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err
     if (opt->save_dir && opt->action == BENCH_ACTION_RUN && !opt->single)
         return fail(err, errlen, "--save", opt->save_dir,
                     "needs a single problem: add a shape flag such as --seq");
+    if (opt->full && (opt->action != BENCH_ACTION_RUN || opt->single))
+        return fail(err, errlen, "--full", NULL,
+                    "lengthens the standard sweep: not with shape flags or other actions");
     return 0;
+}
+
+int bench_report_to_stdout(const struct bench_options *opt)
+{
+    return stdout_reports(opt) > 0;
 }

@@ -60,15 +60,23 @@ struct bench_options {
 
     int iters, warmup;
     int check, profile, no_peak;
-    /* Paths are argv's own strings, not copies. NULL when not given. */
+    int full; /* --full: the sweep's long lengths too (naive past 4096, lengths past 8192) */
+    /* Paths are argv's own strings, not copies. NULL when not given. A report's path "-" is
+     * standard output (at most one report's), and the table then goes to standard error. */
     const char *save_dir, *json_path, *csv_path, *plot_path;
 };
+
+/* The report path that means standard output. */
+#define BENCH_STDOUT_PATH "-"
+
+/* Whether a report (--json, --csv or --plot) is written to standard output. */
+int bench_report_to_stdout(const struct bench_options *opt);
 
 /* Parses argv[1..argc-1] into `opt` (every field set, defaults included). Returns 0, or -1
  * with a one-line reason naming the flag and value in `err` (truncated to `errlen`). */
 int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen);
 
-/* The --help text. */
-const char *bench_usage(void);
+/* The --help text, in parts to print in order, NULL-terminated. */
+const char *const *bench_usage(void);
 
 #endif

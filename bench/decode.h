@@ -38,9 +38,11 @@ struct decode_plan {
 int decode_plan_create(struct bench_session *s, const struct decode_job *job,
                        clattn_algorithm requested, struct decode_plan *out);
 
-/* Sets a decode row's shape, models and plan fields for step `step` (kind and the
- * measurements are the caller's). */
-void decode_row_fill(const struct decode_job *job, const struct decode_plan *plan,
-                     uint64_t cache_bytes, int64_t step, struct bench_row *row);
+/* Sets a decode row's shape, models and plan fields for step `step`, and whether what the step
+ * reads fits the session's device's last-level cache (kind and the measurements are the
+ * caller's). */
+void decode_row_fill(const struct bench_session *s, const struct decode_job *job,
+                     const struct decode_plan *plan, uint64_t cache_bytes, int64_t step,
+                     struct bench_row *row);
 
 #endif

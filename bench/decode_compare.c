@@ -18,8 +18,16 @@ static int measure(struct bench_session *s, const struct decode_job *job,
     int rc = decode_plan_create(s, job, algo, &plan);
     if (rc)
         return rc;
+    /* the plan's scratch is allocated when the plan is made: checked before it runs */
+    const struct memory_need need = {
+        .what = "the plan's scratch beside the KV cache",
+        .device_held = memory_add((uint64_t)plan.scratch_bytes, kv_cache_device_bytes(cache))};
+    if ((rc = session_check_memory(s, &need))) {
+        clattn_plan_destroy(plan.plan);
+        return rc;
+    }
     *row = (struct bench_row){.kind = ROW_DECODE_COMPARE};
-    decode_row_fill(job, &plan, kv_cache_bytes(cache), 1, row);
+    decode_row_fill(s, job, &plan, kv_cache_bytes(cache), 1, row);
     struct kv_step step = {plan.plan, cache};
     if (s->opt->check)
         rc = kv_cache_poison_outputs(cache, s->queue);
@@ -40,12 +48,12 @@ static int measure(struct bench_session *s, const struct decode_job *job,
 int decode_compare_run(struct bench_session *s, const struct decode_job *job)
 {
     struct kv_cache *cache = NULL;
-    int rc = kv_cache_create(s->ctx, job->problem, &job->layout, s->opt->check, &cache);
+    int rc = kv_cache_create(s, job->problem, &job->layout, s->opt->check, 0, &cache);
     if (!rc)
-        decode_print_compare_header(stdout, s, job, kv_cache_bytes(cache));
+        decode_print_compare_header(s->table, s, job, kv_cache_bytes(cache));
     struct bench_row rows[COMPARED];
     struct progress progress;
-    progress_init(&progress);
+    progress_init(&progress, s->opt);
     int measured = 0;
     for (; measured < COMPARED && !rc; measured++) {
         progress_show(&progress, "compare: %s at %lld keys", algo_name(compared[measured]),
@@ -68,6 +76,6 @@ int decode_compare_run(struct bench_session *s, const struct decode_job *job)
                 free(rows[j].stages);
     }
     if (!rc)
-        decode_print_compare_result(stdout, &rows[0], &rows[COMPARED - 1]);
+        decode_print_compare_result(s->table, s, &rows[0], &rows[COMPARED - 1]);
     return rc;
 }

@@ -51,7 +51,7 @@ static int sample(struct bench_session *s, const struct decode_job *job,
                   int64_t t, struct bench_row *row)
 {
     *row = (struct bench_row){.kind = ROW_DECODE_STEP};
-    decode_row_fill(job, plan, kv_cache_bytes(cache), t, row);
+    decode_row_fill(s, job, plan, kv_cache_bytes(cache), t, row);
     row->decode.off_ms = row->decode.cum_on_ms = row->decode.cum_off_ms = NAN;
     row->decode.cum_flops_ratio = NAN;
     int rc = s->opt->check ? kv_cache_poison_outputs(cache, s->queue) : 0;
@@ -68,18 +68,18 @@ static int sample(struct bench_session *s, const struct decode_job *job,
     return rc;
 }
 
-/* Steps 1..T; the sampled ones become rows. *device_ms and *wall_ms sum every step once (the
- * median of a sampled one). */
+/* Steps 1..T; the sampled ones become rows. *ms (by the session's clock) and *wall_ms sum every
+ * step once (the median of a sampled one). */
 static int run_steps(struct bench_session *s, const struct decode_job *job,
                      const struct decode_plan *plan, struct kv_cache *cache,
-                     const int64_t *steps, size_t count, double *device_ms, double *wall_ms)
+                     const int64_t *steps, size_t count, double *ms, double *wall_ms)
 {
     const int64_t tokens = job->layout.tokens;
     const int64_t every = tokens / 100 > 1 ? tokens / 100 : 1; /* progress updates */
     struct kv_step step = {plan->plan, cache};
     struct progress progress;
-    progress_init(&progress);
-    *device_ms = *wall_ms = 0;
+    progress_init(&progress, s->opt);
+    *ms = *wall_ms = 0;
     size_t next = 0;
     int rc = 0;
     for (int64_t t = 1; t <= tokens && !rc; t++) {
@@ -91,7 +91,7 @@ static int run_steps(struct bench_session *s, const struct decode_job *job,
             struct bench_row row;
             rc = sample(s, job, plan, cache, &step, t, &row);
             if (!rc) {
-                *device_ms += row.ms;
+                *ms += row.ms;
                 *wall_ms += row.ms_wall;
                 progress_clear(&progress);
                 rc = session_add_row(s, &row); /* the session owns the row's stages now */
@@ -101,7 +101,7 @@ static int run_steps(struct bench_session *s, const struct decode_job *job,
             double device, wall;
             rc = run_once(s, plan->plan, kv_cache_enqueue_step, &step, &device, &wall, NULL);
             if (!rc) {
-                *device_ms += device;
+                *ms += s->clock == BENCH_CLOCK_WALL ? wall : device;
                 *wall_ms += wall;
             }
         }
@@ -174,20 +174,21 @@ int decode_loop_run(struct bench_session *s, const struct decode_job *job)
     if (!rc)
         rc = decode_plan_create(s, job, opt->algos[0], &plan);
     if (!rc)
-        rc = kv_cache_create(s->ctx, job->problem, &job->layout, opt->check, &cache);
+        rc = kv_cache_create(s, job->problem, &job->layout, opt->check,
+                             (uint64_t)plan.scratch_bytes, &cache);
     const size_t first = s->rows.count;
-    double device_ms = 0, wall_ms = 0;
+    double ms = 0, wall_ms = 0;
     if (!rc) {
-        decode_print_loop_header(stdout, s, job, &plan, kv_cache_bytes(cache));
-        rc = run_steps(s, job, &plan, cache, steps, count, &device_ms, &wall_ms);
+        decode_print_loop_header(s->table, s, job, &plan, kv_cache_bytes(cache));
+        rc = run_steps(s, job, &plan, cache, steps, count, &ms, &wall_ms);
     }
     if (!rc)
-        decode_print_loop_total(stdout, &job->layout, device_ms, wall_ms);
+        decode_print_loop_total(s->table, s, &job->layout, ms, wall_ms);
     if (!rc && opt->check) {
         int same = 0;
         rc = kv_cache_check_contents(cache, s->queue, &same);
         if (!rc) {
-            decode_print_contents_check(stdout, same);
+            decode_print_contents_check(s->table, same);
             s->other_check_failed |= !same;
         }
     }
@@ -197,7 +198,7 @@ int decode_loop_run(struct bench_session *s, const struct decode_job *job)
     if (!rc)
         rc = cache_off(s, job, steps, count, first);
     if (!rc)
-        decode_print_off(stdout, s, job, first, count);
+        decode_print_off(s->table, s, job, first, count);
     free(steps);
     return rc;
 }

@@ -13,8 +13,8 @@
 /* Times the prefill of one sequence of each of `lengths` tokens (distinct, increasing), with
  * the heads, head_dim and dtype of `decode`: ms[i] is the median device time of --iters runs
  * after --warmup. Stops before a length whose run is predicted, from the last one measured by
- * L^2 growth, to take more than DECODE_OFF_BUDGET_MS, or that the device cannot hold: ms[i]
- * is NaN from there on. Returns 0 or an exit code after printing why. */
+ * L^2 growth, to take more than DECODE_OFF_BUDGET_MS, or that the device or the host memory
+ * cannot hold: ms[i] is NaN from there on. Returns 0 or an exit code after printing why. */
 int decode_off_measure(struct bench_session *s, const clattn_problem *decode,
                        const int64_t *lengths, size_t count, double *ms);
 

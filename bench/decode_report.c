@@ -55,16 +55,29 @@ static void print_columns(FILE *out, const struct bench_session *s, int compare)
 static void print_timing(FILE *out, const struct bench_session *s)
 {
     const struct bench_options *opt = s->opt;
+    fputs("timing:  a step = cache_seqlens written (clEnqueueWriteBuffer, non-blocking) + "
+          "clattn_enqueue_kvcache (append the step's K and V rows, then attend) + clFinish;\n"
+          "         ",
+          out);
+    table_print_clock(out, s);
     fprintf(out,
-            "timing:  a step = cache_seqlens written (clEnqueueWriteBuffer, non-blocking) + "
-            "clattn_enqueue_kvcache (append the step's K and V rows, then attend) + clFinish;\n"
-            "         ms = device time (the plan's stages), wall = the whole step; median of %d "
-            "timed run%s after %d warm-up run%s (a step run again rewrites the same rows)\n"
+            ", wall = the whole step; median of %d timed run%s after %d warm-up run%s (a step "
+            "run again rewrites the same rows)\n"
             "columns: kv len = the longest sequence's keys at the step, its own included; "
             "tok/s = batch / wall;\n"
             "         GB/s = K and V of every visible key / ms; %%bw = GB/s over the measured copy "
-            "bandwidth\n\n",
+            "bandwidth",
             opt->iters, opt->iters == 1 ? "" : "s", opt->warmup, opt->warmup == 1 ? "" : "s");
+    if (s->device.global_cache > 0) {
+        char cache[FORMAT_BYTES_LEN];
+        fprintf(out,
+                ",\n         or LLC when those keys fit the device's %s last-level cache "
+                "(CL_DEVICE_GLOBAL_MEM_CACHE_SIZE):\n"
+                "         the timed runs then read them from that cache, whose bandwidth the "
+                "copy does not measure",
+                format_bytes(cache, s->device.global_cache));
+    }
+    fputs("\n\n", out);
 }
 
 void decode_print_loop_header(FILE *out, const struct bench_session *s,
@@ -107,7 +120,9 @@ static void print_bandwidth_share(FILE *out, const struct bench_session *s,
                                   const struct bench_row *r)
 {
     char share[16] = "-";
-    if (s->peak.measured && s->peak.gbps > 0)
+    if (r->decode.cache_resident)
+        snprintf(share, sizeof share, "LLC");
+    else if (s->peak.measured && s->peak.gbps > 0)
         snprintf(share, sizeof share, "%.1f%%", 100 * row_gbps(r) / s->peak.gbps);
     fprintf(out, " %6s", share);
 }
@@ -130,14 +145,17 @@ void decode_table_print_row(FILE *out, const struct bench_session *s, size_t ind
     table_print_stages(out, r);
 }
 
-void decode_print_loop_total(FILE *out, const struct decode_layout *l, double device_ms,
-                             double wall_ms)
+void decode_print_loop_total(FILE *out, const struct bench_session *s,
+                             const struct decode_layout *l, double ms, double wall_ms)
 {
+    fprintf(out, "\nloop:    %lld steps, %lld tokens: ", (long long)l->tokens,
+            (long long)(l->tokens * l->batch));
+    if (s->clock == BENCH_CLOCK_DEVICE)
+        fprintf(out, "%.3f ms of device time, ", ms);
     fprintf(out,
-            "\nloop:    %lld steps, %lld tokens: %.3f ms of device time, %.3f ms of wall clock "
-            "(%.1f tokens/s), every step counted once (a sampled one by its median)\n",
-            (long long)l->tokens, (long long)(l->tokens * l->batch), device_ms, wall_ms,
-            (double)(l->tokens * l->batch) / (wall_ms * 1e-3));
+            "%.3f ms of wall clock (%.1f tokens/s), every step counted once (a sampled one by "
+            "its median)\n",
+            wall_ms, (double)(l->tokens * l->batch) / (wall_ms * 1e-3));
 }
 
 void decode_print_contents_check(FILE *out, int same)
@@ -209,7 +227,8 @@ void decode_print_off(FILE *out, const struct bench_session *s, const struct dec
         return;
     }
     const struct bench_decode_fields *m = &rows[measured].decode;
-    fprintf(out, "  measured %9.2fx  (device time)", m->cum_off_ms / m->cum_on_ms);
+    fprintf(out, "  measured %9.2fx  (%s)", m->cum_off_ms / m->cum_on_ms,
+            s->clock == BENCH_CLOCK_DEVICE ? "device time" : "wall clock");
     if (measured + 1 < count)
         fprintf(out, " over steps 1..%lld only, where the model says %.2fx: longer prefills were "
                      "not timed",
@@ -234,11 +253,13 @@ void decode_print_compare_header(FILE *out, const struct bench_session *s,
     fflush(out); /* the rows come when both algorithms have run */
 }
 
-void decode_print_compare_result(FILE *out, const struct bench_row *decode,
-                                 const struct bench_row *tiled)
+void decode_print_compare_result(FILE *out, const struct bench_session *s,
+                                 const struct bench_row *decode, const struct bench_row *tiled)
 {
-    fprintf(out,
-            "\nspeed-up: decode is %.2fx as fast as tiled with seq_q = 1 on this step (device "
-            "time; %.2fx by wall clock)\n",
-            tiled->ms / decode->ms, tiled->ms_wall / decode->ms_wall);
+    fprintf(out, "\nspeed-up: decode is %.2fx as fast as tiled with seq_q = 1 on this step (",
+            tiled->ms / decode->ms);
+    if (s->clock == BENCH_CLOCK_DEVICE)
+        fprintf(out, "device time; %.2fx by wall clock)\n", tiled->ms_wall / decode->ms_wall);
+    else
+        fputs("wall clock)\n", out);
 }

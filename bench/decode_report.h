@@ -1,4 +1,4 @@
-/* Decode mode's tables on stdout: a header block, the rows as they are measured
+/* Decode mode's tables (the session's table stream): a header block, the rows as they are measured
  * (decode_table_print_row in report.h), and the summaries. */
 #ifndef ATTN_BENCH_DECODE_REPORT_H
 #define ATTN_BENCH_DECODE_REPORT_H
@@ -14,8 +14,8 @@ void decode_print_loop_header(FILE *out, const struct bench_session *s,
                               uint64_t cache_bytes);
 
 /* The whole loop: every step once (sampled steps by their median). */
-void decode_print_loop_total(FILE *out, const struct decode_layout *layout, double device_ms,
-                             double wall_ms);
+void decode_print_loop_total(FILE *out, const struct bench_session *s,
+                             const struct decode_layout *layout, double ms, double wall_ms);
 
 /* --check: whether the device's cache equals the host's copy after the last step. */
 void decode_print_contents_check(FILE *out, int same);
@@ -29,7 +29,7 @@ void decode_print_compare_header(FILE *out, const struct bench_session *s,
                                  const struct decode_job *job, uint64_t cache_bytes);
 
 /* The speed-up of decode over tiled. */
-void decode_print_compare_result(FILE *out, const struct bench_row *decode,
-                                 const struct bench_row *tiled);
+void decode_print_compare_result(FILE *out, const struct bench_session *s,
+                                 const struct bench_row *decode, const struct bench_row *tiled);
 
 #endif

@@ -61,7 +61,7 @@ int device_info_query(cl_device_id device, struct device_info *info)
     memset(info, 0, sizeof *info);
     cl_platform_id platform = NULL;
     cl_device_local_mem_type local_type = CL_GLOBAL;
-    cl_bool available = CL_FALSE;
+    cl_bool available = CL_FALSE, unified = CL_FALSE;
     char *extensions = NULL;
     int rc = QUERY(device, CL_DEVICE_PLATFORM, platform);
     if (!rc)
@@ -74,6 +74,8 @@ int device_info_query(cl_device_id device, struct device_info *info)
         rc = QUERY(device, CL_DEVICE_GLOBAL_MEM_SIZE, info->global_mem);
     if (!rc)
         rc = QUERY(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, info->max_alloc);
+    if (!rc)
+        rc = QUERY(device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, info->global_cache);
     if (!rc)
         rc = QUERY(device, CL_DEVICE_LOCAL_MEM_SIZE, info->local_mem);
     if (!rc)
@@ -101,6 +103,12 @@ int device_info_query(cl_device_id device, struct device_info *info)
     }
     info->local_mem_dedicated = local_type == CL_LOCAL;
     info->available = available == CL_TRUE;
+    /* Deprecated by OpenCL 2.0, so a driver may refuse the query: a CPU device's memory is
+     * the host's whatever it says. */
+    if (clGetDeviceInfo(device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL) !=
+        CL_SUCCESS)
+        unified = CL_FALSE;
+    info->host_unified = unified == CL_TRUE || (info->type & CL_DEVICE_TYPE_CPU) != 0;
     info->fp16 = has_word(extensions, "cl_khr_fp16");
     info->fp64 = has_word(extensions, "cl_khr_fp64");
     free(extensions);

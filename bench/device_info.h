@@ -11,7 +11,9 @@ struct device_info {
     cl_device_type type;
     cl_uint compute_units, clock_mhz;
     cl_ulong global_mem, max_alloc, local_mem;
+    cl_ulong global_cache; /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE: the last-level cache; 0: none */
     int local_mem_dedicated; /* CL_LOCAL rather than CL_GLOBAL */
+    int host_unified; /* CL_DEVICE_HOST_UNIFIED_MEMORY: device buffers take host memory */
     size_t max_work_group;
     int fp16, fp64, available;
 };

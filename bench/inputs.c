@@ -51,8 +51,60 @@ static int sizes(const clattn_problem *shape, size_t bytes[INPUT_BUFFERS])
     if (!rc)
         rc = get_param(shape, CLATTN_PARAM_SEQ_Q, &seq_q);
     if (!rc)
-        bytes[OUTPUT_LSE] = (size_t)batch * (size_t)heads * (size_t)seq_q * sizeof(float);
+        bytes[OUTPUT_LSE] = (size_t)memory_mul(memory_mul((uint64_t)batch, (uint64_t)heads),
+                                               memory_mul((uint64_t)seq_q, sizeof(float)));
     return rc;
+}
+
+int inputs_need(const struct bench_session *s, const clattn_problem *shape,
+                struct memory_need *need)
+{
+    size_t bytes[INPUT_BUFFERS];
+    int64_t dtype = 0, seq_kv = 0, head_dim = 0;
+    int rc = sizes(shape, bytes);
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_DTYPE, &dtype);
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_SEQ_KV, &seq_kv);
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_HEAD_DIM, &head_dim);
+    if (rc)
+        return rc;
+    *need = (struct memory_need){.what = "the inputs and outputs (Q, K, V, O, LSE)"};
+    uint64_t largest_count = 0; /* elements of the largest tensor */
+    for (int b = 0; b < INPUT_BUFFERS; b++) {
+        need->device = memory_add(need->device, bytes[b]);
+        if (bytes[b] > need->largest)
+            need->largest = bytes[b];
+    }
+    const size_t esize = clattn_dtype_size((clattn_dtype)dtype);
+    for (int b = INPUT_Q; b <= OUTPUT_O; b++)
+        if (bytes[b] / esize > largest_count)
+            largest_count = bytes[b] / esize;
+    need->host = need->device;
+    /* inputs_fill_uniform's floats, and --save's widening of bf16: one tensor at a time */
+    if (dtype != CLATTN_DTYPE_F32)
+        need->host = memory_add(need->host, memory_mul(largest_count, sizeof(float)));
+    if (s->opt->check) /* the reference O (f32) and LSE, and clattn_reference's rows */
+        need->host = memory_add(
+            need->host,
+            memory_add(memory_add(memory_mul(bytes[OUTPUT_O] / esize, sizeof(float)),
+                                  bytes[OUTPUT_LSE]),
+                       memory_mul((uint64_t)seq_kv + (uint64_t)head_dim, sizeof(double))));
+    return 0;
+}
+
+int inputs_fit(const struct bench_session *s, const clattn_problem *shape, int64_t scratch_bytes,
+               int *fit)
+{
+    struct memory_need need;
+    int rc = inputs_need(s, shape, &need);
+    if (rc)
+        return rc;
+    need.device_held = (uint64_t)scratch_bytes;
+    char why[512];
+    *fit = session_memory_fits(s, &need, why, sizeof why);
+    return 0;
 }
 
 static int upload(struct bench_inputs *in, clattn_context *ctx)
@@ -78,12 +130,19 @@ static int upload(struct bench_inputs *in, clattn_context *ctx)
     return 0;
 }
 
-int inputs_create(clattn_context *ctx, const clattn_problem *shape, struct bench_inputs **out)
+int inputs_create(struct bench_session *s, const clattn_problem *shape,
+                  struct bench_inputs **out)
 {
+    struct memory_need need;
+    int rc = inputs_need(s, shape, &need);
+    if (!rc)
+        rc = session_check_memory(s, &need);
+    if (rc)
+        return rc;
     struct bench_inputs *in = calloc(1, sizeof *in);
     if (!in)
         return fail_host_memory();
-    int rc = sizes(shape, in->bytes);
+    rc = sizes(shape, in->bytes);
     for (int b = 0; b < INPUT_BUFFERS && !rc; b++)
         if (!(in->host[b] = malloc(in->bytes[b])))
             rc = fail_host_memory();
@@ -95,7 +154,7 @@ int inputs_create(clattn_context *ctx, const clattn_problem *shape, struct bench
         rc = inputs_fill_uniform((clattn_dtype)dtype, in->host[b], count, (uint64_t)b + 1);
     }
     if (!rc)
-        rc = upload(in, ctx);
+        rc = upload(in, s->ctx);
     if (rc) {
         inputs_destroy(in);
         return rc;

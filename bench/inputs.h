@@ -4,7 +4,7 @@
 #ifndef ATTN_BENCH_INPUTS_H
 #define ATTN_BENCH_INPUTS_H
 
-#include "clattn.h"
+#include "session.h"
 
 enum { INPUT_Q, INPUT_K, INPUT_V, OUTPUT_O, OUTPUT_LSE, INPUT_BUFFERS };
 
@@ -25,9 +25,22 @@ uint64_t inputs_next_random(uint64_t *state);
  * code after printing why. */
 int inputs_fill_uniform(clattn_dtype dtype, void *dst, size_t count, uint64_t seed);
 
+/* The memory inputs_create and the run's use of them take, at most: the tensors on the host and
+ * on the device and, with the session's --check, the reference (its output and the rows the
+ * library's reference keeps), with --save the widening of bf16. */
+int inputs_need(const struct bench_session *s, const clattn_problem *shape,
+                struct memory_need *need);
+
+/* Whether inputs_need of `shape` fits beside `scratch_bytes` of a plan's scratch, without a
+ * word: for the runs that skip a problem too big rather than fail. */
+int inputs_fit(const struct bench_session *s, const clattn_problem *shape, int64_t scratch_bytes,
+               int *fit);
+
 /* Makes and uploads inputs for `shape`: values uniform in [-1, 1] from a fixed seed per tensor,
- * converted to the storage dtype. Returns 0 or an exit code after printing why. */
-int inputs_create(clattn_context *ctx, const clattn_problem *shape, struct bench_inputs **out);
+ * converted to the storage dtype, after checking inputs_need against the memory there is.
+ * Returns 0 or an exit code after printing why. */
+int inputs_create(struct bench_session *s, const clattn_problem *shape,
+                  struct bench_inputs **out);
 void inputs_destroy(struct bench_inputs *in);
 
 /* Sets every bit of O and LSE (NaN in every dtype), so that output an algorithm leaves

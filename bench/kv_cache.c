@@ -33,6 +33,7 @@ struct kv_cache {
     int64_t k_strides[3]; /* batch (between pages when paged), sequence, head */
     /* bytes: of K (V is the same), of one step's Q, k_new (v_new), O and LSE */
     size_t k_bytes, q_bytes, new_bytes, o_bytes, lse_bytes;
+    uint64_t device_bytes; /* every device buffer together */
     int64_t step;
     int32_t *lens;  /* [B]: keys before the current step, as last uploaded */
     int32_t *table; /* [B, pages_per_seq], or NULL when contiguous */
@@ -100,6 +101,58 @@ static int sizes(struct kv_cache *c)
     c->new_bytes = (size_t)(batch * c->kv_heads * c->head_dim) * c->esize;
     c->lse_bytes = (size_t)(batch * heads) * sizeof(float);
     return 0;
+}
+
+/* What make_host, make_device, fill_cache and the checks allocate, from the sizes alone. */
+static void need_of(const struct kv_cache *c, int mirror, struct memory_need *need)
+{
+    const struct decode_layout *l = c->layout;
+    const uint64_t batch = (uint64_t)l->batch;
+    const uint64_t ring = memory_add(memory_mul(KV_RING_STEPS, c->q_bytes),
+                                     memory_mul(2 * KV_RING_STEPS, c->new_bytes));
+    const uint64_t lens = memory_mul(batch, sizeof(int32_t));
+    const uint64_t table =
+        l->page_size ? memory_mul(memory_mul(batch, (uint64_t)l->pages_per_seq), sizeof(int32_t))
+                     : 0;
+    const uint64_t cache = memory_mul(2, c->k_bytes);
+    *need = (struct memory_need){.what = "the KV cache (K, V, and each step's Q, new rows, O "
+                                         "and LSE)"};
+    need->device = memory_add(memory_add(cache, ring),
+                              memory_add(memory_add(lens, table), c->o_bytes + c->lse_bytes));
+    need->largest = c->k_bytes > KV_RING_STEPS * c->q_bytes ? c->k_bytes
+                                                            : KV_RING_STEPS * c->q_bytes;
+    /* the ring, the lengths, the table and its shuffled pool of page numbers */
+    uint64_t host = memory_add(memory_add(ring, lens),
+                               memory_add(table, memory_mul((uint64_t)l->num_pages,
+                                                            sizeof(int32_t))));
+    /* the values of the largest fill in f32, before conversion to the storage dtype */
+    uint64_t widest = KV_RING_STEPS * c->q_bytes;
+    if (KV_RING_STEPS * c->new_bytes > widest)
+        widest = KV_RING_STEPS * c->new_bytes;
+    if (UPLOAD_CHUNK > widest)
+        widest = UPLOAD_CHUNK;
+    if (c->dtype != CLATTN_DTYPE_F32)
+        host = memory_add(host, memory_mul(widest / c->esize, sizeof(float)));
+    if (!mirror) /* K and V go up through one chunk of staging memory */
+        need->host = memory_add(host, c->k_bytes < UPLOAD_CHUNK ? c->k_bytes : UPLOAD_CHUNK);
+    else /* the mirror, O and its reference, the LSEs, kv_cache_check_contents's copy of K,
+          * and the rows of clattn_reference_kvcache */
+        need->host = memory_add(
+            memory_add(host, memory_mul(3, c->k_bytes)),
+            memory_add(memory_add(c->o_bytes, memory_mul(c->o_bytes / c->esize, sizeof(float))),
+                       memory_add(memory_mul(2, c->lse_bytes),
+                                  memory_mul((uint64_t)l->capacity + (uint64_t)c->head_dim,
+                                             sizeof(double)))));
+}
+
+int kv_cache_need(const clattn_problem *problem, const struct decode_layout *layout, int mirror,
+                  struct memory_need *need)
+{
+    struct kv_cache c = {.layout = layout, .problem = problem};
+    int rc = sizes(&c);
+    if (!rc)
+        need_of(&c, mirror, need);
+    return rc;
 }
 
 /* Host data: the ring, the lengths, the table, and with a mirror the host copy of K and V and
@@ -210,23 +263,29 @@ static int fill_cache(struct kv_cache *c, cl_command_queue queue)
     return rc;
 }
 
-int kv_cache_create(clattn_context *ctx, const clattn_problem *problem,
-                    const struct decode_layout *layout, int mirror, struct kv_cache **out)
+int kv_cache_create(struct bench_session *s, const clattn_problem *problem,
+                    const struct decode_layout *layout, int mirror, uint64_t device_held,
+                    struct kv_cache **out)
 {
     struct kv_cache *c = calloc(1, sizeof *c);
     if (!c)
         return fail_host_memory();
     c->layout = layout;
     c->problem = problem;
-    cl_command_queue queue;
-    clattn_status st = clattn_context_get_cl(ctx, NULL, NULL, &queue);
-    int rc = st ? fail_clattn(ctx, st, "getting the OpenCL queue") : sizes(c);
+    struct memory_need need;
+    int rc = sizes(c);
+    if (!rc) {
+        need_of(c, mirror, &need);
+        need.device_held = device_held;
+        c->device_bytes = need.device;
+        rc = session_check_memory(s, &need);
+    }
     if (!rc)
         rc = make_host(c, mirror);
     if (!rc)
-        rc = make_device(c, ctx);
+        rc = make_device(c, s->ctx);
     if (!rc)
-        rc = fill_cache(c, queue);
+        rc = fill_cache(c, s->queue);
     if (rc) {
         kv_cache_destroy(c);
         return rc;
@@ -253,6 +312,11 @@ void kv_cache_destroy(struct kv_cache *c)
 uint64_t kv_cache_bytes(const struct kv_cache *c)
 {
     return 2 * (uint64_t)c->k_bytes;
+}
+
+uint64_t kv_cache_device_bytes(const struct kv_cache *c)
+{
+    return c->device_bytes;
 }
 
 void kv_cache_set_step(struct kv_cache *c, int64_t step)

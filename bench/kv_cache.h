@@ -12,16 +12,27 @@
 
 struct kv_cache;
 
+/* The memory kv_cache_create and the checks of the cache's steps take, at most. Returns 0 or
+ * an exit code after printing why. */
+int kv_cache_need(const clattn_problem *problem, const struct decode_layout *layout, int mirror,
+                  struct memory_need *need);
+
 /* Allocates and fills the cache for `problem` (shape_for_decode) laid out by `layout`, which
- * must outlive it: K and V hold random values everywhere, as a cache after a prefill of
- * every sequence's prompt would (keys past a length are never attended to). The host keeps
- * a copy of K and V only with `mirror`. Returns 0 or an exit code after printing why. */
-int kv_cache_create(clattn_context *ctx, const clattn_problem *problem,
-                    const struct decode_layout *layout, int mirror, struct kv_cache **out);
+ * must outlive it, after checking kv_cache_need, beside the `device_held` bytes of a plan's
+ * scratch, against the memory there is: K and V hold random values everywhere, as a cache
+ * after a prefill of every sequence's prompt would (keys past a length are never attended
+ * to). The host keeps a copy of K and V only with `mirror`. Returns 0 or an exit code after
+ * printing why. */
+int kv_cache_create(struct bench_session *s, const clattn_problem *problem,
+                    const struct decode_layout *layout, int mirror, uint64_t device_held,
+                    struct kv_cache **out);
 void kv_cache_destroy(struct kv_cache *cache);
 
 /* Bytes of K and V together, as allocated. */
 uint64_t kv_cache_bytes(const struct kv_cache *cache);
+
+/* Bytes of every device buffer the cache holds: K, V, the ring, the lengths, the table. */
+uint64_t kv_cache_device_bytes(const struct kv_cache *cache);
 
 /* Makes `step` (1..tokens) the one kv_cache_enqueue_step runs: sequence b then holds
  * start_b + step - 1 keys before it, and the step appends one. */

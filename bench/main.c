@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 #include "decode.h"
 #include "device_list.h"
 #include "diag.h"
+#include "inputs.h"
+#include "kv_cache.h"
 #include "report.h"
 #include "save.h"
 #include "session.h"
@@ -27,16 +30,25 @@ struct report_file {
 
 enum { REPORT_JSON, REPORT_CSV, REPORT_PLOT, REPORT_FILES };
 
+static int is_stdout(const char *path)
+{
+    return strcmp(path, BENCH_STDOUT_PATH) == 0;
+}
+
 static int open_reports(struct report_file files[REPORT_FILES])
 {
-    for (int i = 0; i < REPORT_FILES; i++)
-        if (files[i].path && !(files[i].out = fopen(files[i].path, "w")))
+    for (int i = 0; i < REPORT_FILES; i++) {
+        if (!files[i].path)
+            continue;
+        files[i].out = is_stdout(files[i].path) ? stdout : fopen(files[i].path, "w");
+        if (!files[i].out)
             return fail_file(files[i].path, "open");
+    }
     return 0;
 }
 
 /* Writes and closes every report; with `discard` (a failed run), removes them instead so that
- * no partial report looks like a finished one. */
+ * no partial report looks like a finished one (standard output has had nothing written). */
 static int close_reports(struct report_file files[REPORT_FILES], const struct bench_session *s,
                          int discard)
 {
@@ -45,10 +57,14 @@ static int close_reports(struct report_file files[REPORT_FILES], const struct be
         if (!files[i].out)
             continue;
         int failed = !discard && files[i].write(files[i].out, s) != 0;
-        failed |= fclose(files[i].out) != 0;
-        if (discard)
-            remove(files[i].path);
-        else if (failed && !rc)
+        if (files[i].out == stdout) {
+            failed |= fflush(stdout) != 0;
+        } else {
+            failed |= fclose(files[i].out) != 0;
+            if (discard)
+                remove(files[i].path);
+        }
+        if (failed && !discard && !rc)
             rc = fail_file(files[i].path, "write");
     }
     return rc;
@@ -72,6 +88,8 @@ static char *join_command(int argc, char **argv)
     return text;
 }
 
+/* The context and what attn-bench reports about its device; the peak is measured apart, once
+ * the run is known to fit. */
 static int open_device(struct bench_session *s)
 {
     const int index = s->opt->device;
@@ -87,13 +105,48 @@ static int open_device(struct bench_session *s)
     cl_device_id device;
     if ((st = clattn_context_get_cl(s->ctx, NULL, &device, &s->queue)))
         return fail_clattn(s->ctx, st, "getting the OpenCL device");
-    int rc = device_info_query(device, &s->device);
-    if (rc || s->opt->no_peak)
-        return rc;
-    if ((st = clattn_measure_peak(s->ctx, &s->peak.gflops, &s->peak.gbps)))
+    return device_info_query(device, &s->device);
+}
+
+static int measure_peak(struct bench_session *s)
+{
+    clattn_status st = clattn_measure_peak(s->ctx, &s->peak.gflops, &s->peak.gbps);
+    if (st)
         return fail_clattn(s->ctx, st, "measuring the device's peak");
     s->peak.measured = 1;
     return 0;
+}
+
+/* The biggest allocations of a single problem or of decode mode, checked against the memory
+ * there is before the peak is measured, so that a shape too big fails at once. (The sweep's
+ * lengths are checked as they come.) */
+static int check_memory_first(struct bench_session *s, const clattn_problem *problem,
+                              const struct decode_job *decode)
+{
+    struct memory_need need;
+    int rc = 0;
+    if (s->opt->decode)
+        rc = kv_cache_need(decode->problem, &decode->layout, s->opt->check, &need);
+    else if (problem)
+        rc = inputs_need(s, problem, &need);
+    else
+        return 0;
+    return rc ? rc : session_check_memory(s, &need);
+}
+
+/* The clock every row reads (clock.h), chosen by a fill of 16 MiB (less on a device that
+ * cannot allocate that much). */
+static int choose_clock(struct bench_session *s)
+{
+    cl_context cl;
+    clattn_status st = clattn_context_get_cl(s->ctx, &cl, NULL, NULL);
+    if (st)
+        return fail_clattn(s->ctx, st, "getting the OpenCL context");
+    size_t bytes = (size_t)16 << 20;
+    if (bytes > s->device.max_alloc)
+        bytes = (size_t)s->device.max_alloc;
+    return clock_choose(cl, s->queue, bytes, &s->clock, s->clock_reason,
+                        sizeof s->clock_reason);
 }
 
 static void print_peak(const struct bench_session *s)
@@ -113,7 +166,10 @@ static int bench(const struct bench_options *opt, char *command)
         [REPORT_CSV] = {opt->csv_path, csv_write, NULL},
         [REPORT_PLOT] = {opt->plot_path, plot_svg_write, NULL},
     };
-    struct bench_session s = {.opt = opt, .command = command};
+    struct bench_session s = {.opt = opt,
+                              .command = command,
+                              .started = time(NULL),
+                              .table = bench_report_to_stdout(opt) ? stderr : stdout};
     struct decode_job decode = {0};
     int rc = 0;
     if (opt->action == BENCH_ACTION_RUN) {
@@ -134,6 +190,13 @@ static int bench(const struct bench_options *opt, char *command)
     }
     if (!rc)
         rc = open_device(&s);
+    if (!rc && opt->action == BENCH_ACTION_RUN)
+        rc = check_memory_first(&s, problem, &decode);
+    if (!rc && opt->action == BENCH_ACTION_RUN)
+        rc = choose_clock(&s);
+    /* --tune reports no rate, so needs no peak */
+    if (!rc && opt->action != BENCH_ACTION_TUNE && !opt->no_peak)
+        rc = measure_peak(&s);
     if (!rc && opt->action == BENCH_ACTION_PEAK) {
         print_peak(&s);
     } else if (!rc && opt->action == BENCH_ACTION_TUNE) {
@@ -141,7 +204,7 @@ static int bench(const struct bench_options *opt, char *command)
     } else if (!rc && opt->decode) {
         rc = decode_run(&s, &decode);
     } else if (!rc) {
-        table_print_header(stdout, &s);
+        table_print_header(s.table, &s);
         rc = problem ? single_run(&s, problem) : sweep_run(&s);
     }
     int report_rc = close_reports(files, &s, rc != 0);
@@ -164,7 +227,10 @@ int main(int argc, char **argv)
     if (bench_parse_args(argc, argv, &opt, err, sizeof err))
         return fail_usage(err);
     switch (opt.action) {
-    case BENCH_ACTION_HELP: fputs(bench_usage(), stdout); return BENCH_EXIT_OK;
+    case BENCH_ACTION_HELP:
+        for (const char *const *part = bench_usage(); *part; part++)
+            fputs(*part, stdout);
+        return BENCH_EXIT_OK;
     case BENCH_ACTION_VERSION:
         printf("attn-bench (clattn %s)\n", clattn_version_string());
         return BENCH_EXIT_OK;

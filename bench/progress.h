@@ -1,22 +1,26 @@
-/* A progress line on stderr such as "[7/30] tiled causal seq 4096...", rewritten in place and
- * shown only when stderr is a terminal, so that logs and pipes get none of it. */
+/* A progress line on stderr such as "[7/28] tiled causal seq 4096...": rewritten in place when
+ * stderr is a terminal; otherwise (a log, a pipe) printed as lines of their own, at most one a
+ * second, so that a long run shows it is alive without flooding the log. None at all when a
+ * report goes to standard output (--json - and the like): that caller reads stdout alone. */
 #ifndef ATTN_BENCH_PROGRESS_H
 #define ATTN_BENCH_PROGRESS_H
 
+#include "args.h"
+
 struct progress {
-    int enabled, width;
+    int enabled, in_place, width;
+    double last_ms; /* when the last line was printed (lines mode) */
 };
 
-/* Enabled when stderr is a terminal. */
-void progress_init(struct progress *p);
+void progress_init(struct progress *p, const struct bench_options *opt);
 
-/* Replaces the line with the printf-formatted text followed by "...". */
+/* Shows the printf-formatted text followed by "...". */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
 void progress_show(struct progress *p, const char *format, ...);
 
-/* Erases the line, so that what stdout prints next starts clean. */
+/* Erases the line in place, so that what the table prints next starts clean. */
 void progress_clear(struct progress *p);
 
 #endif

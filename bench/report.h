@@ -11,6 +11,8 @@
 void table_print_header(FILE *out, const struct bench_session *s);
 /* The header block's first lines: the tool's version, the device and its peak. */
 void table_print_device(FILE *out, const struct bench_session *s);
+/* For the header's timing line: "ms = device time (...)", or the wall clock and why. */
+void table_print_clock(FILE *out, const struct bench_session *s);
 /* Row `index` of the session, with its stages under it when --profile; decode mode's rows
  * are decode_table_print_row's. */
 void table_print_row(FILE *out, const struct bench_session *s, size_t index);

@@ -1,7 +1,10 @@
-/* The CSV report: a header line, then one line per row, with row_fields' names and order. */
+/* The CSV report: a header line, then one line per row, with row_fields' names and order, and
+ * then the run's own fields, the same on every line (a CSV has no header block): its start
+ * and the peak measured in it. */
 #include <math.h>
 #include <string.h>
 
+#include "format.h"
 #include "report.h"
 #include "row_fields.h"
 
@@ -51,16 +54,30 @@ int csv_write(FILE *out, const struct bench_session *s)
     /* The names do not depend on the values: any row of the run's kind with its --check gives
      * them, so the header is there even when no row is. (Decode mode checks every row it
      * reports, like the others.) */
+    char timestamp[FORMAT_TIMESTAMP_LEN];
+    format_timestamp(timestamp, s->started);
+    const struct field run[] = {
+        {"timestamp", FIELD_TEXT, timestamp, 0, 0},
+        {"peak_gflops", s->peak.measured ? FIELD_NUMBER : FIELD_NULL, NULL, 0, s->peak.gflops},
+        {"peak_gbps", s->peak.measured ? FIELD_NUMBER : FIELD_NULL, NULL, 0, s->peak.gbps},
+    };
+    const size_t run_count = sizeof run / sizeof *run;
     struct field fields[ROW_FIELDS_MAX];
     const struct bench_row any = {.kind = run_row_kind(s->opt), .checked = s->opt->check};
     size_t count = row_fields(&any, &s->peak, fields);
     for (size_t i = 0; i < count; i++)
-        fprintf(out, "%s%c", fields[i].name, i + 1 < count ? ',' : '\n');
+        fprintf(out, "%s,", fields[i].name);
+    for (size_t i = 0; i < run_count; i++)
+        fprintf(out, "%s%c", run[i].name, i + 1 < run_count ? ',' : '\n');
     for (size_t r = 0; r < s->rows.count; r++) {
         count = row_fields(&s->rows.items[r], &s->peak, fields);
         for (size_t i = 0; i < count; i++) {
             write_value(out, &fields[i]);
-            fputc(i + 1 < count ? ',' : '\n', out);
+            fputc(',', out);
+        }
+        for (size_t i = 0; i < run_count; i++) {
+            write_value(out, &run[i]);
+            fputc(i + 1 < run_count ? ',' : '\n', out);
         }
     }
     return ferror(out) ? -1 : 0;

@@ -1,7 +1,9 @@
-/* The JSON report: one object with the device, its measured peak, the command and the rows. */
+/* The JSON report: one object with the run's time, the device, its measured peak, the clock,
+ * the command and the rows. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "format.h"
 #include "report.h"
 #include "row_fields.h"
 
@@ -58,11 +60,14 @@ static void write_device(FILE *out, const struct device_info *d)
     fprintf(out,
             ", \"type\": \"%s\", \"compute_units\": %u, \"clock_mhz\": %u, "
             "\"global_mem_bytes\": %llu, \"max_alloc_bytes\": %llu, \"local_mem_bytes\": %llu, "
-            "\"local_mem_type\": \"%s\", \"max_work_group_size\": %zu, \"simulated_limits\": ",
+            "\"local_mem_type\": \"%s\", \"max_work_group_size\": %zu, "
+            "\"global_mem_cache_bytes\": %llu, \"host_unified_memory\": %s, "
+            "\"simulated_limits\": ",
             device_type_name(d->type), d->compute_units, d->clock_mhz,
             (unsigned long long)d->global_mem, (unsigned long long)d->max_alloc,
             (unsigned long long)d->local_mem, d->local_mem_dedicated ? "CL_LOCAL" : "CL_GLOBAL",
-            d->max_work_group);
+            d->max_work_group, (unsigned long long)d->global_cache,
+            d->host_unified ? "true" : "false");
     const char *simulated = getenv("CLATTN_DEVICE_LIMITS");
     if (simulated && *simulated)
         write_string(out, simulated);
@@ -100,10 +105,17 @@ static void write_row(FILE *out, const struct bench_row *row, const struct bench
 
 int json_write(FILE *out, const struct bench_session *s)
 {
+    char timestamp[FORMAT_TIMESTAMP_LEN];
     fprintf(out, "{\n  \"tool\": \"attn-bench\",\n  \"clattn_version\": ");
     write_string(out, clattn_version_string());
+    fputs(",\n  \"timestamp\": ", out);
+    write_string(out, format_timestamp(timestamp, s->started));
     fputs(",\n  \"command\": ", out);
     write_string(out, s->command);
+    fputs(",\n  \"clock\": ", out);
+    write_string(out, clock_name(s->clock));
+    fputs(",\n  \"clock_probe\": ", out);
+    write_string(out, s->clock_reason);
     fputs(",\n", out);
     write_device(out, &s->device);
     if (s->peak.measured) {

@@ -1,4 +1,5 @@
-/* The table on stdout: a header block, then one line per row as it is measured. */
+/* The table (on stdout, or stderr when a report takes stdout): a header block, then one line
+ * per row as it is measured. */
 #include <stdlib.h>
 
 #include "format.h"
@@ -9,8 +10,12 @@ static void print_problem(FILE *out, const struct bench_options *opt)
 {
     if (!opt->single) {
         fprintf(out,
-                "problem: sweep over seq (= seq_q = seq_kv) from 512, batch %d, heads %d, "
-                "head_dim %d, f32; windowed rows use window (%d, %d)\n",
+                "problem: sweep over seq (= seq_q = seq_kv) from %d to %d, naive to %d%s, "
+                "batch %d, heads %d, head_dim %d, f32; windowed rows use window (%d, %d)\n",
+                SWEEP_FIRST_SEQ, SWEEP_LAST_SEQ, SWEEP_NAIVE_LAST_SEQ,
+                opt->full ? " (--full: naive on, and the sweep past it while naive fits in one "
+                            "pass)"
+                          : "",
                 SWEEP_BATCH, SWEEP_HEADS, SWEEP_HEAD_DIM, SWEEP_WINDOW_LEFT,
                 SWEEP_WINDOW_RIGHT);
         return;
@@ -43,14 +48,30 @@ void table_print_device(FILE *out, const struct bench_session *s)
         fprintf(out, "peak:    not measured (--no-peak)\n");
 }
 
+void table_print_clock(FILE *out, const struct bench_session *s)
+{
+    if (s->clock == BENCH_CLOCK_DEVICE) {
+        fputs("ms = device time (OpenCL profiling events)", out);
+        return;
+    }
+    fprintf(out,
+            "ms = wall clock (enqueue + clFinish) in every column, not device time: this "
+            "OpenCL implementation's profiling timestamps are implausible (%s%s)",
+            s->clock_reason,
+            s->opt->profile ? "; --profile's stage times, profiling timestamps too, are not shown"
+                            : "");
+}
+
 void table_print_header(FILE *out, const struct bench_session *s)
 {
     const struct bench_options *opt = s->opt;
     table_print_device(out, s);
     print_problem(out, opt);
+    fputs("timing:  ", out);
+    table_print_clock(out, s);
     fprintf(out,
-            "timing:  ms = device time, median of %d timed run%s after %d warm-up run%s; "
-            "wall = enqueue + clFinish; build = plan creation, kernel builds included\n\n",
+            ", median of %d timed run%s after %d warm-up run%s; wall = enqueue + clFinish; "
+            "build = plan creation, kernel builds included\n\n",
             opt->iters, opt->iters == 1 ? "" : "s", opt->warmup, opt->warmup == 1 ? "" : "s");
     fprintf(out, "%-13s %-6s %-7s %11s %10s %10s %10s %9s %8s %7s %6s %10s %7s", "algo", "causal",
             "window", "seq", "ms", "wall ms", "build ms", "GFLOP/s", "GB/s", "FLOP/B", "%peak",

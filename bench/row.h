@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "clattn.h"
+#include "clock.h"
 
 struct bench_stage {
     const char *name; /* the library's static stage name */
@@ -29,6 +30,7 @@ struct bench_decode_fields {
     int64_t page_size;   /* 0: contiguous */
     int64_t splits;      /* CLATTN_PLAN_SPLITS of the decode algorithm; 1 otherwise */
     uint64_t cache_bytes; /* K and V as allocated (the page pool when paged) */
+    int cache_resident;   /* the bytes the step reads fit CL_DEVICE_GLOBAL_MEM_CACHE_SIZE */
     double tokens_per_s; /* batch / median wall clock of the step */
     /* ROW_DECODE_STEP: without a cache, this step's causal prefill of every sequence's prefix
      * (tiled), and both costs summed over steps 1..step (decode_model.h) */
@@ -50,8 +52,11 @@ struct bench_row {
     clattn_align align;
     clattn_dtype dtype;
     int iters, warmup;
-    double ms;       /* median device time (sum of the plan's stages) */
-    double ms_min;   /* fastest device time */
+    enum bench_clock clock; /* what ms, ms_min and ms_max read: the device's (the sum of the
+                             * plan's stages) or the wall clock */
+    double ms;       /* median time */
+    double ms_min;   /* fastest run */
+    double ms_max;   /* slowest run */
     double ms_wall;  /* median wall clock of enqueue + clFinish */
     double build_ms; /* clattn_plan_create, kernel builds included */
     uint64_t flops, bytes; /* traffic.c's models */

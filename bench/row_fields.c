@@ -37,8 +37,10 @@ size_t row_fields(const struct bench_row *r, const struct bench_peak *peak,
     f[n++] = text("align", align_name(r->align));
     f[n++] = integer("window_left", r->window_left);
     f[n++] = integer("window_right", r->window_right);
+    f[n++] = text("clock", clock_name(r->clock));
     f[n++] = number("ms", r->ms);
     f[n++] = number("ms_min", r->ms_min);
+    f[n++] = number("ms_max", r->ms_max);
     f[n++] = number("ms_wall", r->ms_wall);
     f[n++] = number("build_ms", r->build_ms);
     f[n++] = integer("flops", (long long)r->flops);
@@ -67,6 +69,11 @@ size_t row_fields(const struct bench_row *r, const struct bench_peak *peak,
     f[n++] = boolean("paged", d->page_size > 0);
     f[n++] = integer("page_size", d->page_size);
     f[n++] = integer("cache_bytes", (long long)d->cache_bytes);
+    f[n++] = boolean("cache_resident", d->cache_resident);
+    /* a share of the copy bandwidth, which does not apply to keys read from the cache */
+    f[n++] = d->cache_resident || !peak->measured || peak->gbps <= 0
+                 ? (struct field){"bw_fraction", FIELD_NULL, NULL, 0, 0}
+                 : number("bw_fraction", row_gbps(r) / peak->gbps);
     f[n++] = number("tokens_per_s", d->tokens_per_s);
     if (r->kind == ROW_DECODE_COMPARE) {
         f[n++] = number("speedup_vs_tiled", d->speedup_vs_tiled);

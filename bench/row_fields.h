@@ -16,7 +16,7 @@ struct field {
     double number;     /* may be non-finite: the writers print it as null / empty */
 };
 
-#define ROW_FIELDS_MAX 48
+#define ROW_FIELDS_MAX 56
 
 /* Fills `fields` with the row's fields and returns how many; the check fields are there only
  * when the row was checked, the decode fields only in the rows of decode mode. */

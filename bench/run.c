@@ -90,6 +90,7 @@ int run_timed(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue
     const int iters = s->opt->iters;
     row->iters = iters;
     row->warmup = s->opt->warmup;
+    row->stage_count = 0;
     int stage_count = 0;
     clattn_status st = clattn_plan_stage_count(plan, &stage_count);
     if (st)
@@ -106,30 +107,42 @@ int run_timed(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue
     for (int i = 0; i < iters && !rc; i++)
         rc = run_once(s, plan, enqueue, arg, &device[i], &wall[i],
                       i == iters - 1 ? row->stages : NULL);
+    if (!rc && row->stages) {
+        /* A stage that did not run in this enqueue (the append of a call that brings no new
+         * keys) has no event, and the library gives it 0 ms: shown are the stages that ran. */
+        for (int i = 0; i < stage_count; i++)
+            if (row->stages[i].ms > 0)
+                row->stages[row->stage_count++] = row->stages[i];
+    }
     if (!rc) {
-        row->stage_count = row->stages ? stage_count : 0;
-        row->ms_wall = median(wall, iters);
-        row->ms = median(device, iters); /* sorted: device[0] is the fastest */
-        row->ms_min = device[0];
+        row->ms_wall = median(wall, iters);             /* sorted from here */
+        const double device_ms = median(device, iters); /* sorted from here */
+        row->clock = s->clock;
+        /* The session's probe trusted the timestamps; a row whose own device time is
+         * implausible reads the wall clock all the same, and says so. */
+        if (row->clock == BENCH_CLOCK_DEVICE &&
+            !clock_device_plausible(device_ms, row->ms_wall)) {
+            fprintf(stderr,
+                    "attn-bench: warning: %s: device time %.3g ms against %.3g ms of wall "
+                    "clock: the profiling timestamps look unreliable; this row reports the "
+                    "wall clock\n",
+                    algo_name(row->algo), device_ms, row->ms_wall);
+            row->clock = BENCH_CLOCK_WALL;
+        }
+        const double *times = row->clock == BENCH_CLOCK_WALL ? wall : device;
+        row->ms = row->clock == BENCH_CLOCK_WALL ? row->ms_wall : device_ms;
+        row->ms_min = times[0];
+        row->ms_max = times[iters - 1];
     }
     free(device);
     free(wall);
-    if (rc) {
+    /* stage times are profiling timestamps: not shown when those are not believed */
+    if (rc || row->clock == BENCH_CLOCK_WALL) {
         free(row->stages);
         row->stages = NULL;
-        return rc;
+        row->stage_count = 0;
     }
-    /* Some implementations (rusticl in Mesa 22) return profiling timestamps that do not time
-     * the work: nanoseconds for runs that take milliseconds. No real run of the plan's
-     * kernels takes under a microsecond, and the wall clock then confirms it. (A small device
-     * time against a large wall clock alone is no sign: without warm-up, the first run's wall
-     * clock holds the kernel's code generation on PoCL.) */
-    if (row->ms < 1e-3 && row->ms < 1e-3 * row->ms_wall)
-        fprintf(stderr,
-                "attn-bench: warning: %s: device time %.3g ms against %.3g ms of wall clock: "
-                "this OpenCL implementation's profiling timestamps look unreliable\n",
-                algo_name(row->algo), row->ms, row->ms_wall);
-    return 0;
+    return rc;
 }
 
 /* clattn_enqueue of the inputs, as a run_enqueue_fn. */
@@ -183,7 +196,14 @@ int run_measure(struct bench_session *s, struct bench_inputs *in, const clattn_p
     if (st)
         return fail_clattn(s->ctx, st, "reading the plan");
     row->algo = (clattn_algorithm)algo;
-    int rc = shape_to_row(problem, row);
+    /* the plan's scratch is allocated when the plan is made: checked before it runs */
+    struct memory_need need = {.what = "the plan's scratch beside the inputs and outputs",
+                               .device_held = (uint64_t)row->scratch_bytes};
+    for (int b = 0; b < INPUT_BUFFERS; b++)
+        need.device_held = memory_add(need.device_held, in->bytes[b]);
+    int rc = session_check_memory(s, &need);
+    if (!rc)
+        rc = shape_to_row(problem, row);
     if (!rc && (st = traffic_model(problem, row)))
         rc = fail_clattn(NULL, st, "counting the visible pairs");
 

@@ -23,10 +23,11 @@ typedef int (*run_enqueue_fn)(struct bench_session *s, void *arg);
 int run_once(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue, void *arg,
              double *device_ms, double *wall_ms, struct bench_stage *stages);
 
-/* --warmup untimed runs, then --iters timed ones: sets row->ms (median device time), ms_min,
- * ms_wall (median wall clock), iters, warmup and, with --profile, the stages of the last run
- * (which the row then owns). Warns, naming row->algo, when the profiling timestamps look
- * unreliable. Returns 0 or an exit code after printing why. */
+/* --warmup untimed runs, then --iters timed ones: sets row->clock (the session's, or the
+ * wall clock, with a warning naming row->algo, when this row's device time is implausible),
+ * ms, ms_min and ms_max (median, fastest and slowest by that clock), ms_wall (median wall
+ * clock), iters, warmup and, with --profile on the device clock, the stages of the last run
+ * (which the row then owns). Returns 0 or an exit code after printing why. */
 int run_timed(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue, void *arg,
               struct bench_row *row);
 

@@ -6,6 +6,13 @@
 #include "args.h"
 #include "row.h"
 
+/* The sweep's lengths: SWEEP_FIRST_SEQ to SWEEP_LAST_SEQ, doubling; naive up to
+ * SWEEP_NAIVE_LAST_SEQ, where its score matrix (512 MiB) has made the point of what tiling
+ * saves. --full runs naive at every length and goes on past SWEEP_LAST_SEQ while naive fits. */
+#define SWEEP_FIRST_SEQ 512
+#define SWEEP_LAST_SEQ 8192
+#define SWEEP_NAIVE_LAST_SEQ 4096
+
 /* The sweep's fixed shape, and its windowed rows' window. */
 #define SWEEP_BATCH 1
 #define SWEEP_HEADS 8

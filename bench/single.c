@@ -10,7 +10,7 @@ int single_run(struct bench_session *s, const clattn_problem *problem)
 {
     const struct bench_options *opt = s->opt;
     struct bench_inputs *in = NULL;
-    int rc = inputs_create(s->ctx, problem, &in);
+    int rc = inputs_create(s, problem, &in);
     for (int a = 0; a < opt->algo_count && !rc; a++) {
         clattn_plan *plan = NULL;
         double build_ms;

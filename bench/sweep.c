@@ -3,17 +3,13 @@
 #include <stdio.h>
 
 #include "diag.h"
+#include "inputs.h"
 #include "progress.h"
 #include "report.h"
 #include "run.h"
 #include "shape.h"
 
-#define SWEEP_FIRST_SEQ 512
-/* Tiled and windowed always reach this length; past it the sweep goes on only while the naive
- * path still fits, so that every length beyond compares all three. */
-#define SWEEP_ALWAYS_UP_TO 8192
-
-/* "[7/30] tiled causal seq 4096..." */
+/* "[7/28] tiled causal seq 4096..." */
 struct sweep_progress {
     struct progress line;
     int done, total;
@@ -26,22 +22,34 @@ static void show_row(struct sweep_progress *p, clattn_algorithm algo, int causal
                   causal ? " causal" : "", (long long)seq);
 }
 
-/* The sweep's rule for naive: its plan creates without running out of device memory and
- * needs a single pass over the score matrix. `plan` is NULL when it ran out. */
-static int naive_fits(struct bench_session *s, const clattn_plan *plan, int64_t *chunks,
-                      int *fits)
+/* Whether the sweep runs `algo` at `seq`. */
+static int runs_at(const struct bench_options *opt, clattn_algorithm algo, int64_t seq)
 {
-    *chunks = 0;
-    if (plan) {
-        clattn_status st = clattn_plan_get(plan, CLATTN_PLAN_CHUNKS, chunks);
-        if (st)
-            return fail_clattn(s->ctx, st, "reading the plan");
-    }
-    *fits = plan && *chunks == 1;
-    return 0;
+    return algo != CLATTN_ALGO_NAIVE || opt->full || seq <= SWEEP_NAIVE_LAST_SEQ;
 }
 
-static void note_naive_skipped(int64_t seq, int causal, int64_t chunks)
+/* The sweep's rule for naive: its plan creates without running out of device memory, needs
+ * a single pass over the score matrix, and its scratch fits beside the inputs. `plan` is NULL
+ * when it ran out. */
+static int naive_fits(struct bench_session *s, const clattn_problem *problem,
+                      const clattn_plan *plan, int64_t *chunks, int *fits)
+{
+    *chunks = 0;
+    *fits = 0;
+    if (!plan)
+        return 0;
+    int64_t scratch = 0;
+    clattn_status st = clattn_plan_get(plan, CLATTN_PLAN_CHUNKS, chunks);
+    if (!st)
+        st = clattn_plan_get(plan, CLATTN_PLAN_SCRATCH_BYTES, &scratch);
+    if (st)
+        return fail_clattn(s->ctx, st, "reading the plan");
+    int rc = inputs_fit(s, problem, scratch, fits);
+    *fits &= *chunks == 1;
+    return rc;
+}
+
+static void note_naive_skipped(struct bench_session *s, int64_t seq, int causal, int64_t chunks)
 {
     char text[160];
     if (chunks > 1)
@@ -51,10 +59,10 @@ static void note_naive_skipped(int64_t seq, int causal, int64_t chunks)
     else
         snprintf(text, sizeof text, "naive%s seq %lld: does not fit the device; skipped",
                  causal ? " causal" : "", (long long)seq);
-    table_print_note(stdout, text);
+    table_print_note(s->table, text);
 }
 
-/* Past SWEEP_ALWAYS_UP_TO: whether naive still fits at this length. */
+/* Past SWEEP_LAST_SEQ (--full): whether naive still fits at this length. */
 static int probe_naive(struct bench_session *s, int64_t seq, int *fits)
 {
     clattn_problem *problem = NULL;
@@ -65,7 +73,7 @@ static int probe_naive(struct bench_session *s, int64_t seq, int *fits)
     if (!rc)
         rc = run_plan_create(s, problem, CLATTN_ALGO_NAIVE, 1, &plan, &build_ms);
     if (!rc)
-        rc = naive_fits(s, plan, &chunks, fits);
+        rc = naive_fits(s, problem, plan, &chunks, fits);
     clattn_plan_destroy(plan);
     clattn_problem_destroy(problem);
     return rc;
@@ -85,17 +93,17 @@ static int run_algorithm(struct bench_session *s, struct bench_inputs **in,
     if (!rc && is_naive) {
         int64_t chunks;
         int fits;
-        rc = naive_fits(s, plan, &chunks, &fits);
+        rc = naive_fits(s, problem, plan, &chunks, &fits);
         if (!rc && !fits) {
             progress_clear(&progress->line);
-            note_naive_skipped(seq, causal, chunks);
+            note_naive_skipped(s, seq, causal, chunks);
             clattn_plan_destroy(plan);
             return 0;
         }
     }
     struct bench_row row;
     if (!rc && !*in) /* one upload per length: the mask does not change the data */
-        rc = inputs_create(s->ctx, problem, in);
+        rc = inputs_create(s, problem, in);
     if (!rc)
         rc = run_measure(s, *in, problem, algo, plan, build_ms, &row);
     clattn_plan_destroy(plan);
@@ -116,7 +124,8 @@ static int run_length(struct bench_session *s, int64_t seq, struct sweep_progres
             if ((rc = shape_for_sweep(seq, causal, windowed, &problem)))
                 break;
             for (int a = 0; a < opt->algo_count && !rc; a++) {
-                if ((opt->algos[a] == CLATTN_ALGO_WINDOWED) != windowed)
+                if ((opt->algos[a] == CLATTN_ALGO_WINDOWED) != windowed ||
+                    !runs_at(opt, opt->algos[a], seq))
                     continue;
                 rc = run_algorithm(s, &in, problem, opt->algos[a], causal, seq, progress);
             }
@@ -126,31 +135,54 @@ static int run_length(struct bench_session *s, int64_t seq, struct sweep_progres
     return rc;
 }
 
+/* Rows at one length: causal and not, for each algorithm the sweep runs there. */
+static int rows_at(const struct bench_options *opt, int64_t seq)
+{
+    int rows = 0;
+    for (int a = 0; a < opt->algo_count; a++)
+        rows += 2 * runs_at(opt, opt->algos[a], seq);
+    return rows;
+}
+
+/* Past SWEEP_LAST_SEQ: the end of the default sweep, or (--full) whether it goes on. */
+static int goes_on(struct bench_session *s, int64_t seq, int *on)
+{
+    char text[160];
+    *on = 0;
+    if (!s->opt->full) {
+        snprintf(text, sizeof text,
+                 "the sweep stops at seq %d, naive at %d; --full runs naive further and the "
+                 "sweep on while naive fits in one pass",
+                 SWEEP_LAST_SEQ, SWEEP_NAIVE_LAST_SEQ);
+        table_print_note(s->table, text);
+        return 0;
+    }
+    int rc = probe_naive(s, seq, on);
+    if (!rc && !*on) {
+        snprintf(text, sizeof text,
+                 "seq %lld: naive no longer fits in one pass; the sweep stops here",
+                 (long long)seq);
+        table_print_note(s->table, text);
+    }
+    return rc;
+}
+
 int sweep_run(struct bench_session *s)
 {
-    const int rows_per_length = 2 * s->opt->algo_count; /* causal and not */
-    struct sweep_progress progress = {{0, 0}, 0, 0};
-    progress_init(&progress.line);
-    for (int64_t seq = SWEEP_FIRST_SEQ; seq <= SWEEP_ALWAYS_UP_TO; seq *= 2)
-        progress.total += rows_per_length;
+    struct sweep_progress progress = {.done = 0, .total = 0};
+    progress_init(&progress.line, s->opt);
+    for (int64_t seq = SWEEP_FIRST_SEQ; seq <= SWEEP_LAST_SEQ; seq *= 2)
+        progress.total += rows_at(s->opt, seq);
     for (int64_t seq = SWEEP_FIRST_SEQ;; seq *= 2) {
-        if (seq > SWEEP_ALWAYS_UP_TO) {
-            int fits = 0;
-            int rc = probe_naive(s, seq, &fits);
-            if (rc)
+        if (seq > SWEEP_LAST_SEQ) {
+            int on = 0;
+            int rc = goes_on(s, seq, &on);
+            if (rc || !on)
                 return rc;
-            if (!fits) {
-                char text[128];
-                snprintf(text, sizeof text,
-                         "seq %lld: naive no longer fits in one pass; the sweep stops here",
-                         (long long)seq);
-                table_print_note(stdout, text);
-                return 0;
-            }
-            progress.total += rows_per_length;
+            progress.total += rows_at(s->opt, seq);
         }
         if (seq > SWEEP_FIRST_SEQ)
-            fputc('\n', stdout); /* one block of rows per length */
+            fputc('\n', s->table); /* one block of rows per length */
         int rc = run_length(s, seq, &progress);
         if (rc)
             return rc;

@@ -27,10 +27,30 @@ static clattn_problem *sweep_class(int head_dim, int windowed)
     return p;
 }
 
+/* clattn_tune keeps Q, K, V and O of the problem on the device, each made from a host copy
+ * that it frees once uploaded: checked before it allocates any. */
+static int check_memory(struct bench_session *s, const clattn_problem *p)
+{
+    struct memory_need need = {.what = "clattn_tune's Q, K, V and O"};
+    for (int t = CLATTN_TENSOR_Q; t <= CLATTN_TENSOR_O; t++) {
+        size_t bytes = 0;
+        clattn_status st = clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes);
+        if (st)
+            return fail_clattn(NULL, st, "sizing the tensors");
+        need.device = memory_add(need.device, bytes);
+        if (bytes > need.largest)
+            need.largest = need.host = bytes;
+    }
+    return session_check_memory(s, &need);
+}
+
 static int tune_one(struct bench_session *s, const clattn_problem *p)
 {
     /* one line per candidate: a few dozen candidates fit easily */
     static char report[65536];
+    int rc = check_memory(s, p);
+    if (rc)
+        return rc;
     fprintf(stderr, "tuning (each candidate is a kernel build; this takes a while)...\n");
     clattn_status st = clattn_tune(s->ctx, p, report, sizeof report);
     if (st)
