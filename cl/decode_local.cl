@@ -110,6 +110,7 @@ void decode_local(IN_PLACE_PARAMS)
         for (int r = 0; r < ROWS; r++)
             dot[r] = (float4)(k_row < 0 ? NAN : 0.0f);
         if (k_row >= 0)
+#pragma unroll 4
             for (int c4 = 0; c4 < D4; c4++) {
                 const float4 kc = load_chunk4(k, (ulong)k_row, c4);
 #pragma unroll

@@ -297,7 +297,7 @@ void local_tiles_explain(const device_limits *l, const clattn_problem *p, int64_
     snprintf(buf, size,
              "%d rows x %d keys, blocks of %d x %d, %d work-items: score %.3f = issue %.2f "
              "(%.1f FMA per __local load, %.2f __local B/FMA) x reuse %.2f (%.3f global B/FMA) "
-             "x occupancy %.2f (%d groups per unit, %d registers) x edges %.2f x spread %.2f",
+             "x occupancy %.2f (%d work-groups per unit, %d registers) x edges %.2f x spread %.2f",
              t->br, t->bc, t->tm, t->tn, local_tiles_group(t), m.score, m.issue,
              m.fma_per_local_load, m.local_bytes_per_fma, m.global, m.global_bytes_per_fma,
              m.occupancy, m.groups_per_unit, m.registers, m.edges, m.spread);

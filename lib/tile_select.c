@@ -21,10 +21,13 @@ static int pow2_ceil(int64_t v)
 
 clattn_kernel_shape select_shape(const device_limits *l)
 {
-    /* Dedicated local memory is worth sharing tiles through. Without it, a device that asks
-     * for explicit vectors (preferred width > 1: PoCL's CPU device) gets register blocks;
-     * one that vectorises across work-items itself (width 1: llvmpipe) behaves like a GPU. */
-    if (l->local_mem_is_dedicated || l->vector_width <= 1)
+    /* GPUs run work-items in lockstep and share tiles through local memory, even those whose
+     * local memory is carved from global memory (Arm Mali). Elsewhere dedicated local
+     * memory is worth sharing tiles through; without it, a device that asks for explicit
+     * vectors (preferred width > 1: PoCL's CPU device) gets register blocks, and one that
+     * vectorises across work-items itself (width 1: llvmpipe) behaves like a GPU. */
+    if ((l->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) ||
+        l->local_mem_is_dedicated || l->vector_width <= 1)
         return CLATTN_SHAPE_LOCAL_TILES;
     return CLATTN_SHAPE_REGISTER_BLOCKS;
 }
