@@ -9,9 +9,9 @@
  *   [DERIVED] not published for this device: computed by the rule the comment states;
  *   [UNVERIFIED] not found for this device at all; the value other devices on the same driver
  *             report, kept so the entry is usable, and listed as such in the comment.
- * Devices asked for but left out, because no published source gave their work-group limits:
- * Intel Data Center GPU Max 1100, Arc A770, UHD Graphics 770, Qualcomm Adreno 740,
- * Arm Mali-G710, Apple M2 (see the note at the end). */
+ * Devices asked for but left out, because no published source gave enough of their limits:
+ * Intel UHD Graphics 770, Qualcomm Adreno 740, Arm Mali-G710, Apple M2 (see the note at the
+ * end). */
 #include "device_table.h"
 
 const struct device_entry device_table[] = {
@@ -102,22 +102,79 @@ const struct device_entry device_table[] = {
     {"Radeon RX 7900 XTX", 65536, 1, 256, 1024, 48, 1, 32, 25753026560ULL, 21890072576ULL, 1, 1,
      "https://github.com/vampireLibrarianMonk/amd-gpu-hello/blob/86b8771/archive/"
      "raw_tf_torch_7900xtx.md"},
+
+    /* Intel(R) Data Center GPU Max 1100, Intel's NEO (compute-runtime) OpenCL, driver
+     * 23.43.27642.67 (Linux). OpenCL-Benchmark README.md at commit
+     * 4694a5b9cf1b39faf541c922fcb76518a7b72ca0:
+     *   CL_DEVICE_NAME "Intel(R) Data Center GPU Max 1100" [CL]; compute units 448 [CL];
+     *   "128 KB local" -> 131072 [CL/MiB, KiB]; FP16 compute measured -> cl_khr_fp16 [CL].
+     *   Memory: "46679 MB global" buffer limit = min(max alloc, global) in MiB, both taken
+     *   before the tool's Intel correction; "49135 MB VRAM" is global x 20/19 (src/opencl.hpp,
+     *   Linux), so global is below 46679.2 MiB: global = 46679 MiB = 48946479104 [CL/MiB].
+     *   Max alloc is at least that ("47799500 KB constant", 46679.2 MiB, agrees) and is
+     *   taken equal to it [CL/MiB].
+     * Intel's SYCL runtime over Level Zero on the same board (Triton XPU device properties
+     *   in github.com/Devjiu/bitsandbytes, bitsandbytes/backends/triton/triton_kernels.py at
+     *   commit 37e49bf844edbbfecef554cb009eecf296cf2abe): max_work_group_size 1024,
+     *   max_compute_units 448, sub_group_sizes [16, 32], has_fp16 [VENDOR]. simd_width 16
+     *   is the smallest listed sub-group size [VENDOR]; has_subgroups from the same list
+     *   [VENDOR: cl_intel_subgroups not read for this device].
+     * Item size[0] 1024 [UNVERIFIED]: NEO reports CL_DEVICE_MAX_WORK_ITEM_SIZES[0] equal to
+     *   its work-group limit on every device read (1024x1024x1024 / 1024 for the Arc A750 in
+     *   intel/compute-runtime#586; 256x256x256 / 256 on Gen9 in intel/compute-runtime#560).
+     * Float vector width 1 [UNVERIFIED]: NEO's figure on the Arc A750 (openvinotoolkit/
+     *   openvino#20012) and the UHD Graphics 770 (open-edge-platform/edge-microvisor-toolkit
+     *   #379). Local type Local [UNVERIFIED]: no NEO "Local memory type" line was read; NEO
+     *   reports a separate local memory (the SLM) of its own size on every device. */
+    {"Intel(R) Data Center GPU Max 1100", 131072, 1, 1024, 1024, 448, 1, 16, 48946479104ULL,
+     48946479104ULL, 1, 1,
+     "https://github.com/ProjectPhysX/OpenCL-Benchmark/blob/4694a5b/README.md"},
+
+    /* Intel(R) Arc(TM) A770 Graphics (16 GB), Intel's NEO OpenCL. No full OpenCL report of an
+     * A770 was found; its figures come from Intel's Level Zero runtime, and the driver-level
+     * ones from the Arc A750 (same Xe-HPG die and driver).
+     * ggml-org/llama.cpp docs/backend/SYCL.md at commit
+     * 01d98b4f74046dff52edf2fabdbd08b511b8a4cf: sycl-ls lists "Intel(R) Arc(TM) A770 Graphics
+     *   OpenCL 3.0 NEO" -> CL_DEVICE_NAME [CL]; llama-ls-sycl-device over level_zero gives
+     *   Max compute units 512, Max work group 1024, Global mem size 16225243136 [VENDOR].
+     * Arc A750 (differs by SKU in compute units, 448, and memory, 8 GB), all [UNVERIFIED] here:
+     *   openvinotoolkit/openvino#20012 (clinfo, Windows driver 31.0.101.4826): Sub-group sizes
+     *   (Intel) 8, 16, 32 -> has_subgroups, simd_width 8 (the smallest); float 1 / 1;
+     *   half 8 / 8 (cl_khr_fp16) -> has_fp16.
+     *   intel/compute-runtime#586 (A750, NEO on Linux and WSL): OpenCL local memory 64.0 KB ->
+     *   65536; Level Zero max work-group configuration [1024, 1024, 1024] -> item size[0].
+     * Max alloc 4294959104 [UNVERIFIED]: intel/compute-runtime#627 says NEO caps
+     *   CL_DEVICE_MAX_MEM_ALLOC_SIZE at "4GB" on the A770 16GB (3.86 GB on the A750); the
+     *   exact 4294959104 (4 GiB - 8 KiB) is NEO's "Preferred total size of global vars" on
+     *   an Arc in intel/intel-extension-for-tensorflow#56, which NEO sets from the same
+     *   limit. Drivers after that issue lift the cap when asked to.
+     * Local type Local [UNVERIFIED]: as for the Max 1100. */
+    {"Intel(R) Arc(TM) A770 Graphics", 65536, 1, 1024, 1024, 512, 1, 8, 16225243136ULL,
+     4294959104ULL, 1, 1,
+     "https://github.com/ggml-org/llama.cpp/blob/01d98b4/docs/backend/SYCL.md"},
 };
 
 const size_t device_table_count = sizeof device_table / sizeof *device_table;
 
-/* Left out, with what was found, for whoever finds the rest:
- * - Intel Data Center GPU Max 1100 (NEO 23.43.27642.67, OpenCL-Benchmark README HEAD): 448
- *   compute units, 128 KiB local memory, global and max alloc both about 46679 MiB
- *   (47799500 KiB constant buffer), cl_khr_fp16 listed. Work-group size, item size and
- *   sub-group sizes: no published query or vendor figure found.
- * - Intel Arc A770: only clinfo's first lines (name, NEO driver version) and 512 compute
- *   units through Level Zero (torch.xpu), nothing else.
- * - Intel UHD Graphics 770 (open-edge-platform/edge-microvisor-toolkit#379, NEO
- *   25.18.33578.6): Sub-group sizes (Intel) 8, 16, 32; Max sub-groups per work group 64;
- *   half 8/8 (cl_khr_fp16); float 1/1. Compute units, work-group size, local and global
- *   memory not reached.
- * - Qualcomm Adreno 740 (CodeLinaro/llama.cpp#17 has a full clinfo of a QCS8550): only its
- *   device name, "QUALCOMM Adreno(TM) 740", could be read.
- * - Arm Mali-G710, Apple M2: no OpenCL report found (for the M2, course submissions print 8
- *   or 10 compute units and a 256 work-group limit, with no local memory size). */
+/* Left out, with what was found, for whoever finds the rest (the issue trackers were searched
+ * through a stored index that returns one excerpt per issue, so a full clinfo pasted in an
+ * issue could often be read only in part):
+ * - Intel UHD Graphics 770: open-edge-platform/edge-microvisor-toolkit#379 (clinfo, NEO
+ *   25.18.33578.6): CL_DEVICE_NAME "Intel(R) UHD Graphics 770", Sub-group sizes (Intel)
+ *   8, 16, 32, Max sub-groups per work group 64, half 8/8 (cl_khr_fp16), float 1/1.
+ *   Level Zero (ggml-org/llama.cpp docs/backend/SYCL.md): 32 compute units, max work group
+ *   512, global 53651849216 (shared system memory). Local memory size and max alloc: not
+ *   reached (the clinfo's later lines were not returned).
+ * - Qualcomm Adreno 740 (CodeLinaro/llama.cpp#17, clinfo of a QCS8550): device name
+ *   "QUALCOMM Adreno(TM) 740", preferred/native float 1/1, half 1/1 (cl_khr_fp16). Work
+ *   group, item sizes, compute units, local and global memory: not reached.
+ * - Arm Mali-G710: a Pixel 7's full clinfo is pasted in ggml-org/llama.cpp#2636, but only
+ *   its extension and cache lines were reached. GPGPUCourse/GPGPUTasks2025#60 (Pixel 7,
+ *   driver r51p0): "Mali-G710 r0p0", 7 compute units, local memory 32768 bytes, global
+ *   "1862 MB". Work-group limits were found only for the Mali-G610 (same Valhall
+ *   generation, blakeblackshear/frigate#5733: 1024x1024x1024 / 1024, preferred multiple 16,
+ *   float 4/1), not for the G710; local memory type not found.
+ * - Apple M2: course submissions print "Apple M2", 8 (or 10) compute units, a 256
+ *   work-group limit and 12124 (or 16384) MB global (GPGPUCourse/GPGPUTasks2025#148, #112);
+ *   no local memory size, item sizes or max alloc for the M2 (the M1 Pro prints 32 KB
+ *   local, #43). */
