@@ -173,6 +173,17 @@ static clattn_status apply_one(device_limits *lim, const char *key, size_t key_l
                         "'%.*s'", (int)val_len, val);
         return CLATTN_SUCCESS;
     }
+    if (IS("type")) {
+        if (val_len == 3 && memcmp(val, "cpu", 3) == 0)
+            lim->type = CL_DEVICE_TYPE_CPU;
+        else if (val_len == 3 && memcmp(val, "gpu", 3) == 0)
+            lim->type = CL_DEVICE_TYPE_GPU;
+        else
+            return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                        "CLATTN_DEVICE_LIMITS: type must be cpu or gpu, not '%.*s'",
+                        (int)val_len, val);
+        return CLATTN_SUCCESS;
+    }
     cl_ulong v;
     if (!parse_u64(val, val_len, &v))
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,

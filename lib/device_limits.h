@@ -42,8 +42,8 @@ typedef struct device_limits {
 /* Fills `out` from the device; failures go to clattn_message(NULL). */
 clattn_status device_limits_query(cl_device_id device, device_limits *out);
 
-/* Applies "key=value,key=value" (docs/devices.md, "Simulated devices"): local_mem_size,
- * local_mem_type (local|global), max_work_group_size, vector_width, simd_width,
+/* Applies "key=value,key=value" (docs/devices.md, "Simulated devices"): type (cpu|gpu),
+ * local_mem_size, local_mem_type (local|global), max_work_group_size, vector_width, simd_width,
  * compute_units, max_alloc_size, global_mem_size, fp16, fp64, fma. Sizes may only shrink what
  * the device has. On error nothing is changed and the reason is in clattn_message(NULL). */
 clattn_status device_limits_override(device_limits *limits, const char *spec);

@@ -36,6 +36,11 @@ static const variant variants[] = {
     /* 600 keys: two or more splits and their merge */
     {"decode-f32-causal", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1},
     {"decode-f16-window", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 3, 600, 24, 1, 16, 0},
+    /* head_dim 13: the last float4 chunk of a row is partial */
+    {"tiled-f32-odd-dim", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 9, 11, 13, 0, -1, -1},
+    {"decode-bf16-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1, -1},
+    /* 24 rows per kv head: more than one decode work-group holds, so the tiled kernel splits */
+    {"decode-f32-many-rows", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 8, 1, 3, 600, 20, 1, -1, -1},
 };
 
 static int set_all(clattn_problem *p, const variant *v)
