@@ -270,6 +270,10 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
             err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device,
                                            CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
                                            sizeof multiple, &multiple, NULL);
+        cl_ulong kernel_private = 0;
+        if (!err)
+            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device, CL_KERNEL_PRIVATE_MEM_SIZE,
+                                           sizeof kernel_private, &kernel_private, NULL);
         if (err)
             return cl_fail(plan->ctx, "clGetKernelWorkGroupInfo", err);
         const size_t group = (size_t)local_tiles_group(lt);
@@ -283,6 +287,12 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
             plan->work_group_size = (int64_t)group;
             describe_local_tiles(plan, &l, lt, tuned && attempt == 0 ? NULL : &runner_up,
                                  tuned && attempt == 0, kernel_limit, multiple);
+            /* On GPUs private memory is what did not fit the registers: the tile model's
+             * register estimate was too low for this compiler (clattn_tune can do better). */
+            if (kernel_private && l.local_mem_is_dedicated)
+                plan_describe(plan, "the compiled kernel uses %llu bytes of private memory per "
+                                    "work-item (on a GPU: registers spilled to memory)",
+                              (unsigned long long)kernel_private);
             return CLATTN_SUCCESS;
         }
         clReleaseKernel(*kernel);
