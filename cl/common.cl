@@ -103,6 +103,29 @@ inline float4 load_chunk4(__global const storage_t *src, ulong row, int c4)
     return x;
 }
 
+/* K and V rows: with KV_ALIGNED=1 (lib/kv_kernel.h) every row starts a multiple of four
+ * elements from a buffer's base and head_dim is a multiple of four, so a chunk is read through
+ * a vector pointer: a GPU compiler then issues one 16-byte (f32) or 8-byte load. */
+#ifndef KV_ALIGNED
+#define KV_ALIGNED 0
+#endif
+#if KV_ALIGNED && HEAD_DIM % 4
+#error "KV_ALIGNED needs a head_dim that is a multiple of 4"
+#endif
+
+inline float4 load_kv_chunk4(__global const storage_t *src, ulong row, int c4)
+{
+#if KV_ALIGNED && DTYPE == 0
+    return ((__global const float4 *)(src + row))[c4];
+#elif KV_ALIGNED && DTYPE == 1
+    return vloada_half4((size_t)c4, src + row);
+#elif KV_ALIGNED
+    return as_float4(convert_uint4(((__global const ushort4 *)(src + row))[c4]) << 16);
+#else
+    return load_chunk4(src, row, c4);
+#endif
+}
+
 /* Columns 4 * c4 .. 4 * c4 + 3 of an output row, those below HEAD_DIM: f32 partial rows for
  * cl/merge.cl (store_row4) and rows of O in the storage type (store_out4). */
 inline void store_row4(__global float *dst, int c4, float4 x)

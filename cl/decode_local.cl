@@ -21,7 +21,7 @@
  * part_lse for cl/merge.cl.
  *
  * Host defines: ROWS, WG (a power of two, at least D4), SPLIT_MAX (a multiple of 4), and
- * common.cl's DTYPE and HEAD_DIM. */
+ * common.cl's DTYPE, HEAD_DIM and KV_ALIGNED. */
 
 #define D4 ((HEAD_DIM + 3) / 4) /* float4 chunks of a row, zero past d */
 #define SLOTS (WG / D4)         /* keys the output pass takes at once */
@@ -112,7 +112,7 @@ void decode_local(IN_PLACE_PARAMS)
         if (k_row >= 0)
 #pragma unroll 4
             for (int c4 = 0; c4 < D4; c4++) {
-                const float4 kc = load_chunk4(k, (ulong)k_row, c4);
+                const float4 kc = load_kv_chunk4(k, (ulong)k_row, c4);
 #pragma unroll
                 for (int r = 0; r < ROWS; r++)
                     dot[r] = MAD(q_tile[r * D4 + c4], kc, dot[r]);
@@ -161,7 +161,7 @@ void decode_local(IN_PLACE_PARAMS)
     if (slot < SLOTS)
         for (int jj = slot; jj < keys; jj += SLOTS) {
             const long v_row = v_rows[jj];
-            const float4 vc = v_row < 0 ? (float4)(NAN) : load_chunk4(v, (ulong)v_row, lane);
+            const float4 vc = v_row < 0 ? (float4)(NAN) : load_kv_chunk4(v, (ulong)v_row, lane);
 #pragma unroll
             for (int r = 0; r < ROWS; r++)
                 acc[r] = MAD((float4)(scores[r * SPLIT_MAX + jj]), vc, acc[r]);

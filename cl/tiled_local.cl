@@ -31,8 +31,8 @@
  * in LSE order][HEAD_DIM], f32) for cl/merge.cl. With one split, O and LSE are written
  * directly.
  *
- * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/tile_select.c), and
- * common.cl's DTYPE and HEAD_DIM. */
+ * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/local_tiles.c), and
+ * common.cl's DTYPE, HEAD_DIM and KV_ALIGNED. */
 
 #define RG (BR / TM)                  /* row groups */
 #define KG (BC / TN)                  /* key groups, which are also column groups */
@@ -69,10 +69,15 @@ typedef ushort4 raw4_t;
 #define STORE_RAW4(x, tile, e) vstore4((x), 0, (tile) + (e))
 #endif
 
-/* Chunk c4 of a K or V row at element `row` (d not a multiple of 4: the last chunk is read
- * element by element, zero past d, so nothing past the row is touched). */
+/* Chunk c4 of a K or V row at element `row`, bits unchanged: through a vector pointer when
+ * KV_ALIGNED promises the alignment (common.cl); otherwise by vload4, or element by element
+ * for a last, partial chunk (d not a multiple of 4), zero past d, so nothing past the row is
+ * touched. */
 inline raw4_t load_raw4(__global const raw_t *src, ulong row, int c4)
 {
+#if KV_ALIGNED
+    return ((__global const raw4_t *)(src + row))[c4];
+#else
     const ulong e = row + (ulong)(c4 * 4);
 #if HEAD_DIM % 4
     if (c4 == D4 - 1) {
@@ -88,6 +93,7 @@ inline raw4_t load_raw4(__global const raw_t *src, ulong row, int c4)
     }
 #endif
     return vload4(0, src + e);
+#endif
 }
 
 /* Chunk `chunk` (key chunk / D4 of the tile at j0, columns chunk % D4) of K or V: zeros for

@@ -12,6 +12,7 @@
 
 #include "cl_error.h"
 #include "fused.h"
+#include "kv_kernel.h"
 #include "launch.h"
 #include "merge.h"
 #include "message.h"
@@ -21,7 +22,8 @@ typedef enum decode_kernel { DECODE_REGISTERS, DECODE_LOCAL, DECODE_TILES } deco
 static const char *const kernel_names[] = {"decode_registers", "decode_local", "attend_local"};
 
 typedef struct decode_impl {
-    cl_kernel attend, merge;
+    cl_kernel attend, merge; /* attend: decode_registers */
+    kv_kernel local;         /* decode_local or attend_local */
     cl_mem part_o, part_lse;
     decode_kernel kind;
     int kvh, rpk; /* registers: kv heads per work-item, query rows of each */
@@ -57,6 +59,7 @@ static void decode_release(clattn_plan *plan)
     decode_impl *d = plan->impl;
     if (!d)
         return;
+    kv_kernel_release(&d->local);
     const cl_kernel kernels[] = {d->attend, d->merge};
     const cl_mem mems[] = {d->part_o, d->part_lse};
     plan_release_impl(plan, kernels, 2, mems, 2);
@@ -100,18 +103,23 @@ static clattn_status decode_enqueue(clattn_plan *plan, struct launch_sequence *s
                               problem_get(p, CLATTN_PARAM_HEADS) *
                               problem_get(p, CLATTN_PARAM_SEQ_Q);
     const char *name = kernel_names[d->kind];
-    kernel_args a;
-    args_begin(&a, plan->ctx, d->attend);
-    args_in_place(&a, p, b, d->split_len, (cl_int)part_rows, d->part_o, d->part_lse);
-    clattn_status st = args_end(&a, name);
+    cl_kernel kernel = d->attend;
+    clattn_status st = d->kind == DECODE_REGISTERS
+                           ? CLATTN_SUCCESS
+                           : kv_kernel_for_call(plan, &d->local, b, &kernel);
     if (st)
+        return st;
+    kernel_args a;
+    args_begin(&a, plan->ctx, kernel);
+    args_in_place(&a, p, b, d->split_len, (cl_int)part_rows, d->part_o, d->part_lse);
+    if ((st = args_end(&a, name)))
         return st;
     const size_t group = d->kind == DECODE_REGISTERS ? 1
                          : d->kind == DECODE_LOCAL  ? (size_t)d->group
                                                     : (size_t)local_tiles_group(&d->lt);
     size_t local[2] = {group, 1};
     size_t global[2] = {(size_t)decode_items(p, d) * group, (size_t)plan->splits};
-    st = launch_kernel(seq, STAGE_ATTEND, d->attend, 2, global, local, name);
+    st = launch_kernel(seq, STAGE_ATTEND, kernel, 2, global, local, name);
     if (st || plan->splits == 1)
         return st;
     return merge_splits_enqueue(plan, seq, STAGE_MERGE, d->merge, d->part_o, d->part_lse, b);
@@ -224,19 +232,17 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
                  "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), d->rows, d->group, d->split_max);
-        cl_program program;
-        clattn_status st = program_get(plan->ctx, "decode_local", options, &program);
-        if (!st)
-            st = program_kernel(plan->ctx, program, "decode_local", &d->attend);
+        clattn_status st = kv_kernel_build(plan, "decode_local", "decode_local", options,
+                                           &d->local);
         if (st)
             return st;
         size_t kernel_limit = 0;
         cl_ulong kernel_local = 0;
-        cl_int err = clGetKernelWorkGroupInfo(d->attend, plan->ctx->device,
+        cl_int err = clGetKernelWorkGroupInfo(d->local.kernel, plan->ctx->device,
                                               CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
                                               &kernel_limit, NULL);
         if (!err)
-            err = clGetKernelWorkGroupInfo(d->attend, plan->ctx->device,
+            err = clGetKernelWorkGroupInfo(d->local.kernel, plan->ctx->device,
                                            CL_KERNEL_LOCAL_MEM_SIZE, sizeof kernel_local,
                                            &kernel_local, NULL);
         if (err)
@@ -257,8 +263,7 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
             *built = 1;
             return CLATTN_SUCCESS;
         }
-        clReleaseKernel(d->attend);
-        d->attend = NULL;
+        kv_kernel_release(&d->local);
         if ((size_t)d->group > kernel_limit)
             max_group = (size_t)d->group / 2;
         if (kernel_local > l->local_mem_size) /* it lays out more than counted */
@@ -286,7 +291,7 @@ clattn_status decode_setup(clattn_plan *plan)
         st = build_local(plan, d, &built);
         if (!st && !built) {
             d->kind = DECODE_TILES;
-            st = local_kernel_build(plan, &d->lt, &d->attend);
+            st = local_kernel_build(plan, &d->lt, &d->local);
         }
     }
     if (st)

@@ -10,13 +10,15 @@
 #include "message.h"
 #include "plan.h"
 #include "fused.h"
+#include "kv_kernel.h"
 #include "tuning.h"
 #include "pack.h"
 #include "program_cache.h"
 #include "tile_select.h"
 
 typedef struct fused_impl {
-    cl_kernel pack, attend;
+    cl_kernel pack, attend; /* register blocks */
+    kv_kernel local;        /* local tiles */
     cl_mem kt, vp;
     register_tiles rt;
     packed_layout layout;
@@ -30,6 +32,7 @@ static void fused_release(clattn_plan *plan)
     fused_impl *f = plan->impl;
     if (!f)
         return;
+    kv_kernel_release(&f->local);
     const cl_kernel kernels[] = {f->pack, f->attend};
     const cl_mem mems[] = {f->kt, f->vp};
     plan_release_impl(plan, kernels, 2, mems, 2);
@@ -163,16 +166,19 @@ static clattn_status local_enqueue(clattn_plan *plan, struct launch_sequence *se
 {
     fused_impl *f = plan->impl;
     const clattn_problem *p = &plan->problem;
+    cl_kernel kernel;
+    clattn_status st = kv_kernel_for_call(plan, &f->local, b, &kernel);
+    if (st)
+        return st;
     kernel_args a;
-    args_begin(&a, plan->ctx, f->attend);
+    args_begin(&a, plan->ctx, kernel);
     /* one split: every key, no partial outputs */
     args_in_place(&a, p, b, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV), 0, NULL, NULL);
-    clattn_status st = args_end(&a, "attend_local");
-    if (st)
+    if ((st = args_end(&a, "attend_local")))
         return st;
     size_t local[2] = {(size_t)local_tiles_group(&f->lt), 1};
     size_t global[2] = {(size_t)(bkv(p) * row_blocks(p, f->lt.br)) * local[0], 1};
-    return launch_kernel(seq, STAGE_APPEND + 1, f->attend, 2, global, local, "attend_local");
+    return launch_kernel(seq, STAGE_APPEND + 1, kernel, 2, global, local, "attend_local");
 }
 
 static const struct plan_ops local_ops = {local_enqueue, fused_release};
@@ -210,7 +216,7 @@ static void describe_local_tiles(clattn_plan *plan, const device_limits *l, cons
     }
 }
 
-clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *kernel)
+clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *k)
 {
     const clattn_problem *p = &plan->problem;
     /* A copy: a device that does not report its SIMD width learns it from the first build. */
@@ -253,26 +259,24 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
         snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tm, lt->tn);
-        cl_program program;
-        clattn_status st = program_get(plan->ctx, "tiled_local", options, &program);
-        if (!st)
-            st = program_kernel(plan->ctx, program, "attend_local", kernel);
+        clattn_status st = kv_kernel_build(plan, "tiled_local", "attend_local", options, k);
         if (st)
             return st;
+        const cl_kernel kernel = k->kernel;
         cl_ulong kernel_local = 0;
-        cl_int err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device,
+        cl_int err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device,
                                               CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
                                               &kernel_limit, NULL);
         if (!err)
-            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE,
+            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE,
                                            sizeof kernel_local, &kernel_local, NULL);
         if (!err)
-            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device,
+            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device,
                                            CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
                                            sizeof multiple, &multiple, NULL);
         cl_ulong kernel_private = 0;
         if (!err)
-            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device, CL_KERNEL_PRIVATE_MEM_SIZE,
+            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device, CL_KERNEL_PRIVATE_MEM_SIZE,
                                            sizeof kernel_private, &kernel_private, NULL);
         if (err)
             return cl_fail(plan->ctx, "clGetKernelWorkGroupInfo", err);
@@ -295,8 +299,7 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
                               (unsigned long long)kernel_private);
             return CLATTN_SUCCESS;
         }
-        clReleaseKernel(*kernel);
-        *kernel = NULL;
+        kv_kernel_release(k);
         /* search again within what the compiled kernel said */
         if (!whole_simd) {
             l.simd_width = (cl_uint)multiple;
@@ -313,7 +316,7 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
 
 static clattn_status local_setup(clattn_plan *plan, fused_impl *f)
 {
-    clattn_status st = local_kernel_build(plan, &f->lt, &f->attend);
+    clattn_status st = local_kernel_build(plan, &f->lt, &f->local);
     if (st)
         return st;
     plan->ops = &local_ops;
