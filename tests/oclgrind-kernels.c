@@ -45,7 +45,7 @@ static const variant variants[] = {
     /* the kernels built to read K and V as aligned vectors, called with offsets that are not */
     {"tiled-f32-odd-kv-offsets", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1,
      1},
-    {"decode-f16-odd-kv-offsets", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 1, 600, 24, 0, -1,
+    {"decode-f32-odd-kv-offsets", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 2, 1, 1, 600, 24, 0, -1,
      -1, 1},
 };
 
