@@ -65,6 +65,100 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
     *hi = (int)max(first, last);
 }
 
+/* The end of a row: 1 / sum to normalise its output, and its LSE in natural log. m is the
+ * row's largest score in base 2 (common.cl's scores), sum its sum of exp2(s - m). A row with
+ * no visible key has sum 0: zeros and LSE -inf. All-NaN scores leave m = -inf but sum NaN, and
+ * their LSE must be NaN; an impossible entry length (n_given < 0) makes the row NaN. */
+inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse)
+{
+    if (n_given < 0)
+        sum = NAN;
+    *inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
+    *lse = sum == 0.0f ? -INFINITY : (m + log2(sum)) * LN2;
+}
+
+/* Columns 4 * c4 .. 4 * c4 + 3 of the row at element `row` as f32, zero past d: one vector
+ * load (16 bytes in f32, 8 in f16 and bf16), or element by element for a last, partial
+ * chunk, so that nothing past the row is read. */
+inline float4 load_chunk4(__global const storage_t *src, ulong row, int c4)
+{
+    const ulong e = row + (ulong)(c4 * 4);
+    if (HEAD_DIM % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM) {
+#if DTYPE == 0
+        return vload4(0, src + e);
+#elif DTYPE == 1
+        return vload_half4(0, src + e);
+#else
+        return as_float4(convert_uint4(vload4(0, src + e)) << 16);
+#endif
+    }
+    float4 x = (float4)(0.0f);
+    x.s0 = LOAD(src, e);
+#if HEAD_DIM % 4 > 1
+    x.s1 = LOAD(src, e + 1);
+#endif
+#if HEAD_DIM % 4 > 2
+    x.s2 = LOAD(src, e + 2);
+#endif
+    return x;
+}
+
+/* K and V rows: with KV_ALIGNED=1 (lib/kv_kernel.h) every row starts a multiple of four
+ * elements from a buffer's base and head_dim is a multiple of four, so a chunk is read through
+ * a vector pointer: a GPU compiler then issues one 16-byte (f32) or 8-byte load. */
+#ifndef KV_ALIGNED
+#define KV_ALIGNED 0
+#endif
+#if KV_ALIGNED && HEAD_DIM % 4
+#error "KV_ALIGNED needs a head_dim that is a multiple of 4"
+#endif
+
+inline float4 load_kv_chunk4(__global const storage_t *src, ulong row, int c4)
+{
+#if KV_ALIGNED && DTYPE == 0
+    return ((__global const float4 *)(src + row))[c4];
+#elif KV_ALIGNED && DTYPE == 1
+    return vloada_half4((size_t)c4, src + row);
+#elif KV_ALIGNED
+    return as_float4(convert_uint4(((__global const ushort4 *)(src + row))[c4]) << 16);
+#else
+    return load_chunk4(src, row, c4);
+#endif
+}
+
+/* Columns 4 * c4 .. 4 * c4 + 3 of an output row, those below HEAD_DIM: f32 partial rows for
+ * cl/merge.cl (store_row4) and rows of O in the storage type (store_out4). */
+inline void store_row4(__global float *dst, int c4, float4 x)
+{
+    if (HEAD_DIM % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM) {
+        vstore4(x, 0, dst + c4 * 4);
+        return;
+    }
+    float t[4] = {x.x, x.y, x.z, x.w};
+    for (int c = 0; c < HEAD_DIM % 4; c++)
+        dst[c4 * 4 + c] = t[c];
+}
+
+inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
+{
+    const ulong e = row + (ulong)(c4 * 4);
+    if (HEAD_DIM % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM) {
+#if DTYPE == 0
+        vstore4(x, 0, o + e);
+#elif DTYPE == 1
+        vstore_half4_rte(x, 0, o + e);
+#else
+        vstore4((ushort4)(float_to_bf16(x.x), float_to_bf16(x.y), float_to_bf16(x.z),
+                          float_to_bf16(x.w)),
+                0, o + e);
+#endif
+        return;
+    }
+    float t[4] = {x.x, x.y, x.z, x.w};
+    for (int c = 0; c < HEAD_DIM % 4; c++)
+        STORE(o, e + (ulong)c, t[c]);
+}
+
 /* Where the keys and values of a batch entry are, and how many there are.
  *
  * A contiguous cache is addressed with the batch, sequence and head strides. A paged cache

@@ -1,54 +1,163 @@
 /* Fused attention for devices with dedicated local memory (CL_LOCAL: GPUs), and for
- * implementations that vectorise across work-items themselves.
+ * implementations that vectorise across work-items themselves, organised as two
+ * register-tiled products per tile of keys, the way GEMM kernels organise a work-group.
  *
- * A work-group of BR * TPR work-items owns BR query rows of one (batch, kv head) - the rows
- * of every query head that reads the kv head, in common.cl's row order, so each K and V tile
- * is loaded once for all of them. TPR work-items share each row. Per tile of BC keys:
- *   1. the group loads K's tile into __local kv (converted to f32);
- *   2. work-item (r, t) computes the scores of keys t, t + TPR, ... against q row r, also in
- *      __local, and its partial max;
- *   3. the row's max from the TPR partials; probabilities to __local p, partial sums;
- *   4. the group loads V's tile into the same __local kv;
- *   5. work-item (r, t) updates its output columns t, t + TPR, ... (DPT of them, in
- *      registers) with the online-softmax rescale.
- * Strides through __local are padded (LDS_STRIDE) so the TPR work-items of a row hit
- * different banks. Only the global arrays Q, K, V, O and LSE exist; no N x N buffer.
+ * A work-group owns BR query rows of one (batch, kv head): the rows of every query head that
+ * reads the kv head, in common.cl's row order, so each K and V tile is loaded once for all of
+ * them. Its RG x KG work-items form a grid: row group rg holds rows rg*TM .. rg*TM+TM-1, key
+ * group kg holds the keys kg, kg + KG, ... of each tile (TN of them) and the output columns
+ * of the 4-column chunks kg, kg + KG, ... (TD4 chunks). Per tile of BC keys:
+ *   S:  each work-item multiplies its TM x TN block of scores, reading float4s of Q (resident
+ *       in __local for the whole key loop) and of K from __local: TM + TN loads feed
+ *       4 * TM * TN multiply-adds;
+ *   softmax: the row's maximum over its KG work-items through __local (only boundary tiles
+ *       are masked), probabilities to __local P; each work-item keeps the partial row sum of
+ *       its own keys, reduced once at the end;
+ *   PV: each work-item updates its TM x 4*TD4 block of O in registers, reading P and V as
+ *       float4s: TM + 4 * TD4 loads feed 16 * TM * TD4 multiply-adds per four keys.
+ * K and V have their own __local buffers. The next tile's K and V are loaded from global
+ * memory into registers before the current tile's products, and stored to __local once the
+ * current tile no longer needs the space, so the loads' latency hides behind the math (three
+ * barriers per tile). f16 and bf16 K and V stay 16-bit in __local and are widened when read.
  *
- * Split keys (decoding: few rows, many keys): dimension 1 of the launch splits each entry's
- * keys into runs of split_len; each work-group then writes its rows' partial output and LSE
- * to part_o / part_lse ([split][part_rows rows in LSE order][HEAD_DIM], f32), and
- * cl/merge.cl combines them. With one split, O and LSE are written
+ * __local layouts are row-major with padded strides: key group kg reads row kg of a K tile
+ * while its neighbours read rows kg + 1, ..., and an odd number of float4s per row puts those
+ * rows in different banks; V and P rows are read by every work-item of a row group at once,
+ * contiguously.
+ *
+ * Split keys (decoding with many rows, or long runs on devices that cap a work-group's loop):
+ * dimension 1 of the launch splits each entry's keys into runs of split_len; each work-group
+ * then writes its rows' partial output and LSE to part_o / part_lse ([split][part_rows rows
+ * in LSE order][HEAD_DIM], f32) for cl/merge.cl. With one split, O and LSE are written
  * directly.
  *
- * Host defines: BR, BC, TPR, LDS_STRIDE, and common.cl's DTYPE and HEAD_DIM. */
+ * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/local_tiles.c), and
+ * common.cl's DTYPE, HEAD_DIM and KV_ALIGNED. */
 
-#define WG (BR * TPR)
-#define DPT ((HEAD_DIM + TPR - 1) / TPR) /* output columns per work-item */
-#define KPT ((BC + TPR - 1) / TPR)       /* keys scored per work-item per tile */
+#define RG (BR / TM)                  /* row groups */
+#define KG (BC / TN)                  /* key groups, which are also column groups */
+#define WG (RG * KG)                  /* work-items */
+#define D4 ((HEAD_DIM + 3) / 4)       /* float4 chunks of a row, zero-padded past d */
+#define TD4 ((D4 + KG - 1) / KG)      /* output chunks per work-item */
+#define ROW_STRIDE (4 * (D4 | 1))     /* elements between rows of the Q, K and V tiles */
+#define P_STRIDE (4 * ((BC / 4) | 1)) /* floats between rows of P */
+#define TILE_CHUNKS (BC * D4)         /* float4 chunks of one K or V tile */
+#define CHUNKS_PER_ITEM ((TILE_CHUNKS + WG - 1) / WG)
 
-/* One tile of K or V (keys j0 .. j0 + BC) of kv head g into __local, f32; keys past n are 0,
- * keys whose page is not in the pool NaN. */
-inline void load_tile(__local float *dst, __global const storage_t *src, ulong off, long sb,
-                      long ss, long sh, int b, int g, int j0, int n, int lid, KV_LAYOUT_PARAMS)
+#if BR % TM || BC % TN || BC % 4
+#error "BR must be a multiple of TM, and BC of TN and of 4"
+#endif
+
+/* Raw K and V elements as they travel from global to __local memory: four at a time, bits
+ * unchanged, so f16 and bf16 stay 16-bit. RAW_NAN4 is a NaN of the storage type. */
+#if DTYPE == 0
+typedef float kv_local_t;
+typedef uint4 raw4_t;
+#define RAW_NAN4 ((uint4)(0x7fc00000u))
+#define STORE_RAW4(x, tile, e) vstore4(as_float4(x), 0, (tile) + (e))
+#define LOAD_KV4(tile, e) vload4(0, (tile) + (e))
+#else
+typedef ushort kv_local_t;
+typedef ushort4 raw4_t;
+#if DTYPE == 1
+#define RAW_NAN4 ((ushort4)(0x7e00))
+#define LOAD_KV4(tile, e) vload_half4(0, (__local const half *)(tile) + (e))
+#else
+#define RAW_NAN4 ((ushort4)(0x7fc0))
+#define LOAD_KV4(tile, e) as_float4(convert_uint4(vload4(0, (tile) + (e))) << 16)
+#endif
+#define STORE_RAW4(x, tile, e) vstore4((x), 0, (tile) + (e))
+#endif
+
+/* Chunk c4 of a K or V row at element `row`, bits unchanged: through a vector pointer when
+ * KV_ALIGNED promises the alignment (common.cl); otherwise by vload4, or element by element
+ * for a last, partial chunk (d not a multiple of 4), zero past d, so nothing past the row is
+ * touched. */
+inline raw4_t load_raw4(__global const raw_t *src, ulong row, int c4)
 {
-    for (int e = lid; e < BC * HEAD_DIM; e += WG) {
-        const int jj = e / HEAD_DIM, c = e - jj * HEAD_DIM;
-        const int j = j0 + jj;
-        const long row = j < n ? kv_offset(off, sb, ss, sh, b, j, g, KV_LAYOUT) : 0;
-        dst[jj * LDS_STRIDE + c] = j >= n ? 0.0f : row < 0 ? NAN : LOAD(src, (ulong)row + (ulong)c);
+#if KV_ALIGNED
+    return ((__global const raw4_t *)(src + row))[c4];
+#else
+    const ulong e = row + (ulong)(c4 * 4);
+#if HEAD_DIM % 4
+    if (c4 == D4 - 1) {
+        raw4_t x = (raw4_t)(0);
+        x.s0 = src[e];
+#if HEAD_DIM % 4 > 1
+        x.s1 = src[e + 1];
+#endif
+#if HEAD_DIM % 4 > 2
+        x.s2 = src[e + 2];
+#endif
+        return x;
     }
+#endif
+    return vload4(0, src + e);
+#endif
+}
+
+/* Chunk `chunk` (key chunk / D4 of the tile at j0, columns chunk % D4) of K or V: zeros for
+ * keys past n, NaN for keys whose page is not in the pool. */
+inline raw4_t load_chunk(__global const raw_t *src, ulong off, long sb, long ss, long sh, int b,
+                         int g, int j0, int n, int chunk, KV_LAYOUT_PARAMS)
+{
+    const int jj = chunk / D4, c4 = chunk - jj * D4;
+    const int j = j0 + jj;
+    if (j >= n)
+        return (raw4_t)(0);
+    const long row = kv_offset(off, sb, ss, sh, b, j, g, KV_LAYOUT);
+    return row < 0 ? RAW_NAN4 : load_raw4(src, (ulong)row, c4);
+}
+
+/* The tile at j0 of K or V into registers (this work-item's share). */
+#define FETCH_TILE(regs, src, off, sb, ss, sh, j0)                                             \
+    for (int u = 0; u < CHUNKS_PER_ITEM; u++) {                                                \
+        const int chunk = lid + u * WG;                                                         \
+        if (TILE_CHUNKS % WG == 0 || chunk < TILE_CHUNKS)                                       \
+            regs[u] = load_chunk((__global const raw_t *)(src), off, sb, ss, sh, b, g, (j0), n,  \
+                                 chunk, KV_LAYOUT);                                             \
+    }
+
+/* This work-item's share of a tile from registers into __local. */
+#define STORE_TILE(regs, tile)                                                                 \
+    for (int u = 0; u < CHUNKS_PER_ITEM; u++) {                                                \
+        const int chunk = lid + u * WG;                                                         \
+        if (TILE_CHUNKS % WG == 0 || chunk < TILE_CHUNKS) {                                     \
+            const int jj = chunk / D4;                                                          \
+            STORE_RAW4(regs[u], tile, jj * ROW_STRIDE + (chunk - jj * D4) * 4);                 \
+        }                                                                                       \
+    }
+
+/* The maximum (max = 1) or sum of a row's KG partials in __local, read four at a time. */
+inline float row_partials(__local const float *x, int max)
+{
+#if KG % 4 == 0
+    float4 a = vload4(0, x);
+    for (int u = 4; u < KG; u += 4) {
+        const float4 b = vload4(0, x + u);
+        a = max ? fmax(a, b) : a + b;
+    }
+    const float2 c = max ? fmax(a.lo, a.hi) : a.lo + a.hi;
+    return max ? fmax(c.x, c.y) : c.x + c.y;
+#else
+    float a = x[0];
+    for (int u = 1; u < KG; u++)
+        a = max ? fmax(a, x[u]) : a + x[u];
+    return a;
+#endif
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attend_local(IN_PLACE_PARAMS)
 {
-    __local float q_tile[BR * LDS_STRIDE];
-    __local float kv[BC * LDS_STRIDE];
-    __local float p_tile[BR * (BC + 1)];
-    __local float partial[BR * TPR];
+    __local float q_tile[BR * ROW_STRIDE];
+    __local kv_local_t k_tile[BC * ROW_STRIDE];
+    __local kv_local_t v_tile[BC * ROW_STRIDE];
+    __local float p_tile[BR * P_STRIDE];
+    __local float partial[BR * KG]; /* per row and key group: maxima, at the end sums */
 
     const int lid = (int)get_local_id(0);
-    const int r = lid / TPR, t = lid - r * TPR;
+    const int rg = lid / KG, kg = lid - rg * KG;
     const int kv_heads = heads / group, rows_total = nq * group;
     const int row_blocks = (rows_total + BR - 1) / BR;
     const int grp = (int)get_group_id(0);
@@ -61,114 +170,218 @@ void attend_local(IN_PLACE_PARAMS)
     const int n_given = kv_length(b, nk, KV_LAYOUT);
     const int n = max(n_given, 0);
     const long pos_off = align_br ? (long)n - nq : 0;
+    /* this work-group's share of the keys */
+    const int split_lo = (int)min((long)split * split_len, (long)n);
+    const int split_hi = (int)min((long)split_lo + split_len, (long)n);
 
-    for (int e = lid; e < BR * HEAD_DIM; e += WG) {
-        const int rr = e / HEAD_DIM, c = e - rr * HEAD_DIM;
+    /* Q, pre-scaled to base 2 and zero past d, stays in __local for the whole key loop. */
+    for (int e = lid; e < BR * D4; e += WG) {
+        const int rr = e / D4, c4 = e - rr * D4;
         const int row = min(r_first + rr, rows_total - 1);
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-        q_tile[rr * LDS_STRIDE + c] =
-            LOAD(q, q_off + (ulong)(b * q_sb + (long)i * q_ss + h * q_sh) + (ulong)c) * qscale;
+        const ulong q_row = q_off + (ulong)(b * q_sb + (long)i * q_ss + h * q_sh);
+        vstore4(load_chunk4(q, q_row, c4) * qscale, 0, q_tile + rr * ROW_STRIDE + c4 * 4);
     }
 
-    const int my_row = min(r_first + r, rows_total - 1);
-    const int i = ROW_POSITION(my_row, group), h = ROW_HEAD(my_row, group, g);
-    int lo, hi, tile_lo, tile_hi, unused;
-    row_range(i, pos_off, causal, wl, wr, n, &lo, &hi);
-    row_range(ROW_POSITION(r_first, group), pos_off, causal, wl, wr, n, &tile_lo, &unused);
-    row_range(ROW_POSITION(r_first + rows - 1, group), pos_off, causal, wl, wr, n, &unused,
+    /* Each row's visible keys within the split. Rows are in position order, so the group's
+     * first row sees the leftmost keys and its last row the rightmost: the union of all
+     * ranges is [tile_lo, tile_hi), and tiles inside [full_lo, full_hi) are visible to every
+     * row and need no mask. */
+    int lo[TM], hi[TM];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        const int row = min(r_first + rg * TM + i, rows_total - 1);
+        row_range(ROW_POSITION(row, group), pos_off, causal, wl, wr, n, &lo[i], &hi[i]);
+        lo[i] = clamp(lo[i], split_lo, split_hi);
+        hi[i] = clamp(hi[i], lo[i], split_hi);
+    }
+    int tile_lo, tile_hi, full_lo, full_hi;
+    row_range(ROW_POSITION(r_first, group), pos_off, causal, wl, wr, n, &tile_lo, &full_hi);
+    row_range(ROW_POSITION(r_first + rows - 1, group), pos_off, causal, wl, wr, n, &full_lo,
               &tile_hi);
-    /* this work-group's share of the keys */
-    tile_lo = max(tile_lo, split * split_len);
-    tile_hi = min(tile_hi, (split + 1) * split_len);
-    tile_hi = max(tile_hi, tile_lo);
+    tile_lo = max(tile_lo, split_lo);
+    tile_hi = max(min(tile_hi, split_hi), tile_lo);
+    full_lo = max(full_lo, split_lo);
+    full_hi = min(full_hi, split_hi);
 
-    float acc[DPT];
-    for (int u = 0; u < DPT; u++)
-        acc[u] = 0.0f;
-    float m = -INFINITY, l = 0.0f;
+    float4 acc[TM][TD4];
+    float m[TM], l[TM];
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+#pragma unroll
+        for (int u = 0; u < TD4; u++)
+            acc[i][u] = (float4)(0.0f);
+    }
 
-    for (int j0 = tile_lo / BC * BC; j0 < tile_hi; j0 += BC) {
-        barrier(CLK_LOCAL_MEM_FENCE); /* everyone is done with the previous V tile */
-        load_tile(kv, k, k_off, k_sb, k_ss, k_sh, b, g, j0, n, lid, KV_LAYOUT);
-        barrier(CLK_LOCAL_MEM_FENCE);
+    raw4_t k_next[CHUNKS_PER_ITEM], v_next[CHUNKS_PER_ITEM];
+    const int first = tile_lo / BC * BC;
+    if (first < tile_hi) {
+        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first);
+        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first);
+        STORE_TILE(k_next, k_tile);
+        STORE_TILE(v_next, v_tile);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
 
-        float s[KPT];
-        float part_max = -INFINITY;
-        for (int u = 0; u < KPT; u++) {
-            const int jj = t + u * TPR;
-            float dot = 0.0f;
-            if (jj < BC)
-                for (int c = 0; c < HEAD_DIM; c++)
-                    dot = MAD(q_tile[r * LDS_STRIDE + c], kv[jj * LDS_STRIDE + c], dot);
-            const int j = j0 + jj;
-            s[u] = jj < BC && j >= max(lo, tile_lo) && j < min(hi, tile_hi) ? dot : -INFINITY;
-            part_max = fmax(part_max, s[u]);
+    for (int j0 = first; j0 < tile_hi; j0 += BC) {
+        const int more = j0 + BC < tile_hi;
+        if (more) { /* the next tile's loads are in flight during this tile's products */
+            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, j0 + BC);
+            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, j0 + BC);
         }
-        partial[lid] = part_max;
-        barrier(CLK_LOCAL_MEM_FENCE);
 
-        float tile_max = -INFINITY;
-        for (int u = 0; u < TPR; u++)
-            tile_max = fmax(tile_max, partial[r * TPR + u]);
-        const float m_new = fmax(m, tile_max);
-        /* A row that has seen no visible key yet keeps m = -inf; subtracting 0 instead keeps
-         * exp2(-inf - -inf) from turning its zeros into NaN. */
-        const float m_use = m_new == -INFINITY ? 0.0f : m_new;
-        const float alpha = exp2(m - m_use);
-        float part_sum = 0.0f;
-        for (int u = 0; u < KPT; u++) {
-            const int jj = t + u * TPR;
-            if (jj < BC) {
-                const float pj = exp2(s[u] - m_use);
-                p_tile[r * (BC + 1) + jj] = pj;
-                part_sum += pj;
+        /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so
+         * that each multiply-add is one lane of a float4 fma, summed once per tile */
+        float s[TM][TN];
+        {
+            float4 part[TM][TN];
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int jn = 0; jn < TN; jn++)
+                    part[i][jn] = (float4)(0.0f);
+            __local const float *qp = q_tile + rg * TM * ROW_STRIDE;
+            __local const kv_local_t *kp = k_tile + kg * ROW_STRIDE;
+#pragma unroll 4
+            for (int c4 = 0; c4 < D4; c4++) {
+                float4 kv[TN];
+#pragma unroll
+                for (int jn = 0; jn < TN; jn++)
+                    kv[jn] = LOAD_KV4(kp, jn * KG * ROW_STRIDE + c4 * 4);
+#pragma unroll
+                for (int i = 0; i < TM; i++) {
+                    const float4 qv = vload4(0, qp + i * ROW_STRIDE + c4 * 4);
+#pragma unroll
+                    for (int jn = 0; jn < TN; jn++)
+                        part[i][jn] = MAD(qv, kv[jn], part[i][jn]);
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int jn = 0; jn < TN; jn++)
+                    s[i][jn] = (part[i][jn].x + part[i][jn].y) + (part[i][jn].z + part[i][jn].w);
+        }
+        if (j0 < full_lo || j0 + BC > full_hi) /* a boundary tile */
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int jn = 0; jn < TN; jn++) {
+                    const int j = j0 + kg + jn * KG;
+                    if (j < lo[i] || j >= hi[i])
+                        s[i][jn] = -INFINITY;
+                }
+#pragma unroll
+        for (int i = 0; i < TM; i++) {
+            float x = s[i][0];
+#pragma unroll
+            for (int jn = 1; jn < TN; jn++)
+                x = fmax(x, s[i][jn]);
+            partial[(rg * TM + i) * KG + kg] = x;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE); /* partial maxima written, K tile read */
+        if (more)
+            STORE_TILE(k_next, k_tile);
+
+        float alpha[TM];
+#pragma unroll
+        for (int i = 0; i < TM; i++) {
+            const int rr = rg * TM + i;
+            const float tile_max = row_partials(partial + rr * KG, 1);
+            const float m_new = fmax(m[i], tile_max);
+            /* A row that has seen no visible key yet keeps m = -inf; subtracting 0 instead
+             * keeps exp2(-inf - -inf) from turning its zeros into NaN. */
+            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+            alpha[i] = exp2(m[i] - m_use);
+            m[i] = m_new;
+            float sum = 0.0f;
+#pragma unroll
+            for (int jn = 0; jn < TN; jn++) {
+                const float pj = exp2(s[i][jn] - m_use);
+                p_tile[rr * P_STRIDE + kg + jn * KG] = pj;
+                sum += pj;
+            }
+            l[i] = MAD(l[i], alpha[i], sum);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE); /* P written, partial maxima read */
+
+        /* O = alpha O + P V for this work-item's TM rows and TD4 chunks of columns */
+#pragma unroll
+        for (int i = 0; i < TM; i++)
+#pragma unroll
+            for (int u = 0; u < TD4; u++)
+                acc[i][u] *= alpha[i];
+        {
+            __local const float *pp = p_tile + rg * TM * P_STRIDE;
+#pragma unroll
+            for (int jj = 0; jj < BC; jj += 4) {
+                float4 pv[TM];
+#pragma unroll
+                for (int i = 0; i < TM; i++)
+                    pv[i] = vload4(0, pp + i * P_STRIDE + jj);
+#pragma unroll
+                for (int u = 0; u < TD4; u++) {
+                    const int c4 = kg + u * KG;
+                    if (D4 % KG == 0 || c4 < D4) {
+                        __local const kv_local_t *vp = v_tile + jj * ROW_STRIDE + c4 * 4;
+                        const float4 v0 = LOAD_KV4(vp, 0), v1 = LOAD_KV4(vp, ROW_STRIDE);
+                        const float4 v2 = LOAD_KV4(vp, 2 * ROW_STRIDE);
+                        const float4 v3 = LOAD_KV4(vp, 3 * ROW_STRIDE);
+#pragma unroll
+                        for (int i = 0; i < TM; i++) {
+                            float4 a = acc[i][u];
+                            a = MAD((float4)(pv[i].x), v0, a);
+                            a = MAD((float4)(pv[i].y), v1, a);
+                            a = MAD((float4)(pv[i].z), v2, a);
+                            acc[i][u] = MAD((float4)(pv[i].w), v3, a);
+                        }
+                    }
+                }
             }
         }
-        barrier(CLK_LOCAL_MEM_FENCE); /* partial maxima read, K tile read */
-        partial[lid] = part_sum;
-        load_tile(kv, v, v_off, v_sb, v_ss, v_sh, b, g, j0, n, lid, KV_LAYOUT);
-        barrier(CLK_LOCAL_MEM_FENCE);
-
-        float tile_sum = 0.0f;
-        for (int u = 0; u < TPR; u++)
-            tile_sum += partial[r * TPR + u];
-        l = l * alpha + tile_sum;
-        m = m_new;
-        for (int u = 0; u < DPT; u++) {
-            const int c = t + u * TPR;
-            float a = acc[u] * alpha;
-            if (c < HEAD_DIM)
-                for (int jj = 0; jj < BC; jj++)
-                    a = MAD(p_tile[r * (BC + 1) + jj], kv[jj * LDS_STRIDE + c], a);
-            acc[u] = a;
-        }
+        barrier(CLK_LOCAL_MEM_FENCE); /* V tile and P read */
+        if (more)
+            STORE_TILE(v_next, v_tile); /* visible after the next tile's first barrier */
     }
 
-    if (r < rows) {
-        /* no visible key: zeros and LSE -inf; an impossible entry length: NaN */
-        const float sum = n_given < 0 ? NAN : l;
-        const float inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
-        /* sum = 0 only without a visible key; all-NaN scores leave m = -inf (fmax skips NaN)
-         * but sum NaN, and their LSE must be NaN */
-        const float row_lse = sum == 0.0f ? -INFINITY : (m + log2(sum)) * LN2;
-        const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)i;
+    /* the row sums, from every key group's share */
+#pragma unroll
+    for (int i = 0; i < TM; i++)
+        partial[(rg * TM + i) * KG + kg] = l[i];
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+#pragma unroll
+    for (int i = 0; i < TM; i++) {
+        const int rr = rg * TM + i;
+        if (rr >= rows)
+            continue;
+        const float sum = row_partials(partial + rr * KG, 0);
+        float inv, row_lse;
+        row_epilogue(n_given, m[i], sum, &inv, &row_lse);
+        const int row = r_first + rr;
+        const int pos = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
+        const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)pos;
         if (splits > 1) {
             __global float *out = part_o + ((ulong)split * (ulong)part_rows + row_id) * HEAD_DIM;
-            for (int u = 0; u < DPT; u++) {
-                const int c = t + u * TPR;
-                if (c < HEAD_DIM)
-                    out[c] = acc[u] * inv;
+#pragma unroll
+            for (int u = 0; u < TD4; u++) {
+                const int c4 = kg + u * KG;
+                if (D4 % KG == 0 || c4 < D4)
+                    store_row4(out, c4, acc[i][u] * inv);
             }
-            if (t == 0)
+            if (kg == 0)
                 part_lse[(ulong)split * (ulong)part_rows + row_id] = row_lse;
         } else {
-            const ulong base = o_off + (ulong)(b * o_sb + (long)i * o_ss + h * o_sh);
-            for (int u = 0; u < DPT; u++) {
-                const int c = t + u * TPR;
-                if (c < HEAD_DIM)
-                    STORE(o, base + (ulong)c, acc[u] * inv);
+            const ulong base = o_off + (ulong)(b * o_sb + (long)pos * o_ss + h * o_sh);
+#pragma unroll
+            for (int u = 0; u < TD4; u++) {
+                const int c4 = kg + u * KG;
+                if (D4 % KG == 0 || c4 < D4)
+                    store_out4(o, base, c4, acc[i][u] * inv);
             }
-            if (write_lse && t == 0)
+            if (write_lse && kg == 0)
                 lse[lse_off + row_id] = row_lse;
         }
     }

@@ -1,24 +1,35 @@
 /* The decode algorithm: few query rows against many keys. The keys are split across
  * work-groups (split-KV) so that the device has enough of them to fill its compute units;
  * each split writes a partial output and LSE, and cl/merge.cl's merge_splits combines them.
- * K and V are read in place: on CPU-like devices by cl/decode.cl, elsewhere by the local-tiles
- * kernel of cl/tiled_local.cl. */
+ * K and V are read in place, by one of three kernels:
+ *   cl/decode.cl         on CPU-like devices (register blocks);
+ *   cl/decode_local.cl   on GPUs, when a kv head's query rows fit one work-group's
+ *                        registers (every step of generation);
+ *   cl/tiled_local.cl    on GPUs for more rows, and for long prefills on devices that cap a
+ *                        work-group's key loop (local_tiles_max_keys). */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cl_error.h"
 #include "fused.h"
+#include "kv_kernel.h"
 #include "launch.h"
 #include "merge.h"
 #include "message.h"
 #include "program_cache.h"
 
+typedef enum decode_kernel { DECODE_REGISTERS, DECODE_LOCAL, DECODE_TILES } decode_kernel;
+static const char *const kernel_names[] = {"decode_registers", "decode_local", "attend_local"};
+
 typedef struct decode_impl {
-    cl_kernel attend, merge;
+    cl_kernel attend, merge; /* attend: decode_registers */
+    kv_kernel local;         /* decode_local or attend_local */
     cl_mem part_o, part_lse;
-    int registers; /* cl/decode.cl; otherwise attend_local */
-    int kvh, rpk;  /* register shape: kv heads per work-item, query rows of each */
+    decode_kernel kind;
+    int kvh, rpk; /* registers: kv heads per work-item, query rows of each */
     int vw;
-    local_tiles lt;
+    int rows, group, split_max; /* decode_local: rows and work-items per group, keys per split */
+    local_tiles lt;             /* attend_local */
     int split_len;
 } decode_impl;
 
@@ -33,12 +44,22 @@ enum { STAGE_ATTEND = STAGE_APPEND + 1, STAGE_MERGE };
 /* Register shape: query rows per work-item. Each is a row of q and of the output, kept in L1
  * beside the K and V rows in flight (2 x 32 rows x 128 floats = 32 KiB at head_dim 128). */
 #define MAX_DECODE_ROWS 32
+/* decode_local: query rows per work-group, each a float4 of scores and then of output per
+ * work-item in registers (a kv head's rows at one step: up to 16 heads share a kv head in
+ * today's models); more rows go to attend_local, which tiles them. */
+#define MAX_LOCAL_ROWS 16
+/* decode_local: work-items per group, four 32-wide warps, at least one per float4 of a row. */
+#define LOCAL_GROUP 128
+/* decode_local: most keys per split, which keeps the split's scores in __local; also below
+ * the key runs llvmpipe completes (local_tiles_max_keys). */
+#define MAX_SPLIT_KEYS 2048
 
 static void decode_release(clattn_plan *plan)
 {
     decode_impl *d = plan->impl;
     if (!d)
         return;
+    kv_kernel_release(&d->local);
     const cl_kernel kernels[] = {d->attend, d->merge};
     const cl_mem mems[] = {d->part_o, d->part_lse};
     plan_release_impl(plan, kernels, 2, mems, 2);
@@ -60,6 +81,19 @@ static int64_t register_items(const clattn_problem *p, const decode_impl *d)
            row_blocks(p, d->rpk);
 }
 
+/* Work-groups (or work-items of the register kernel) per split. */
+static int64_t decode_items(const clattn_problem *p, const decode_impl *d)
+{
+    switch (d->kind) {
+    case DECODE_REGISTERS:
+        return register_items(p, d);
+    case DECODE_LOCAL:
+        return bkv(p) * row_blocks(p, d->rows);
+    default:
+        return bkv(p) * row_blocks(p, d->lt.br);
+    }
+}
+
 static clattn_status decode_enqueue(clattn_plan *plan, struct launch_sequence *seq,
                                     const attn_buffers *b)
 {
@@ -68,22 +102,24 @@ static clattn_status decode_enqueue(clattn_plan *plan, struct launch_sequence *s
     const int64_t part_rows = problem_get(p, CLATTN_PARAM_BATCH) *
                               problem_get(p, CLATTN_PARAM_HEADS) *
                               problem_get(p, CLATTN_PARAM_SEQ_Q);
-    kernel_args a;
-    args_begin(&a, plan->ctx, d->attend);
-    args_in_place(&a, p, b, d->split_len, (cl_int)part_rows, d->part_o, d->part_lse);
-    clattn_status st = args_end(&a, d->registers ? "decode_registers" : "attend_local");
+    const char *name = kernel_names[d->kind];
+    cl_kernel kernel = d->attend;
+    clattn_status st = d->kind == DECODE_REGISTERS
+                           ? CLATTN_SUCCESS
+                           : kv_kernel_for_call(plan, &d->local, b, &kernel);
     if (st)
         return st;
-    if (d->registers) {
-        size_t global[2] = {(size_t)register_items(p, d), (size_t)plan->splits};
-        size_t local[2] = {1, 1};
-        st = launch_kernel(seq, STAGE_ATTEND, d->attend, 2, global, local, "decode_registers");
-    } else {
-        size_t local[2] = {(size_t)(d->lt.br * d->lt.tpr), 1};
-        size_t global[2] = {(size_t)(bkv(p) * row_blocks(p, d->lt.br)) * local[0],
-                            (size_t)plan->splits};
-        st = launch_kernel(seq, STAGE_ATTEND, d->attend, 2, global, local, "attend_local");
-    }
+    kernel_args a;
+    args_begin(&a, plan->ctx, kernel);
+    args_in_place(&a, p, b, d->split_len, (cl_int)part_rows, d->part_o, d->part_lse);
+    if ((st = args_end(&a, name)))
+        return st;
+    const size_t group = d->kind == DECODE_REGISTERS ? 1
+                         : d->kind == DECODE_LOCAL  ? (size_t)d->group
+                                                    : (size_t)local_tiles_group(&d->lt);
+    size_t local[2] = {group, 1};
+    size_t global[2] = {(size_t)decode_items(p, d) * group, (size_t)plan->splits};
+    st = launch_kernel(seq, STAGE_ATTEND, kernel, 2, global, local, name);
     if (st || plan->splits == 1)
         return st;
     return merge_splits_enqueue(plan, seq, STAGE_MERGE, d->merge, d->part_o, d->part_lse, b);
@@ -93,15 +129,18 @@ static const struct plan_ops decode_ops = {decode_enqueue, decode_release};
 
 /* Splits per (batch, kv head, row block): enough work-groups for the device, never so many
  * that a split holds fewer than MIN_SPLIT_KEYS keys, and at least as many as keep each
- * work-group within local_tiles_max_keys. */
-static int choose_splits(const clattn_plan *plan, int64_t items, int registers)
+ * work-group within what its kernel holds (decode_local) or completes (local_tiles_max_keys). */
+static int choose_splits(const clattn_plan *plan, const decode_impl *d)
 {
     const int64_t nk = problem_get(&plan->problem, CLATTN_PARAM_SEQ_KV);
+    const int64_t items = decode_items(&plan->problem, d);
     const int64_t target = (int64_t)plan->ctx->limits.compute_units * GROUPS_PER_UNIT;
     int64_t splits = (target + items - 1) / items;
     if (splits > nk / MIN_SPLIT_KEYS)
         splits = nk / MIN_SPLIT_KEYS;
-    const int64_t max_keys = registers ? 0 : local_tiles_max_keys(&plan->ctx->limits);
+    int64_t max_keys = d->kind == DECODE_LOCAL ? d->split_max : 0;
+    if (d->kind == DECODE_TILES)
+        max_keys = local_tiles_max_keys(&plan->ctx->limits);
     if (max_keys && splits < (nk + max_keys - 1) / max_keys)
         splits = (nk + max_keys - 1) / max_keys;
     return splits < 1 ? 1 : (int)splits;
@@ -145,6 +184,94 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
     return CLATTN_SUCCESS;
 }
 
+/* decode_local's shape from the device's limits: every query row of a kv head in one
+ * work-group of LOCAL_GROUP work-items (more when a row has more float4 chunks), and the
+ * longest split whose scores and V row offsets fit __local beside q and the reductions.
+ * Returns 0 when the problem or the device does not suit it. */
+static int local_shape(const device_limits *l, const clattn_problem *p, size_t max_group,
+                       cl_ulong local_budget, decode_impl *d)
+{
+    const int64_t d4 = (problem_get(p, CLATTN_PARAM_HEAD_DIM) + 3) / 4;
+    const int64_t rows = rows_per_kv_head(p);
+    if (rows > MAX_LOCAL_ROWS)
+        return 0;
+    int64_t group = LOCAL_GROUP;
+    while (group < d4)
+        group *= 2;
+    while (group > 1 && ((size_t)group > max_group || (size_t)group > l->max_work_item_size0))
+        group /= 2;
+    if (group < d4 || (l->simd_width && group % l->simd_width && (size_t)group >= l->simd_width))
+        return 0;
+    const cl_ulong fixed = (cl_ulong)(rows * d4 * 16 + rows * group * 4);
+    if (local_budget <= fixed)
+        return 0;
+    int64_t split_max = (int64_t)((local_budget - fixed) / (cl_ulong)(rows * 4 + 8)) / 4 * 4;
+    if (split_max > MAX_SPLIT_KEYS)
+        split_max = MAX_SPLIT_KEYS;
+    /* the slots' output sums reuse the scores' space (cl/decode_local.cl) */
+    if (split_max < 4 * group)
+        return 0;
+    d->rows = (int)rows;
+    d->group = (int)group;
+    d->split_max = (int)split_max;
+    return 1;
+}
+
+/* Builds decode_local, shrinking its group or split until the compiled kernel takes them.
+ * Returns 0 with *kernel NULL when no shape fits (the caller uses attend_local). */
+static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
+{
+    const clattn_problem *p = &plan->problem;
+    const device_limits *l = &plan->ctx->limits;
+    size_t max_group = l->max_work_group_size;
+    cl_ulong budget = l->local_mem_size;
+    *built = 0;
+    for (int attempt = 0; attempt < 6 && local_shape(l, p, max_group, budget, d); attempt++) {
+        char options[256];
+        snprintf(options, sizeof options,
+                 "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d",
+                 (int)problem_get(p, CLATTN_PARAM_DTYPE),
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), d->rows, d->group, d->split_max);
+        clattn_status st = kv_kernel_build(plan, "decode_local", "decode_local", options,
+                                           &d->local);
+        if (st)
+            return st;
+        size_t kernel_limit = 0;
+        cl_ulong kernel_local = 0;
+        cl_int err = clGetKernelWorkGroupInfo(d->local.kernel, plan->ctx->device,
+                                              CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
+                                              &kernel_limit, NULL);
+        if (!err)
+            err = clGetKernelWorkGroupInfo(d->local.kernel, plan->ctx->device,
+                                           CL_KERNEL_LOCAL_MEM_SIZE, sizeof kernel_local,
+                                           &kernel_local, NULL);
+        if (err)
+            return cl_fail(plan->ctx, "clGetKernelWorkGroupInfo", err);
+        if ((size_t)d->group <= kernel_limit && kernel_local <= l->local_mem_size) {
+            plan->tile_q = d->rows;
+            plan->tile_kv = d->split_max;
+            plan->work_group_size = d->group;
+            plan->local_mem_bytes = kernel_local;
+            plan_describe(plan,
+                          "kernel shape: decode rows (the %d query rows of a kv head in one "
+                          "work-group of %d, so each K and V element is read once for all of "
+                          "them, %d bytes a load; a split's scores, up to %d keys, stay in "
+                          "__local); %llu bytes of __local",
+                          d->rows, d->group,
+                          4 * (int)clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE)),
+                          d->split_max, (unsigned long long)kernel_local);
+            *built = 1;
+            return CLATTN_SUCCESS;
+        }
+        kv_kernel_release(&d->local);
+        if ((size_t)d->group > kernel_limit)
+            max_group = (size_t)d->group / 2;
+        if (kernel_local > l->local_mem_size) /* it lays out more than counted */
+            budget = budget * l->local_mem_size / kernel_local;
+    }
+    return CLATTN_SUCCESS;
+}
+
 clattn_status decode_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
@@ -154,13 +281,22 @@ clattn_status decode_setup(clattn_plan *plan)
     plan->impl = d;
     plan->ops = &decode_ops;
     plan->shape = select_shape(&plan->ctx->limits);
-    d->registers = plan->shape == CLATTN_SHAPE_REGISTER_BLOCKS;
-    clattn_status st = d->registers ? build_registers(plan, d)
-                                    : local_kernel_build(plan, &d->lt, &d->attend);
+    clattn_status st;
+    if (plan->shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
+        d->kind = DECODE_REGISTERS;
+        st = build_registers(plan, d);
+    } else {
+        int built;
+        d->kind = DECODE_LOCAL;
+        st = build_local(plan, d, &built);
+        if (!st && !built) {
+            d->kind = DECODE_TILES;
+            st = local_kernel_build(plan, &d->lt, &d->local);
+        }
+    }
     if (st)
         return st;
-    const int64_t items = d->registers ? register_items(p, d) : bkv(p) * row_blocks(p, d->lt.br);
-    plan->splits = choose_splits(plan, items, d->registers);
+    plan->splits = choose_splits(plan, d);
     const int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV);
     d->split_len = (int)((nk + plan->splits - 1) / plan->splits);
     if (plan->splits > 1) {
@@ -183,7 +319,8 @@ clattn_status decode_setup(clattn_plan *plan)
     plan_describe(plan,
                   "splits: %lld work-items or groups of rows x %d splits of %d keys (aiming at "
                   "%d work-groups per compute unit, at least %d keys per split)%s",
-                  (long long)items, (int)plan->splits, d->split_len, GROUPS_PER_UNIT, MIN_SPLIT_KEYS,
+                  (long long)decode_items(p, d), (int)plan->splits, d->split_len,
+                  GROUPS_PER_UNIT, MIN_SPLIT_KEYS,
                   plan->splits > 1 ? "; partial results merged by LSE" : "");
     return CLATTN_SUCCESS;
 }

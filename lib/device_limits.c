@@ -47,6 +47,30 @@ static int has_extension(cl_device_id dev, const char *ext)
     return found;
 }
 
+/* Vendor queries of the lockstep width (their extensions' enum values, which not every
+ * header version defines). */
+#define WARP_SIZE_NV 0x4003
+#define WAVEFRONT_WIDTH_AMD 0x4043
+#define SUB_GROUP_SIZES_INTEL 0x4108
+
+static cl_uint simd_width(cl_device_id dev)
+{
+    cl_uint width = 0;
+    if (has_extension(dev, "cl_nv_device_attribute_query") &&
+        clGetDeviceInfo(dev, WARP_SIZE_NV, sizeof width, &width, NULL) == CL_SUCCESS)
+        return width;
+    if (has_extension(dev, "cl_amd_device_attribute_query") &&
+        clGetDeviceInfo(dev, WAVEFRONT_WIDTH_AMD, sizeof width, &width, NULL) == CL_SUCCESS)
+        return width;
+    size_t sizes[16], bytes = 0;
+    if (has_extension(dev, "cl_intel_required_subgroup_size") &&
+        clGetDeviceInfo(dev, SUB_GROUP_SIZES_INTEL, sizeof sizes, sizes, &bytes) == CL_SUCCESS)
+        for (size_t i = 0; i < bytes / sizeof sizes[0]; i++)
+            if (sizes[i] > width && sizes[i] <= 1024)
+                width = (cl_uint)sizes[i];
+    return width;
+}
+
 clattn_status device_limits_query(cl_device_id dev, device_limits *out)
 {
     memset(out, 0, sizeof *out);
@@ -94,6 +118,7 @@ clattn_status device_limits_query(cl_device_id dev, device_limits *out)
     cl_device_fp_config fp = 0;
     if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
         out->has_fma = (fp & CL_FP_FMA) != 0;
+    out->simd_width = simd_width(dev);
     out->has_fp16 = has_extension(dev, "cl_khr_fp16");
     out->has_fp64 = has_extension(dev, "cl_khr_fp64");
     if (out->vector_width == 0)
@@ -148,6 +173,17 @@ static clattn_status apply_one(device_limits *lim, const char *key, size_t key_l
                         "'%.*s'", (int)val_len, val);
         return CLATTN_SUCCESS;
     }
+    if (IS("type")) {
+        if (val_len == 3 && memcmp(val, "cpu", 3) == 0)
+            lim->type = CL_DEVICE_TYPE_CPU;
+        else if (val_len == 3 && memcmp(val, "gpu", 3) == 0)
+            lim->type = CL_DEVICE_TYPE_GPU;
+        else
+            return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                        "CLATTN_DEVICE_LIMITS: type must be cpu or gpu, not '%.*s'",
+                        (int)val_len, val);
+        return CLATTN_SUCCESS;
+    }
     cl_ulong v;
     if (!parse_u64(val, val_len, &v))
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
@@ -182,6 +218,13 @@ static clattn_status apply_one(device_limits *lim, const char *key, size_t key_l
             return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                         "CLATTN_DEVICE_LIMITS: vector_width must be 1, 2, 4, 8 or 16");
         lim->vector_width = (cl_uint)v;
+        return CLATTN_SUCCESS;
+    }
+    if (IS("simd_width")) {
+        if (v == 0 || v > 128 || (v & (v - 1)))
+            return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                        "CLATTN_DEVICE_LIMITS: simd_width must be a power of two up to 128");
+        lim->simd_width = (cl_uint)v;
         return CLATTN_SUCCESS;
     }
     if (IS("fp16") || IS("fp64") || IS("fma")) {

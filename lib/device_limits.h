@@ -26,6 +26,11 @@ typedef struct device_limits {
      * work-items themselves (GPUs, llvmpipe); 8 or 16 on CPU devices that want explicit
      * vectors (PoCL). */
     cl_uint vector_width;
+    /* Work-items the device runs in lockstep (warp, wavefront, sub-group): from
+     * CL_DEVICE_WARP_SIZE_NV, CL_DEVICE_WAVEFRONT_WIDTH_AMD or the largest of
+     * CL_DEVICE_SUB_GROUP_SIZES_INTEL; 0 when the device does not say (a compiled kernel's
+     * CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE tells then). Work-groups are multiples. */
+    cl_uint simd_width;
     int c_version_major, c_version_minor;
     int has_fp16, has_fp64;
     int has_fma; /* CL_FP_FMA: fused multiply-add in hardware */
@@ -37,10 +42,10 @@ typedef struct device_limits {
 /* Fills `out` from the device; failures go to clattn_message(NULL). */
 clattn_status device_limits_query(cl_device_id device, device_limits *out);
 
-/* Applies "key=value,key=value" (see docs/device-limits.md): local_mem_size, local_mem_type
- * (local|global), max_work_group_size, vector_width, compute_units, max_alloc_size,
- * global_mem_size, fp16, fp64, fma. Sizes may only shrink what the device has. On error nothing is
- * changed and the reason is in clattn_message(NULL). */
+/* Applies "key=value,key=value" (docs/devices.md, "Simulated devices"): type (cpu|gpu),
+ * local_mem_size, local_mem_type (local|global), max_work_group_size, vector_width, simd_width,
+ * compute_units, max_alloc_size, global_mem_size, fp16, fp64, fma. Sizes may only shrink what
+ * the device has. On error nothing is changed and the reason is in clattn_message(NULL). */
 clattn_status device_limits_override(device_limits *limits, const char *spec);
 
 #endif

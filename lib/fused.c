@@ -10,13 +10,15 @@
 #include "message.h"
 #include "plan.h"
 #include "fused.h"
+#include "kv_kernel.h"
 #include "tuning.h"
 #include "pack.h"
 #include "program_cache.h"
 #include "tile_select.h"
 
 typedef struct fused_impl {
-    cl_kernel pack, attend;
+    cl_kernel pack, attend; /* register blocks */
+    kv_kernel local;        /* local tiles */
     cl_mem kt, vp;
     register_tiles rt;
     packed_layout layout;
@@ -30,6 +32,7 @@ static void fused_release(clattn_plan *plan)
     fused_impl *f = plan->impl;
     if (!f)
         return;
+    kv_kernel_release(&f->local);
     const cl_kernel kernels[] = {f->pack, f->attend};
     const cl_mem mems[] = {f->kt, f->vp};
     plan_release_impl(plan, kernels, 2, mems, 2);
@@ -163,107 +166,157 @@ static clattn_status local_enqueue(clattn_plan *plan, struct launch_sequence *se
 {
     fused_impl *f = plan->impl;
     const clattn_problem *p = &plan->problem;
-    kernel_args a;
-    args_begin(&a, plan->ctx, f->attend);
-    /* one split: every key, no partial outputs */
-    args_in_place(&a, p, b, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV), 0, NULL, NULL);
-    clattn_status st = args_end(&a, "attend_local");
+    cl_kernel kernel;
+    clattn_status st = kv_kernel_for_call(plan, &f->local, b, &kernel);
     if (st)
         return st;
-    size_t local[2] = {(size_t)(f->lt.br * f->lt.tpr), 1};
+    kernel_args a;
+    args_begin(&a, plan->ctx, kernel);
+    /* one split: every key, no partial outputs */
+    args_in_place(&a, p, b, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV), 0, NULL, NULL);
+    if ((st = args_end(&a, "attend_local")))
+        return st;
+    size_t local[2] = {(size_t)local_tiles_group(&f->lt), 1};
     size_t global[2] = {(size_t)(bkv(p) * row_blocks(p, f->lt.br)) * local[0], 1};
-    return launch_kernel(seq, STAGE_APPEND + 1, f->attend, 2, global, local, "attend_local");
+    return launch_kernel(seq, STAGE_APPEND + 1, kernel, 2, global, local, "attend_local");
 }
 
 static const struct plan_ops local_ops = {local_enqueue, fused_release};
 
-clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *kernel)
+/* Says which tiles won and why: the model's factors for them and for the best candidate
+ * with another row count. */
+static void describe_local_tiles(clattn_plan *plan, const device_limits *l, const local_tiles *lt,
+                                 const local_tiles *runner_up, int tuned, size_t kernel_limit,
+                                 size_t multiple)
 {
     const clattn_problem *p = &plan->problem;
-    const device_limits *l = &plan->ctx->limits;
-    size_t max_group = l->max_work_group_size;
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t key_groups = lt->bc / lt->tn;
+    plan_describe(plan,
+                  "kernel shape: local tiles (%s: a work-group shares Q, K and V tiles in "
+                  "__local memory; each work-item computes a block of scores and of the output "
+                  "in registers)",
+                  l->local_mem_is_dedicated ? "the device has dedicated local memory"
+                                            : "the device vectorises across work-items");
+    plan_describe(plan,
+                  "tiles: %d query rows x %d keys per work-group of %d; a work-item holds %d "
+                  "rows x %d keys of scores and %d rows x %lld output columns (%s); %llu bytes "
+                  "of __local; the kernel allows groups of %zu and prefers multiples of %zu",
+                  lt->br, lt->bc, local_tiles_group(lt), lt->tm, lt->tn, lt->tm,
+                  (long long)(((d + 3) / 4 + key_groups - 1) / key_groups * 4),
+                  tuned ? "measured by clattn_tune on this device"
+                        : "the best of the tile model's search over the device's limits",
+                  (unsigned long long)plan->local_mem_bytes, kernel_limit, multiple);
+    char line[512];
+    local_tiles_explain(l, p, rows_per_kv_head(p), lt, line, sizeof line);
+    plan_describe(plan, "tile model, chosen: %s", line);
+    if (runner_up && runner_up->br) {
+        local_tiles_explain(l, p, rows_per_kv_head(p), runner_up, line, sizeof line);
+        plan_describe(plan, "tile model, best with another row count: %s", line);
+    }
+}
+
+clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *k)
+{
+    const clattn_problem *p = &plan->problem;
+    /* A copy: a device that does not report its SIMD width learns it from the first build. */
+    device_limits l = plan->ctx->limits;
+    size_t max_group = l.max_work_group_size;
     size_t kernel_limit = 0, multiple = 1;
-    /* The kernel is compiled for the tiles chosen; what the compiled kernel reports (its
-     * register use limits the group size) decides whether they stand. */
     /* tiles clattn_tune measured for this class, when they still fit */
     char class_key[96];
     tuning_class(p, CLATTN_SHAPE_LOCAL_TILES, plan->algorithm == CLATTN_ALGO_WINDOWED, 1,
                  class_key, sizeof class_key);
     const char *text = tuning_get(plan->ctx->tuning, class_key);
-    local_tiles measured;
+    local_tiles measured, runner_up = {0, 0, 0, 0, 0};
     int tuned = text && local_tiles_parse(text, &measured) &&
-                local_tiles_complete(l, p, max_group, &measured);
+                local_tiles_complete(&l, p, max_group, &measured);
+    /* The kernel is compiled for the tiles chosen; what the compiled kernel reports (its
+     * register use limits the group size, its preferred multiple is the SIMD width) decides
+     * whether they stand. */
+    /* A SIMD width learnt from a build (the device did not report one) is a preference: when
+     * no tiles of whole widths fit, the search goes on without it. */
+    int learned_simd = 0, simd_optional = 0;
     for (int attempt = 0; attempt < 12; attempt++) {
-        if (tuned && attempt == 0)
+        int found = tuned && attempt == 0;
+        if (found)
             *lt = measured;
-        else if (!select_local_tiles(l, p, rows_per_kv_head(p), max_group, lt))
+        else
+            found = select_local_tiles(&l, p, rows_per_kv_head(p), max_group, lt, &runner_up);
+        if (!found && learned_simd) {
+            l.simd_width = 0;
+            learned_simd = 0;
+            simd_optional = 1;
+            found = select_local_tiles(&l, p, rows_per_kv_head(p), max_group, lt, &runner_up);
+        }
+        if (!found)
             return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
-                        "head_dim %lld does not fit: even one query row and one key need more "
-                        "than the %llu bytes of local memory '%s' has",
+                        "head_dim %lld does not fit: no tiles of the local-tiles kernel fit the "
+                        "%llu bytes of local memory and %zu work-items '%s' offers",
                         (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-                        (unsigned long long)l->local_mem_size, l->name);
+                        (unsigned long long)l.local_mem_size, max_group, l.name);
         char options[256];
-        snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTPR=%d -DLDS_STRIDE=%d",
+        snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
-                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tpr,
-                 lt->lds_stride);
-        cl_program program;
-        clattn_status st = program_get(plan->ctx, "tiled_local", options, &program);
-        if (!st)
-            st = program_kernel(plan->ctx, program, "attend_local", kernel);
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tm, lt->tn);
+        clattn_status st = kv_kernel_build(plan, "tiled_local", "attend_local", options, k);
         if (st)
             return st;
+        const cl_kernel kernel = k->kernel;
         cl_ulong kernel_local = 0;
-        cl_int err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device,
+        cl_int err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device,
                                               CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
                                               &kernel_limit, NULL);
         if (!err)
-            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE,
+            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE,
                                            sizeof kernel_local, &kernel_local, NULL);
         if (!err)
-            err = clGetKernelWorkGroupInfo(*kernel, plan->ctx->device,
+            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device,
                                            CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
                                            sizeof multiple, &multiple, NULL);
+        cl_ulong kernel_private = 0;
+        if (!err)
+            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device, CL_KERNEL_PRIVATE_MEM_SIZE,
+                                           sizeof kernel_private, &kernel_private, NULL);
         if (err)
             return cl_fail(plan->ctx, "clGetKernelWorkGroupInfo", err);
-        size_t group = (size_t)(lt->br * lt->tpr);
-        if (group <= kernel_limit && kernel_local <= l->local_mem_size) {
+        const size_t group = (size_t)local_tiles_group(lt);
+        const cl_ulong device_local = plan->ctx->limits.local_mem_size;
+        const int whole_simd = l.simd_width || simd_optional || multiple <= 1 ||
+                               group % multiple == 0 || multiple > l.max_work_group_size;
+        if (group <= kernel_limit && kernel_local <= device_local && whole_simd) {
             plan->local_mem_bytes = kernel_local ? kernel_local : lt->local_bytes;
             plan->tile_q = lt->br;
             plan->tile_kv = lt->bc;
-            plan->work_group_size = lt->br * lt->tpr;
-            plan_describe(plan,
-                          "kernel shape: local tiles (%s: a work-group shares Q, K and V tiles "
-                          "in __local memory)",
-                          l->local_mem_is_dedicated ? "the device has dedicated local memory"
-                                                    : "the device vectorises across work-items");
-            plan_describe(plan,
-                          "tiles: %d query rows x %d keys per work-group of %d (%d work-items "
-                          "per row, %d output columns each; %s); %llu bytes of __local; "
-                          "kernel allows groups of %zu, prefers multiples of %zu",
-                          lt->br, lt->bc, lt->br * lt->tpr, lt->tpr,
-                          (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + lt->tpr - 1) / lt->tpr),
-                          tuned && attempt == 0 ? "measured by clattn_tune on this device"
-                                                : "from the device's limits",
-                          (unsigned long long)plan->local_mem_bytes, kernel_limit, multiple);
+            plan->work_group_size = (int64_t)group;
+            describe_local_tiles(plan, &l, lt, tuned && attempt == 0 ? NULL : &runner_up,
+                                 tuned && attempt == 0, kernel_limit, multiple);
+            /* On GPUs private memory is what did not fit the registers: the tile model's
+             * register estimate was too low for this compiler (clattn_tune can do better). */
+            if (kernel_private && l.local_mem_is_dedicated)
+                plan_describe(plan, "the compiled kernel uses %llu bytes of private memory per "
+                                    "work-item (on a GPU: registers spilled to memory)",
+                              (unsigned long long)kernel_private);
             return CLATTN_SUCCESS;
         }
-        clReleaseKernel(*kernel);
-        *kernel = NULL;
-        if (group <= 1)
-            return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
-                        "attend_local compiled for '%s' supports no work-group of %zu",
-                        l->name, group);
-        max_group = group / 2 < kernel_limit ? group / 2 : kernel_limit;
+        kv_kernel_release(k);
+        /* search again within what the compiled kernel said */
+        if (!whole_simd) {
+            l.simd_width = (cl_uint)multiple;
+            learned_simd = 1;
+        }
+        if (group > kernel_limit)
+            max_group = kernel_limit < group - 1 ? kernel_limit : group - 1;
+        if (kernel_local > device_local) /* it lays out more than the model counts */
+            l.local_mem_size = device_local * lt->local_bytes / kernel_local;
     }
     return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED, "no tile size for attend_local fits '%s'",
-                l->name);
+                l.name);
 }
 
 static clattn_status local_setup(clattn_plan *plan, fused_impl *f)
 {
-    clattn_status st = local_kernel_build(plan, &f->lt, &f->attend);
+    clattn_status st = local_kernel_build(plan, &f->lt, &f->local);
     if (st)
         return st;
     plan->ops = &local_ops;

@@ -3,6 +3,7 @@
 #ifndef CLATTN_FUSED_H
 #define CLATTN_FUSED_H
 
+#include "kv_kernel.h"
 #include "plan.h"
 #include "tile_select.h"
 
@@ -16,7 +17,7 @@ int64_t bkv(const clattn_problem *p);
 /* Chooses local tiles from the device's limits, builds attend_local for them, and shrinks
  * them until the compiled kernel accepts the work-group; fills the plan's tile figures and
  * description. */
-clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *kernel);
+clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *k);
 
 /* Keys one work-group of the local-tiles kernel may visit, 0 for no limit. Mesa's llvmpipe
  * (rusticl, Mesa 22.3) ends the kernel's tile loop early once a work-group has visited about

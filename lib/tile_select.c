@@ -21,10 +21,13 @@ static int pow2_ceil(int64_t v)
 
 clattn_kernel_shape select_shape(const device_limits *l)
 {
-    /* Dedicated local memory is worth sharing tiles through. Without it, a device that asks
-     * for explicit vectors (preferred width > 1: PoCL's CPU device) gets register blocks;
-     * one that vectorises across work-items itself (width 1: llvmpipe) behaves like a GPU. */
-    if (l->local_mem_is_dedicated || l->vector_width <= 1)
+    /* GPUs run work-items in lockstep and share tiles through local memory, even those whose
+     * local memory is carved from global memory (Arm Mali). Elsewhere dedicated local
+     * memory is worth sharing tiles through; without it, a device that asks for explicit
+     * vectors (preferred width > 1: PoCL's CPU device) gets register blocks, and one that
+     * vectorises across work-items itself (width 1: llvmpipe) behaves like a GPU. */
+    if ((l->type & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) ||
+        l->local_mem_is_dedicated || l->vector_width <= 1)
         return CLATTN_SHAPE_LOCAL_TILES;
     return CLATTN_SHAPE_REGISTER_BLOCKS;
 }
@@ -120,72 +123,6 @@ packed_layout select_packed_layout(const register_tiles *t, const clattn_problem
     return k;
 }
 
-static cl_ulong local_bytes(int br, int bc, int tpr, int stride)
-{
-    /* q tile, one K-or-V tile, probabilities (rows padded by one), partial max/sum */
-    return 4ull * ((cl_ulong)br * stride + (cl_ulong)bc * stride + (cl_ulong)br * (bc + 1) +
-                   (cl_ulong)br * tpr);
-}
-
-/* Output columns per work-item: each holds that many accumulators plus its share of scores;
- * eight keeps a work-item within the registers GPUs give to occupancy-friendly kernels. */
-#define COLUMNS_PER_ITEM 8
-/* Most keys per tile: beyond this the score loop gains nothing and local memory goes to a
- * tile the group cannot hide latency behind. */
-#define MAX_BC 64
-
-int local_tiles_complete(const device_limits *l, const clattn_problem *p, size_t max_group,
-                         local_tiles *t)
-{
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
-    t->lds_stride = (int)(d | 1);
-    t->local_bytes = local_bytes(t->br, t->bc, t->tpr, t->lds_stride);
-    const size_t group = (size_t)t->br * (size_t)t->tpr;
-    return t->local_bytes <= l->local_mem_size && group <= max_group &&
-           group <= l->max_work_group_size && group <= l->max_work_item_size0;
-}
-
-int select_local_tiles(const device_limits *l, const clattn_problem *p, int64_t nq,
-                       size_t max_group, local_tiles *out)
-{
-    int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
-    if (max_group > l->max_work_group_size)
-        max_group = l->max_work_group_size;
-    if (max_group > l->max_work_item_size0)
-        max_group = l->max_work_item_size0;
-    int tpr = pow2_ceil((d + COLUMNS_PER_ITEM - 1) / COLUMNS_PER_ITEM);
-    while (tpr > 1 && (size_t)tpr > max_group)
-        tpr /= 2;
-    /* Odd row strides put the rows that one wavefront touches in different banks. */
-    int stride = (int)(d | 1);
-    /* A quarter of the work-group limit (at most 256 work-items on today's GPUs) leaves the
-     * compute unit room for a second group to run while one waits at a barrier. */
-    int64_t group_target = (int64_t)max_group >= 1024 ? (int64_t)max_group / 4 : (int64_t)max_group;
-    int br = pow2_floor(group_target / tpr);
-    if (br < 1)
-        br = 1;
-    if (br > pow2_ceil(nq))
-        br = pow2_ceil(nq);
-    /* Half the local memory, so that two groups fit a compute unit; all of it if it must. */
-    for (int share = 2; share >= 1; share--) {
-        cl_ulong budget = l->local_mem_size / (cl_ulong)share;
-        for (int rows = br; rows >= 1; rows /= 2)
-            for (int bc = MAX_BC; bc >= 1; bc /= 2) {
-                if (bc < tpr && bc < MAX_BC && rows > 1)
-                    break; /* fewer keys than work-items per row idles some of them */
-                if (local_bytes(rows, bc, tpr, stride) <= budget) {
-                    out->br = rows;
-                    out->bc = bc;
-                    out->tpr = tpr;
-                    out->lds_stride = stride;
-                    out->local_bytes = local_bytes(rows, bc, tpr, stride);
-                    return 1;
-                }
-            }
-    }
-    return 0;
-}
-
 void tuning_class(const clattn_problem *p, clattn_kernel_shape shape, int windowed, int vw,
                   char *buf, size_t size)
 {
@@ -221,15 +158,15 @@ int register_tiles_parse(const char *text, register_tiles *t)
 
 void local_tiles_format(const local_tiles *t, char *buf, size_t size)
 {
-    snprintf(buf, size, "br=%d bc=%d tpr=%d", t->br, t->bc, t->tpr);
+    snprintf(buf, size, "br=%d bc=%d tm=%d tn=%d", t->br, t->bc, t->tm, t->tn);
 }
 
 int local_tiles_parse(const char *text, local_tiles *t)
 {
     local_tiles r = *t;
     char tail;
-    if (sscanf(text, "br=%d bc=%d tpr=%d%c", &r.br, &r.bc, &r.tpr, &tail) != 3 ||
-        !tile_ok(r.br) || !tile_ok(r.bc) || !tile_ok(r.tpr))
+    if (sscanf(text, "br=%d bc=%d tm=%d tn=%d%c", &r.br, &r.bc, &r.tm, &r.tn, &tail) != 4 ||
+        !tile_ok(r.br) || !tile_ok(r.bc) || !tile_ok(r.tm) || !tile_ok(r.tn))
         return 0;
     *t = r;
     return 1;

@@ -32,25 +32,54 @@ typedef struct packed_layout {
 
 packed_layout select_packed_layout(const register_tiles *t, const clattn_problem *p);
 
-/* cl/tiled_local.cl */
+/* cl/tiled_local.cl, chosen by lib/local_tiles.c */
 typedef struct local_tiles {
     int br;         /* query rows per work-group */
-    int bc;         /* keys per tile */
-    int tpr;        /* work-items per query row */
-    int lds_stride; /* floats between rows of a __local tile */
+    int bc;         /* keys per tile (a multiple of 4) */
+    int tm;         /* query rows of a work-item's block (divides br) */
+    int tn;         /* keys of a work-item's block of scores (divides bc) */
     cl_ulong local_bytes;
 } local_tiles;
 
-/* Fills `out` with the largest tiles that fit the device's local memory and work-group limit
- * (`max_group`, which the caller lowers when a build reports a smaller kernel limit). Returns
- * 0 when nothing fits. */
-int select_local_tiles(const device_limits *limits, const clattn_problem *p, int64_t rows,
-                       size_t max_group, local_tiles *out);
+/* Work-items of a work-group: br / tm row groups times bc / tn key groups. */
+int local_tiles_group(const local_tiles *t);
 
-/* Completes br/bc/tpr chosen elsewhere (a tuning file) with the row stride and local bytes,
- * and says whether they fit the device and `max_group`. */
+/* What the tile model (lib/local_tiles.c) predicts for a choice of tiles: the factors that
+ * multiply into its score, each in (0, 1], and the figures behind them. */
+typedef struct local_tiles_model {
+    double score;
+    double issue;     /* useful FMAs over the instructions a work-item issues */
+    double global;    /* reuse of K and V: global bytes per useful FMA against the balance */
+    double occupancy; /* resident work-items per compute unit against what hides latency */
+    double edges;     /* useful work over the work done at masked and ragged edges */
+    double spread;    /* work-groups over the slots of the waves they need */
+    double fma_per_local_load, local_bytes_per_fma, global_bytes_per_fma;
+    int groups_per_unit, registers;
+} local_tiles_model;
+
+/* Whether the tiles are well formed, fit the device's local memory, work-group limits (and
+ * `max_group`, which the caller lowers when a build reports a smaller kernel limit) and the
+ * register budget, and use whole SIMD widths; fills t->local_bytes. */
 int local_tiles_complete(const device_limits *limits, const clattn_problem *p, size_t max_group,
                          local_tiles *t);
+
+/* The model's view of tiles that local_tiles_complete accepted, for a problem with `rows`
+ * query rows per (batch, kv head). */
+local_tiles_model local_tiles_predict(const device_limits *limits, const clattn_problem *p,
+                                      int64_t rows, const local_tiles *t);
+
+/* The best-scoring tiles of the search, and the runner-up (may be NULL) with a different row
+ * count, for describing why the winner won. Returns 0 when nothing fits. */
+int select_local_tiles(const device_limits *limits, const clattn_problem *p, int64_t rows,
+                       size_t max_group, local_tiles *out, local_tiles *runner_up);
+
+/* Up to `max` candidates in score order (the tuner times these). Returns how many. */
+int local_tiles_candidates(const device_limits *limits, const clattn_problem *p, int64_t rows,
+                           size_t max_group, local_tiles *out, int max);
+
+/* One line on a choice: its tiles and the model's factors. */
+void local_tiles_explain(const device_limits *limits, const clattn_problem *p, int64_t rows,
+                         const local_tiles *t, char *buf, size_t size);
 
 /* Tuning (lib/tuning.h): the class a problem's tiles are recorded under, and tiles as text.
  * The parsers accept only well-formed, positive values and return 1 then. */

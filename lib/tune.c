@@ -16,6 +16,8 @@
 #include "tuning.h"
 
 #define MAX_CANDIDATES 48
+/* Local-tiles candidates timed: the model's leaders (lib/local_tiles.c). */
+#define LOCAL_CANDIDATES 16
 #define TIMED_RUNS 5
 /* A candidate must beat the rules by this fraction: timings on a busy machine wander by a few
  * percent, and a choice that only noise favours should not outlive the run. */
@@ -146,22 +148,15 @@ static int candidates_registers(const clattn_context *ctx, const clattn_problem 
     return n;
 }
 
+/* The tile model's best candidates: the model ranks what the device can hold, the clock
+ * decides among the leaders. */
 static int candidates_local(const clattn_context *ctx, const clattn_problem *p, char out[][96])
 {
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
-    int n = 0;
-    for (int tpr = 1; tpr <= 64; tpr *= 2) {
-        if (tpr * 2 < (d + 15) / 16 || tpr > d) /* 2 to 16 output columns per work-item */
-            continue;
-        for (int group = 32; group <= 512; group *= 2)
-            for (int bc = 16; bc <= 64; bc *= 2) {
-                local_tiles t = {group / tpr, bc, tpr, 0, 0};
-                if (t.br < 1 || n == MAX_CANDIDATES ||
-                    !local_tiles_complete(&ctx->limits, p, ctx->limits.max_work_group_size, &t))
-                    continue;
-                local_tiles_format(&t, out[n++], 96);
-            }
-    }
+    local_tiles t[LOCAL_CANDIDATES];
+    const int n = local_tiles_candidates(&ctx->limits, p, rows_per_kv_head(p),
+                                         ctx->limits.max_work_group_size, t, LOCAL_CANDIDATES);
+    for (int i = 0; i < n; i++)
+        local_tiles_format(&t[i], out[i], 96);
     return n;
 }
 

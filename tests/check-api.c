@@ -208,6 +208,73 @@ START_TEST(enqueue_rejects_bad_buffers)
 }
 END_TEST
 
+/* K and V one element past a multiple of four: the GPU kernels, built to read K and V as
+ * aligned vectors (lib/kv_kernel.h), must take a call that breaks that promise too. */
+START_TEST(enqueue_with_odd_kv_offsets)
+{
+    for (clattn_dtype dtype = CLATTN_DTYPE_F32; dtype <= CLATTN_DTYPE_F16; dtype++) {
+        attn_case c = case_default();
+        c.heads = 4;
+        c.kv_heads = 2;
+        c.seq_q = _i == CLATTN_ALGO_DECODE ? 1 : 33;
+        c.seq_kv = 300;
+        c.causal = 1;
+        c.dtype = dtype;
+        if (_i == CLATTN_ALGO_WINDOWED)
+            c.window_left = 40;
+        clattn_problem *p = case_problem(&c, (clattn_algorithm)_i);
+        size_t bytes[4], es = clattn_dtype_size(dtype);
+        for (int t = 0; t < 4; t++)
+            clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes[t]);
+        void *host[3];
+        for (int t = 0; t < 3; t++)
+            host[t] = random_tensor(dtype, bytes[t] / es, 1.0f, 11 + (unsigned)t);
+        const size_t rows = (size_t)c.heads * (size_t)c.seq_q;
+        float *o_ref = malloc(bytes[3] / es * 4), *lse_ref = malloc(rows * 4),
+              *lse = malloc(rows * 4);
+        void *o = malloc(bytes[3]);
+        ck_assert_int_eq(clattn_reference(p, host[0], host[1], host[2], o_ref, lse_ref),
+                         CLATTN_SUCCESS);
+        cl_context cl;
+        cl_command_queue queue;
+        clattn_context_get_cl(test_context(), &cl, NULL, &queue);
+        /* Q and O aligned, K one element and V three elements past a multiple of four */
+        const size_t off[5] = {0, es, 3 * es, 0, 0};
+        cl_mem mem[5];
+        for (int t = 0; t < 5; t++) {
+            const size_t size = (t < 4 ? bytes[t] : rows * 4) + off[t];
+            mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE, size, NULL, NULL);
+            if (t < 3)
+                clEnqueueWriteBuffer(queue, mem[t], CL_TRUE, off[t], bytes[t], host[t], 0, NULL,
+                                     NULL);
+        }
+        clattn_plan *plan;
+        ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_SUCCESS);
+        ck_assert_msg(clattn_enqueue(plan, NULL, mem[0], off[0], mem[1], off[1], mem[2], off[2],
+                                     mem[3], off[3], mem[4], off[4], 0, NULL, NULL) ==
+                          CLATTN_SUCCESS,
+                      "%s", clattn_message(test_context()));
+        clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, bytes[3], o, 0, NULL, NULL);
+        clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, rows * 4, lse, 0, NULL, NULL);
+        double err, lse_err;
+        int passed;
+        clattn_compare(p, o, o_ref, lse, lse_ref, &err, &lse_err, &passed);
+        ck_assert_msg(passed, "%s: error %g, LSE error %g\n%s", case_name(&c), err, lse_err,
+                      clattn_plan_describe(plan));
+        clattn_plan_destroy(plan);
+        clattn_problem_destroy(p);
+        for (int t = 0; t < 5; t++)
+            clReleaseMemObject(mem[t]);
+        for (int t = 0; t < 3; t++)
+            free(host[t]);
+        free(o);
+        free(o_ref);
+        free(lse);
+        free(lse_ref);
+    }
+}
+END_TEST
+
 START_TEST(enqueue_with_offsets_and_events)
 {
     /* tensors placed at offsets inside larger buffers, after a user event that gates them */
@@ -381,6 +448,8 @@ static Suite *make_suite(void)
                         CLATTN_ALGO_WINDOWED + 1);
     tcase_add_loop_test(tc, enqueue_with_offsets_and_events, CLATTN_ALGO_NAIVE,
                         CLATTN_ALGO_WINDOWED + 1);
+    tcase_add_loop_test(tc, enqueue_with_odd_kv_offsets, CLATTN_ALGO_TILED,
+                        CLATTN_ALGO_DECODE + 1);
     suite_add_tcase(s, tc);
     return s;
 }

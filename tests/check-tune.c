@@ -78,8 +78,12 @@ static void other_tiles(clattn_context *ctx, clattn_problem *p, char *class_key,
         register_tiles_format(&t, tiles, 96);
     } else {
         tuning_class(p, shape, 0, 1, class_key, 96);
-        local_tiles t = {2, 16, 4, 0, 0};
-        local_tiles_format(&t, tiles, 96);
+        /* the tile model's second choice: one the tuner itself would time */
+        local_tiles t[2];
+        ck_assert_int_eq(local_tiles_candidates(&ctx->limits, p, 400,
+                                                ctx->limits.max_work_group_size, t, 2),
+                         2);
+        local_tiles_format(&t[1], tiles, 96);
     }
 }
 

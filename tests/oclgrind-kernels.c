@@ -19,23 +19,34 @@ typedef struct variant {
     clattn_dtype dtype;
     int heads, kv_heads, seq_q, seq_kv, head_dim;
     int causal, window_left, window_right;
+    int odd_kv_offsets; /* K and V one element past an aligned offset (lib/kv_kernel.h) */
 } variant;
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
  * wider than 4; 7 keys and 5 rows leave every tile part empty. */
 static const variant variants[] = {
-    {"naive-f32-causal", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1},
-    {"naive-f16-window", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, 2, 1},
-    {"naive-bf16", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 0, -1, -1},
-    {"tiled-f32-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1},
-    {"tiled-f16", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, -1, -1},
-    {"tiled-bf16-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 1, -1, -1},
-    {"windowed-f32-causal", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 7, 7, 20, 1, 2, 0},
-    {"windowed-f16-two-sided", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 7, 24, 0, 1, 2},
-    {"windowed-bf16-empty-rows", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 1, 7, 3, 20, 1, 0, 0},
+    {"naive-f32-causal", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1, 0},
+    {"naive-f16-window", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, 2, 1, 0},
+    {"naive-bf16", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 0, -1, -1, 0},
+    {"tiled-f32-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1, 0},
+    {"tiled-f16", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, -1, -1, 0},
+    {"tiled-bf16-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 1, -1, -1, 0},
+    {"windowed-f32-causal", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 7, 7, 20, 1, 2, 0, 0},
+    {"windowed-f16-two-sided", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 7, 24, 0, 1, 2, 0},
+    {"windowed-bf16-empty-rows", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 1, 7, 3, 20, 1, 0, 0, 0},
     /* 600 keys: two or more splits and their merge */
-    {"decode-f32-causal", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1},
-    {"decode-f16-window", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 3, 600, 24, 1, 16, 0},
+    {"decode-f32-causal", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1, 0},
+    {"decode-f16-window", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 3, 600, 24, 1, 16, 0, 0},
+    /* head_dim 13: the last float4 chunk of a row is partial */
+    {"tiled-f32-odd-dim", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 9, 11, 13, 0, -1, -1, 0},
+    {"decode-bf16-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1, -1, 0},
+    /* 24 rows per kv head: more than one decode work-group holds, so the tiled kernel splits */
+    {"decode-f32-many-rows", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 8, 1, 3, 600, 20, 1, -1, -1, 0},
+    /* the kernels built to read K and V as aligned vectors, called with offsets that are not */
+    {"tiled-f32-odd-kv-offsets", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1,
+     1},
+    {"decode-f32-odd-kv-offsets", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 2, 1, 1, 600, 24, 0, -1,
+     -1, 1},
 };
 
 static int set_all(clattn_problem *p, const variant *v)
@@ -75,6 +86,37 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
     return out;
 }
 
+/* clattn_enqueue with K one element and V three elements past an aligned offset. */
+static clattn_status run_at_offsets(clattn_context *ctx, clattn_plan *plan, size_t esize,
+                                    const size_t bytes[4], size_t rows, void *const in[3],
+                                    void *o, float *lse)
+{
+    cl_context cl;
+    cl_command_queue queue;
+    clattn_context_get_cl(ctx, &cl, NULL, &queue);
+    const size_t off[5] = {0, esize, 3 * esize, 0, 0};
+    const size_t size[5] = {bytes[0], bytes[1], bytes[2], bytes[3], rows * sizeof *lse};
+    cl_mem mem[5] = {NULL, NULL, NULL, NULL, NULL};
+    clattn_status st = CLATTN_SUCCESS;
+    for (int t = 0; t < 5 && !st; t++) {
+        cl_int err;
+        mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE, size[t] + off[t], NULL, &err);
+        if (err || (t < 3 && clEnqueueWriteBuffer(queue, mem[t], CL_TRUE, off[t], size[t],
+                                                  in[t], 0, NULL, NULL)))
+            st = CLATTN_ERROR_OPENCL;
+    }
+    if (!st)
+        st = clattn_enqueue(plan, NULL, mem[0], off[0], mem[1], off[1], mem[2], off[2], mem[3],
+                            off[3], mem[4], off[4], 0, NULL, NULL);
+    if (!st && (clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, size[3], o, 0, NULL, NULL) ||
+                clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, size[4], lse, 0, NULL, NULL)))
+        st = CLATTN_ERROR_OPENCL;
+    for (int t = 0; t < 5; t++)
+        if (mem[t])
+            clReleaseMemObject(mem[t]);
+    return st;
+}
+
 /* Runs one variant; returns 0 when it agrees with the reference, 1 otherwise. */
 static int run(clattn_context *ctx, const variant *v)
 {
@@ -102,7 +144,10 @@ static int run(clattn_context *ctx, const variant *v)
         goto out;
     }
     if (clattn_reference(p, in[0], in[1], in[2], o_ref, lse_ref) ||
-        clattn_plan_create(ctx, p, &plan) || clattn_run_host(plan, in[0], in[1], in[2], o, lse)) {
+        clattn_plan_create(ctx, p, &plan) ||
+        (v->odd_kv_offsets
+             ? run_at_offsets(ctx, plan, clattn_dtype_size(v->dtype), bytes, rows, in, o, lse)
+                           : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
         fprintf(stderr, "%s: %s%s\n", v->name, clattn_message(NULL), clattn_message(ctx));
         goto out;
     }

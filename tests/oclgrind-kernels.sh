@@ -20,12 +20,12 @@ runner="$build/tests/oclgrind-kernels"
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
-# CLATTN_DEVICE_LIMITS per simulated device (oclgrind's own: 32 KiB of CL_LOCAL memory,
-# work-groups of 1024, float vectors of width 1).
+# CLATTN_DEVICE_LIMITS per simulated device (oclgrind's own: a GPU with 32 KiB of CL_LOCAL
+# memory, work-groups of 1024, float vectors of width 1).
 devices=(
     "local-tiles=local_mem_type=local"
     "tiny-local-memory=local_mem_type=local,local_mem_size=1k,max_work_group_size=16"
-    "register-blocks=local_mem_type=global,vector_width=4"
+    "register-blocks=type=cpu,local_mem_type=global,vector_width=4"
 )
 
 # clattn's own products on the naive path (CLBlast's kernels are not clattn's to check),

@@ -78,16 +78,22 @@ static void registers(const device_limits *l, const clattn_problem *p, int windo
 
 static void local(const device_limits *l, const clattn_problem *p, size_t max_group)
 {
-    local_tiles t;
-    if (!select_local_tiles(l, p, get(p, CLATTN_PARAM_SEQ_Q), max_group, &t))
+    local_tiles t, other;
+    if (!select_local_tiles(l, p, get(p, CLATTN_PARAM_SEQ_Q), max_group, &t, &other))
         return;
     size_t group_limit = max_group < l->max_work_group_size ? max_group : l->max_work_group_size;
     if (group_limit > l->max_work_item_size0)
         group_limit = l->max_work_item_size0;
-    FUZZ_ASSERT(t.br >= 1 && t.bc >= 1 && t.tpr >= 1);
-    FUZZ_ASSERT((size_t)t.br * (size_t)t.tpr <= (group_limit ? group_limit : 1));
-    FUZZ_ASSERT(t.lds_stride >= get(p, CLATTN_PARAM_HEAD_DIM));
+    FUZZ_ASSERT(t.br >= 1 && t.bc >= 4 && t.tm >= 1 && t.tn >= 1);
+    FUZZ_ASSERT(t.br % t.tm == 0 && t.bc % t.tn == 0 && t.bc % 4 == 0);
+    FUZZ_ASSERT((size_t)local_tiles_group(&t) <= group_limit);
     FUZZ_ASSERT(t.local_bytes <= l->local_mem_size);
+    FUZZ_ASSERT(other.br == 0 || other.br != t.br);
+    /* the model's factors are fractions and its figures finite */
+    const local_tiles_model m = local_tiles_predict(l, p, get(p, CLATTN_PARAM_SEQ_Q), &t);
+    FUZZ_ASSERT(m.score > 0 && m.score <= 1 && m.issue > 0 && m.issue <= 1);
+    FUZZ_ASSERT(m.global > 0 && m.global <= 1 && m.occupancy > 0 && m.occupancy <= 1);
+    FUZZ_ASSERT(m.edges > 0 && m.edges <= 1 && m.spread > 0 && m.spread <= 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
