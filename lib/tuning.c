@@ -90,7 +90,7 @@ struct tuning_table *tuning_load(const device_limits *l)
     struct tuning_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    int dir = cache_dir_open();
+    int dir = cache_dir_open(NULL, 0);
     if (dir < 0)
         return t;
     char name[64];
@@ -126,7 +126,7 @@ void tuning_free(struct tuning_table *t)
 
 int tuning_save(const struct tuning_table *t, const device_limits *l)
 {
-    int dir = cache_dir_open();
+    int dir = cache_dir_open(NULL, 0);
     if (dir < 0)
         return -1;
     char name[64], tmp[96];
