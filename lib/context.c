@@ -9,8 +9,8 @@
 #include "program_cache.h"
 #include "tuning.h"
 
-/* A cache directory that clattn refuses leaves the context working without it; the note in
- * clattn_message says so (include/clattn.h). */
+/* A cache directory or tuning file that clattn refuses leaves the context working without it;
+ * the note in clattn_message says so (include/clattn.h). */
 static void note_refusals(clattn_context *ctx)
 {
     char why[512];
@@ -22,6 +22,10 @@ static void note_refusals(clattn_context *ctx)
              "kernel cache off: %s; kernels are compiled in every process and no tuning file "
              "is read",
              why);
+    if (dir >= 0 && tuning_unread(ctx->tuning)[0])
+        fail(ctx, CLATTN_SUCCESS,
+             "tuning file not used: %s; tiles follow from the device's limits",
+             tuning_unread(ctx->tuning));
 }
 
 static clattn_status finish_create(clattn_context *ctx, clattn_context **out)

@@ -90,19 +90,17 @@ static int packed_fits(const device_limits *l, const packed_layout *k)
 }
 
 /* The tiles from the device's limits, or those clattn_tune measured for this class of
- * problem; *tuned says which. */
-static register_tiles register_tiles_for(const clattn_plan *plan, int *tuned)
+ * problem; *tuned says which, and `why` why not the measured ones when there are some. */
+static register_tiles register_tiles_for(const clattn_plan *plan, int *tuned, char *why,
+                                         size_t why_size)
 {
     const clattn_problem *p = &plan->problem;
     const int windowed = plan->algorithm == CLATTN_ALGO_WINDOWED;
     register_tiles t = select_register_tiles(&plan->ctx->limits, p, rows_per_kv_head(p), windowed);
-    char class_key[96];
-    tuning_class(p, CLATTN_SHAPE_REGISTER_BLOCKS, windowed, t.vw, class_key, sizeof class_key);
-    const char *text = tuning_get(plan->ctx->tuning, class_key);
+    const char *text = tuning_lookup(plan->ctx->tuning, &plan->ctx->limits, p,
+                                     CLATTN_SHAPE_REGISTER_BLOCKS, windowed, why, why_size);
     register_tiles measured = t;
-    /* tuned for long sequences: a problem with fewer rows than the tiles keeps the rules */
-    *tuned = text && register_tiles_parse(text, &measured) &&
-             (int64_t)measured.rows * measured.groups <= rows_per_kv_head(p);
+    *tuned = text && register_tiles_parse(text, &measured);
     return *tuned ? measured : t;
 }
 
@@ -110,7 +108,8 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
 {
     const clattn_problem *p = &plan->problem;
     int tuned;
-    f->rt = register_tiles_for(plan, &tuned);
+    char why[512];
+    f->rt = register_tiles_for(plan, &tuned, why, sizeof why);
     f->layout = select_packed_layout(&f->rt, p);
     char options[256];
     snprintf(options, sizeof options,
@@ -141,11 +140,11 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
     plan_describe(plan,
                   "tiles: %d x %d query rows per work-item against blocks of %d keys (%d x %d "
                   "independent FMA chains of float%d), output updated %d vectors at a time; "
-                  "each block is reused by the %d groups while it is in L1 (%s)",
+                  "each block is reused by the %d groups while it is in L1 (%s%s%s)",
                   f->rt.groups, f->rt.rows, f->rt.kv_vecs * f->rt.vw, f->rt.rows,
                   f->rt.kv_vecs, f->rt.vw, f->rt.dv_chunk, f->rt.groups,
-                  tuned ? "measured by clattn_tune on this device"
-                        : "from the device's limits");
+                  tuned ? "measured by clattn_tune on this device" : "from the device's limits",
+                  why[0] ? "; " : "", why);
     plan_describe(plan,
                   "scratch: %.2f MiB: K transposed to f32 in blocks of %d keys, V padded to %d "
                   "columns",
@@ -186,10 +185,9 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
     /* The kernel is compiled for the tiles chosen; what the compiled kernel reports (its
      * register use limits the group size) decides whether they stand. */
     /* tiles clattn_tune measured for this class, when they still fit */
-    char class_key[96];
-    tuning_class(p, CLATTN_SHAPE_LOCAL_TILES, plan->algorithm == CLATTN_ALGO_WINDOWED, 1,
-                 class_key, sizeof class_key);
-    const char *text = tuning_get(plan->ctx->tuning, class_key);
+    char why[512];
+    const char *text = tuning_lookup(plan->ctx->tuning, l, p, CLATTN_SHAPE_LOCAL_TILES,
+                                     plan->algorithm == CLATTN_ALGO_WINDOWED, why, sizeof why);
     local_tiles measured;
     int tuned = text && local_tiles_parse(text, &measured) &&
                 local_tiles_complete(l, p, max_group, &measured);
@@ -240,12 +238,13 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, cl_kernel *
                                                     : "the device vectorises across work-items");
             plan_describe(plan,
                           "tiles: %d query rows x %d keys per work-group of %d (%d work-items "
-                          "per row, %d output columns each; %s); %llu bytes of __local; "
+                          "per row, %d output columns each; %s%s%s); %llu bytes of __local; "
                           "kernel allows groups of %zu, prefers multiples of %zu",
                           lt->br, lt->bc, lt->br * lt->tpr, lt->tpr,
                           (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + lt->tpr - 1) / lt->tpr),
                           tuned && attempt == 0 ? "measured by clattn_tune on this device"
                                                 : "from the device's limits",
+                          why[0] ? "; " : "", why,
                           (unsigned long long)plan->local_mem_bytes, kernel_limit, multiple);
             return CLATTN_SUCCESS;
         }
@@ -296,7 +295,8 @@ clattn_status fused_setup(clattn_plan *plan)
     plan->shape = select_shape(&plan->ctx->limits);
     if (plan->shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
         int tuned;
-        register_tiles rt = register_tiles_for(plan, &tuned);
+        char why[512];
+        register_tiles rt = register_tiles_for(plan, &tuned, why, sizeof why);
         packed_layout layout = select_packed_layout(&rt, p);
         if (packed_fits(&plan->ctx->limits, &layout))
             return registers_setup(plan, f);
