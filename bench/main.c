@@ -102,6 +102,9 @@ static int open_device(struct bench_session *s)
             snprintf(what, sizeof what, "opening OpenCL device %d", index);
         return fail_clattn(NULL, st, what);
     }
+    /* a note, not a failure: the kernel cache or tuning file was refused (include/clattn.h) */
+    if (clattn_message(s->ctx)[0])
+        fprintf(stderr, "attn-bench: warning: %s\n", clattn_message(s->ctx));
     cl_device_id device;
     if ((st = clattn_context_get_cl(s->ctx, NULL, &device, &s->queue)))
         return fail_clattn(s->ctx, st, "getting the OpenCL device");

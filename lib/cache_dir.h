@@ -1,12 +1,32 @@
-/* Where the disk cache lives, and whether it may be used (lib/disk_cache.h). */
+/* Where the disk cache lives, whether it may be used (lib/disk_cache.h), and how files in it
+ * are opened: nothing in the directory is trusted, the kernel binaries and the tuning files
+ * (lib/tuning.h) alike. */
 #ifndef CLATTN_CACHE_DIR_H
 #define CLATTN_CACHE_DIR_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Opens the cache directory, creating it and any missing parent with mode 0700: the path is
  * $CLATTN_CACHE_DIR, else $XDG_CACHE_HOME/clattn, else $HOME/.cache/clattn. Returns a
- * directory descriptor for the *at() calls, or -1 when the cache is off (CLATTN_CACHE_DIR=off,
- * or no absolute path can be found), cannot be created, is not a directory, is not owned by
- * this user, or is writable by group or others (another user could then plant binaries). */
-int cache_dir_open(void);
+ * directory descriptor for the *at() calls, or -1 when the cache is not used:
+ * - off by choice (CLATTN_CACHE_DIR=off) or with no absolute path to go by: `why` is "";
+ * - refused: the directory, or a parent this call creates, is a symbolic link (none is
+ *   followed: a parent that already existed is the user's own layout and may be one), it is
+ *   not a directory, not owned by this user, or writable by group or others (another user
+ *   could then plant binaries), or it cannot be created: `why` names the path and the reason.
+ * `why` may be NULL. */
+int cache_dir_open(char *why, size_t why_size);
+
+/* Opens `name` in the cache directory `dir` for reading, as a file anyone might have put
+ * there: never through a symbolic link, never blocking (a FIFO is refused, not read), and
+ * only a regular file of this user's, not writable by group or others, of at most `max_size`
+ * bytes. Returns the descriptor and the file's size in *size; -1 with `why` "" when there is
+ * no such file, or -1 with the reason in `why` (may be NULL) when it is refused. */
+int cache_file_open(int dir, const char *name, uint64_t max_size, uint64_t *size, char *why,
+                    size_t why_size);
+
+/* Reads exactly `size` bytes; 0, or -1 on an error or an early end of file. */
+int cache_file_read(int fd, void *buf, size_t size);
 
 #endif

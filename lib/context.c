@@ -1,11 +1,32 @@
 #include "context.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "cache_dir.h"
 #include "cl_error.h"
 #include "message.h"
 #include "program_cache.h"
 #include "tuning.h"
+
+/* A cache directory or tuning file that clattn refuses leaves the context working without it;
+ * the note in clattn_message says so (include/clattn.h). */
+static void note_refusals(clattn_context *ctx)
+{
+    char why[512];
+    int dir = cache_dir_open(why, sizeof why);
+    if (dir >= 0)
+        close(dir);
+    else if (why[0])
+        fail(ctx, CLATTN_SUCCESS,
+             "kernel cache off: %s; kernels are compiled in every process and no tuning file "
+             "is read",
+             why);
+    if (dir >= 0 && tuning_unread(ctx->tuning)[0])
+        fail(ctx, CLATTN_SUCCESS,
+             "tuning file not used: %s; tiles follow from the device's limits",
+             tuning_unread(ctx->tuning));
+}
 
 static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
 {
@@ -23,6 +44,7 @@ static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
         clattn_context_destroy(ctx);
         return st;
     }
+    note_refusals(ctx);
     *out = ctx;
     return CLATTN_SUCCESS;
 }

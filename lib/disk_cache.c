@@ -64,20 +64,6 @@ static void file_name(const struct disk_cache_key *key, const char *suffix, char
     snprintf(name + 2 * SHA256_SIZE, NAME_SIZE - 2 * SHA256_SIZE, "%s", suffix);
 }
 
-static int read_all(int fd, unsigned char *buf, size_t size)
-{
-    while (size > 0) {
-        ssize_t n = read(fd, buf, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
 static int write_all(int fd, const unsigned char *buf, size_t size)
 {
     while (size > 0) {
@@ -114,24 +100,23 @@ static void checksum(const unsigned char *payload, size_t size, unsigned char ou
     sha256_final(&h, out);
 }
 
-/* The verified payload of the open file `fd` (malloc'ed), or NULL when anything is off:
- * not a regular file, short, another magic, format or key, a length that disagrees with the
+/* The verified payload of the open file `fd` of `file_size` bytes (malloc'ed), or NULL when
+ * anything is off: short, another magic, format or key, a length that disagrees with the
  * file's size, or a checksum that disagrees with the payload. */
-static unsigned char *read_payload(int fd, const struct disk_cache_key *key, size_t *size)
+static unsigned char *read_payload(int fd, uint64_t file_size, const struct disk_cache_key *key,
+                                   size_t *size)
 {
-    struct stat st;
     unsigned char header[HEADER_SIZE];
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < HEADER_SIZE ||
-        read_all(fd, header, sizeof header) != 0)
+    if (file_size < HEADER_SIZE || cache_file_read(fd, header, sizeof header) != 0)
         return NULL;
     const uint64_t length = get_le(header + OFF_LENGTH, 8);
     if (memcmp(header, magic, sizeof magic) != 0 ||
         get_le(header + OFF_FORMAT, 4) != CACHE_FORMAT ||
         memcmp(header + OFF_KEY, key->hash, SHA256_SIZE) != 0 || length == 0 ||
-        length > MAX_PAYLOAD || length != (uint64_t)st.st_size - HEADER_SIZE)
+        length > MAX_PAYLOAD || length != file_size - HEADER_SIZE)
         return NULL;
     unsigned char *payload = malloc((size_t)length);
-    int ok = payload && read_all(fd, payload, (size_t)length) == 0;
+    int ok = payload && cache_file_read(fd, payload, (size_t)length) == 0;
     if (ok) {
         unsigned char sum[SHA256_SIZE];
         checksum(payload, (size_t)length, sum);
@@ -145,9 +130,19 @@ static unsigned char *read_payload(int fd, const struct disk_cache_key *key, siz
     return payload;
 }
 
-/* The program of a verified binary, or NULL when the driver refuses it. */
-static cl_program program_from_binary(const clattn_context *ctx, const unsigned char *binary,
-                                      size_t size, const char *options)
+void disk_cache_marker(const struct disk_cache_key *key, char name[DISK_CACHE_MARKER_SIZE])
+{
+    int n = snprintf(name, DISK_CACHE_MARKER_SIZE, "clattn_key_");
+    for (int i = 0; i < 8; i++)
+        n += snprintf(name + n, DISK_CACHE_MARKER_SIZE - (size_t)n, "%02x", key->hash[i]);
+}
+
+/* The program of a verified binary, or NULL with the reason when the driver refuses it or it
+ * is not the program of `key`: the header's checks cannot tell, since a header is easily
+ * copied, but the binary of another program lacks the marker kernel of this key. */
+static cl_program program_from_binary(const clattn_context *ctx, const struct disk_cache_key *key,
+                                      const unsigned char *binary, size_t size,
+                                      const char *options, const char **why)
 {
     cl_int status = CL_SUCCESS, err;
     cl_program program =
@@ -155,35 +150,58 @@ static cl_program program_from_binary(const clattn_context *ctx, const unsigned 
     if (err != CL_SUCCESS || status != CL_SUCCESS) {
         if (program)
             clReleaseProgram(program);
+        *why = "the driver does not accept its binary";
         return NULL;
     }
     if (clBuildProgram(program, 1, &ctx->device, options, NULL, NULL) != CL_SUCCESS) {
         clReleaseProgram(program);
+        *why = "its binary does not build";
         return NULL;
     }
+    char marker[DISK_CACHE_MARKER_SIZE];
+    disk_cache_marker(key, marker);
+    cl_kernel kernel = clCreateKernel(program, marker, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseProgram(program);
+        *why = "its binary is another program's (it lacks the kernel its key names)";
+        return NULL;
+    }
+    clReleaseKernel(kernel);
     return program;
 }
 
 cl_program disk_cache_load(const clattn_context *ctx, const struct disk_cache_key *key,
-                           const char *options, size_t *size)
+                           const char *options, size_t *size, char *why, size_t why_size)
 {
-    int dir = cache_dir_open();
+    if (why_size)
+        why[0] = '\0';
+    int dir = cache_dir_open(NULL, 0);
     if (dir < 0)
         return NULL;
-    char name[NAME_SIZE];
+    char name[NAME_SIZE], refused[256];
     file_name(key, ".bin", name);
     cl_program program = NULL;
-    int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    uint64_t file_size = 0;
+    int fd = cache_file_open(dir, name, HEADER_SIZE + MAX_PAYLOAD, &file_size, refused,
+                             sizeof refused);
+    const char *bad = refused[0] ? refused : NULL;
     if (fd >= 0) {
         size_t binary_size = 0;
-        unsigned char *binary = read_payload(fd, key, &binary_size);
+        unsigned char *binary = read_payload(fd, file_size, key, &binary_size);
         close(fd);
-        if (binary && (program = program_from_binary(ctx, binary, binary_size, options)))
+        if (!binary)
+            bad = "its header or checksum does not match its contents";
+        else if ((program = program_from_binary(ctx, key, binary, binary_size, options, &bad)))
             *size = binary_size;
         free(binary);
-        /* Never trusted again: the next source build writes a good file in its place. */
-        if (!program)
-            unlinkat(dir, name, 0);
+    }
+    /* Never trusted again: the next source build writes a good file in its place. */
+    if (bad) {
+        unlinkat(dir, name, 0);
+        if (bad == refused) /* it names the file */
+            snprintf(why, why_size, "%s", refused);
+        else
+            snprintf(why, why_size, "%s: %s", name, bad);
     }
     close(dir);
     return program;
@@ -251,7 +269,7 @@ void disk_cache_store(cl_device_id device, const struct disk_cache_key *key, cl_
     /* Each writer has its own temporary name (process id and a per-process count), and
      * rename(2) swaps the whole file in, so a reader sees the old file or the new one. */
     static atomic_uint writes;
-    int dir = cache_dir_open();
+    int dir = cache_dir_open(NULL, 0);
     if (dir < 0)
         return;
     size_t binary_size = 0;

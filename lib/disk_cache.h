@@ -3,10 +3,11 @@
  *
  * Where: $CLATTN_CACHE_DIR if set ("off" disables the cache), else $XDG_CACHE_HOME/clattn,
  * else $HOME/.cache/clattn; created with mode 0700, and not used when it is not the user's own
- * or is writable by group or others. One file per program, named by its key: a header (magic,
- * format, key, payload length, payload SHA-256) then the driver's binary. Nothing read back is
- * trusted: a file that fails any check, or that the driver will not load, is deleted and the
- * program is built from source again. Every failure here is silent and only costs a build. */
+ * or is writable by group or others, or is a symbolic link (lib/cache_dir.h). One file per
+ * program, named by its key: a header (magic, format, key, payload length, payload SHA-256)
+ * then the driver's binary. Nothing read back is trusted: a file that is not a regular file
+ * of this user's, fails any check, will not load, or is another program's binary, is deleted
+ * and the program is built from source again. A failure here only costs a build. */
 #ifndef CLATTN_DISK_CACHE_H
 #define CLATTN_DISK_CACHE_H
 
@@ -23,11 +24,18 @@ struct disk_cache_key {
 void disk_cache_key(const clattn_context *ctx, const char *source, const char *options,
                     struct disk_cache_key *key);
 
+/* Every program built under `key` must contain an empty kernel of this name, which the build
+ * from source adds (lib/program_cache.c): a header is easily copied, so that is how a binary
+ * stored under another program's key (which the driver would load, to fail at its first
+ * clCreateKernel or, of the same kernel family, to run with the wrong sizes) is told apart. */
+#define DISK_CACHE_MARKER_SIZE 32
+void disk_cache_marker(const struct disk_cache_key *key, char name[DISK_CACHE_MARKER_SIZE]);
+
 /* The program stored under `key`, loaded and built for the context's device with `options`,
- * and the size of its binary in *size; NULL when the cache is off, holds nothing for the key,
- * or held a file that was bad (now deleted). */
+ * and the size of its binary in *size; NULL when the cache is off or holds nothing for the
+ * key, and NULL with the file and the reason in `why` when it held a bad file, now deleted. */
 cl_program disk_cache_load(const clattn_context *ctx, const struct disk_cache_key *key,
-                           const char *options, size_t *size);
+                           const char *options, size_t *size, char *why, size_t why_size);
 
 /* Stores the binary of `program`, built for `device`, under `key` unless its size is still
  * *size (what was loaded or stored before; 0 for nothing), and updates *size. The file is

@@ -93,19 +93,17 @@ static int packed_fits(const device_limits *l, const packed_layout *k)
 }
 
 /* The tiles from the device's limits, or those clattn_tune measured for this class of
- * problem; *tuned says which. */
-static register_tiles register_tiles_for(const clattn_plan *plan, int *tuned)
+ * problem; *tuned says which, and `why` why not the measured ones when there are some. */
+static register_tiles register_tiles_for(const clattn_plan *plan, int *tuned, char *why,
+                                         size_t why_size)
 {
     const clattn_problem *p = &plan->problem;
     const int windowed = plan->algorithm == CLATTN_ALGO_WINDOWED;
     register_tiles t = select_register_tiles(&plan->ctx->limits, p, rows_per_kv_head(p), windowed);
-    char class_key[96];
-    tuning_class(p, CLATTN_SHAPE_REGISTER_BLOCKS, windowed, t.vw, class_key, sizeof class_key);
-    const char *text = tuning_get(plan->ctx->tuning, class_key);
+    const char *text = tuning_lookup(plan->ctx->tuning, &plan->ctx->limits, p,
+                                     CLATTN_SHAPE_REGISTER_BLOCKS, windowed, why, why_size);
     register_tiles measured = t;
-    /* tuned for long sequences: a problem with fewer rows than the tiles keeps the rules */
-    *tuned = text && register_tiles_parse(text, &measured) &&
-             (int64_t)measured.rows * measured.groups <= rows_per_kv_head(p);
+    *tuned = text && register_tiles_parse(text, &measured);
     return *tuned ? measured : t;
 }
 
@@ -113,7 +111,8 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
 {
     const clattn_problem *p = &plan->problem;
     int tuned;
-    f->rt = register_tiles_for(plan, &tuned);
+    char why[512];
+    f->rt = register_tiles_for(plan, &tuned, why, sizeof why);
     f->layout = select_packed_layout(&f->rt, p);
     char options[256];
     snprintf(options, sizeof options,
@@ -144,11 +143,11 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
     plan_describe(plan,
                   "tiles: %d x %d query rows per work-item against blocks of %d keys (%d x %d "
                   "independent FMA chains of float%d), output updated %d vectors at a time; "
-                  "each block is reused by the %d groups while it is in L1 (%s)",
+                  "each block is reused by the %d groups while it is in L1 (%s%s%s)",
                   f->rt.groups, f->rt.rows, f->rt.kv_vecs * f->rt.vw, f->rt.rows,
                   f->rt.kv_vecs, f->rt.vw, f->rt.dv_chunk, f->rt.groups,
-                  tuned ? "measured by clattn_tune on this device"
-                        : "from the device's limits");
+                  tuned ? "measured by clattn_tune on this device" : "from the device's limits",
+                  why[0] ? "; " : "", why);
     plan_describe(plan,
                   "scratch: %.2f MiB: K transposed to f32 in blocks of %d keys, V padded to %d "
                   "columns",
@@ -186,8 +185,8 @@ static const struct plan_ops local_ops = {local_enqueue, fused_release};
 /* Says which tiles won and why: the model's factors for them and for the best candidate
  * with another row count. */
 static void describe_local_tiles(clattn_plan *plan, const device_limits *l, const local_tiles *lt,
-                                 const local_tiles *runner_up, int tuned, size_t kernel_limit,
-                                 size_t multiple)
+                                 const local_tiles *runner_up, int tuned, const char *why,
+                                 size_t kernel_limit, size_t multiple)
 {
     const clattn_problem *p = &plan->problem;
     const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
@@ -200,13 +199,14 @@ static void describe_local_tiles(clattn_plan *plan, const device_limits *l, cons
                                             : "the device vectorises across work-items");
     plan_describe(plan,
                   "tiles: %d query rows x %d keys per work-group of %d; a work-item holds %d "
-                  "rows x %d keys of scores and %d rows x %lld output columns (%s); %llu bytes "
-                  "of __local; the kernel allows groups of %zu and prefers multiples of %zu",
+                  "rows x %d keys of scores and %d rows x %lld output columns (%s%s%s); %llu "
+                  "bytes of __local; the kernel allows groups of %zu and prefers multiples of %zu",
                   lt->br, lt->bc, local_tiles_group(lt), lt->tm, lt->tn, lt->tm,
                   (long long)(((d + 3) / 4 + key_groups - 1) / key_groups * 4),
                   tuned ? "measured by clattn_tune on this device"
                         : "the best of the tile model's search over the device's limits",
-                  (unsigned long long)plan->local_mem_bytes, kernel_limit, multiple);
+                  why[0] ? "; " : "", why, (unsigned long long)plan->local_mem_bytes,
+                  kernel_limit, multiple);
     char line[512];
     local_tiles_explain(l, p, rows_per_kv_head(p), lt, line, sizeof line);
     plan_describe(plan, "tile model, chosen: %s", line);
@@ -224,10 +224,9 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
     size_t max_group = l.max_work_group_size;
     size_t kernel_limit = 0, multiple = 1;
     /* tiles clattn_tune measured for this class, when they still fit */
-    char class_key[96];
-    tuning_class(p, CLATTN_SHAPE_LOCAL_TILES, plan->algorithm == CLATTN_ALGO_WINDOWED, 1,
-                 class_key, sizeof class_key);
-    const char *text = tuning_get(plan->ctx->tuning, class_key);
+    char why[512];
+    const char *text = tuning_lookup(plan->ctx->tuning, &l, p, CLATTN_SHAPE_LOCAL_TILES,
+                                     plan->algorithm == CLATTN_ALGO_WINDOWED, why, sizeof why);
     local_tiles measured, runner_up = {0, 0, 0, 0, 0};
     int tuned = text && local_tiles_parse(text, &measured) &&
                 local_tiles_complete(&l, p, max_group, &measured);
@@ -290,7 +289,7 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
             plan->tile_kv = lt->bc;
             plan->work_group_size = (int64_t)group;
             describe_local_tiles(plan, &l, lt, tuned && attempt == 0 ? NULL : &runner_up,
-                                 tuned && attempt == 0, kernel_limit, multiple);
+                                 tuned && attempt == 0, why, kernel_limit, multiple);
             /* On GPUs private memory is what did not fit the registers: the tile model's
              * register estimate was too low for this compiler (clattn_tune can do better). */
             if (kernel_private && l.local_mem_is_dedicated)
@@ -349,7 +348,8 @@ clattn_status fused_setup(clattn_plan *plan)
     plan->shape = select_shape(&plan->ctx->limits);
     if (plan->shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
         int tuned;
-        register_tiles rt = register_tiles_for(plan, &tuned);
+        char why[512];
+        register_tiles rt = register_tiles_for(plan, &tuned, why, sizeof why);
         packed_layout layout = select_packed_layout(&rt, p);
         if (packed_fits(&plan->ctx->limits, &layout))
             return registers_setup(plan, f);

@@ -85,6 +85,21 @@ static clattn_status build_failed(clattn_context *ctx, cl_program program, const
     return CLATTN_ERROR_BUILD_FAILED;
 }
 
+/* cl/<family>.cl's text followed by the empty kernel that marks a build under `key`
+ * (disk_cache_marker), malloc'ed; NULL when out of host memory. */
+static char *marked_source(const char *source, const struct disk_cache_key *key)
+{
+    char marker[DISK_CACHE_MARKER_SIZE];
+    disk_cache_marker(key, marker);
+    static const char format[] = "%s\n/* the key of this build (lib/disk_cache.h) */\n"
+                                 "__kernel void %s(void) {}\n";
+    const size_t size = strlen(source) + strlen(marker) + sizeof format;
+    char *text = malloc(size);
+    if (text)
+        snprintf(text, size, format, source, marker);
+    return text;
+}
+
 /* The program from the disk cache, else from source (stored on disk when the context goes). */
 static clattn_status build(clattn_context *ctx, const char *family, const char *options,
                            struct program_entry *out)
@@ -95,14 +110,26 @@ static clattn_status build(clattn_context *ctx, const char *family, const char *
         return st;
     disk_cache_key(ctx, source, options, &out->disk_key);
     out->disk_size = 0;
-    if ((out->program = disk_cache_load(ctx, &out->disk_key, options, &out->disk_size))) {
+    char bad[512];
+    if ((out->program =
+             disk_cache_load(ctx, &out->disk_key, options, &out->disk_size, bad, sizeof bad))) {
         free(source);
         return CLATTN_SUCCESS;
     }
-    cl_int err;
-    const char *text = source;
-    cl_program program = clCreateProgramWithSource(ctx->cl, 1, &text, NULL, &err);
+    /* The call goes on; the note (include/clattn.h, clattn_message) says what was mended. */
+    if (bad[0])
+        fail(ctx, CLATTN_SUCCESS,
+             "kernel cache: deleted %s; cl/%s.cl was rebuilt from source and will be stored "
+             "again",
+             bad, family);
+    char *text = marked_source(source, &out->disk_key);
     free(source);
+    if (!text)
+        return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    cl_int err;
+    const char *texts = text;
+    cl_program program = clCreateProgramWithSource(ctx->cl, 1, &texts, NULL, &err);
+    free(text);
     if (err != CL_SUCCESS)
         return cl_fail(ctx, "clCreateProgramWithSource", err);
     err = clBuildProgram(program, 1, &ctx->device, options, NULL, NULL);

@@ -138,7 +138,8 @@ void register_tiles_format(const register_tiles *t, char *buf, size_t size)
              t->kv_vecs, t->dv_chunk);
 }
 
-/* The tiles a kernel is compiled for stay small: these bounds keep a bad file harmless. */
+/* A first bound on the numbers a tuning file may hold; a plan takes only tiles that are among
+ * clattn_tune's candidates (tuning_lookup in lib/tuning.c), which keeps a bad file harmless. */
 static int tile_ok(int v)
 {
     return v >= 1 && v <= 1024;

@@ -1,7 +1,8 @@
 /* clattn_tune: times the candidate tiles of the fused kernel's shape on this device and keeps
  * the fastest for the problem's class (lib/tuning.h). The candidates are the configurations
  * the rules of lib/tile_select.c choose between, so tuning only refines what the device
- * queries already decided: it never makes a plan correct or incorrect. */
+ * queries already decided: it never makes a plan correct or incorrect. The same candidates
+ * bound what a tuning file may ask for (tuning_lookup). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,7 @@
 #include "plan.h"
 #include "tuning.h"
 
-#define MAX_CANDIDATES 48
-/* Local-tiles candidates timed: the model's leaders (lib/local_tiles.c). */
+/* Local-tiles candidates: the tile model's leaders (lib/local_tiles.c). */
 #define LOCAL_CANDIDATES 16
 #define TIMED_RUNS 5
 /* A candidate must beat the rules by this fraction: timings on a busy machine wander by a few
@@ -111,12 +111,41 @@ static double time_plan(clattn_context *ctx, const clattn_problem *p, tune_buffe
     return best;
 }
 
-static int candidates_registers(const clattn_context *ctx, const clattn_problem *p, int windowed,
-                                char out[][96])
+/* Appends `text` to the n candidates unless it is there already or the list is full; the new
+ * count. */
+static int add_candidate(char out[TUNING_MAX_CANDIDATES][TUNING_FIELD], int n, const char *text)
 {
-    const register_tiles base = select_register_tiles(&ctx->limits, p, rows_per_kv_head(p),
-                                                      windowed);
+    for (int i = 0; i < n; i++)
+        if (strcmp(out[i], text) == 0)
+            return n;
+    if (n == TUNING_MAX_CANDIDATES)
+        return n;
+    snprintf(out[n], TUNING_FIELD, "%s", text);
+    return n + 1;
+}
+
+/* A long sequence of p's class: the same head_dim and dtype, with rows and K/V heads so many
+ * that no rule shrinks the tiles for a short sequence or a small launch, and no window (the
+ * class holds every window). The register candidates vary the tiles the rules give it, so
+ * that a class has one candidate set whatever problem it was measured on. */
+static clattn_problem class_problem(const clattn_problem *p)
+{
+    clattn_problem c = *p;
+    c.value[CLATTN_PARAM_BATCH] = 1 << 16;
+    c.value[CLATTN_PARAM_HEADS] = c.value[CLATTN_PARAM_KV_HEADS] = 1;
+    c.value[CLATTN_PARAM_SEQ_Q] = c.value[CLATTN_PARAM_SEQ_KV] = 1 << 16;
+    c.value[CLATTN_PARAM_WINDOW_LEFT] = c.value[CLATTN_PARAM_WINDOW_RIGHT] = -1;
+    return c;
+}
+
+static int candidates_registers(const device_limits *l, const clattn_problem *p, int windowed,
+                                char out[TUNING_MAX_CANDIDATES][TUNING_FIELD])
+{
+    const clattn_problem c = class_problem(p);
+    const register_tiles base = select_register_tiles(l, &c, rows_per_kv_head(&c), windowed);
     const int d_vecs = (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + base.vw - 1) / base.vw);
+    const int64_t rows_max = rows_per_kv_head(p); /* what fits p */
+    char text[TUNING_FIELD];
     int n = 0;
     /* the register block (FMA chains 8 to 32), each with the rules' rows per work-item ... */
     for (int rows = 1; rows <= 8; rows *= 2)
@@ -129,35 +158,63 @@ static int candidates_registers(const clattn_context *ctx, const clattn_problem 
                 t.kv_vecs = kv;
                 t.dv_chunk = chains / rows > d_vecs ? d_vecs : chains / rows < 1 ? 1 : chains / rows;
                 t.groups = base.rows * base.groups / rows < 1 ? 1 : base.rows * base.groups / rows;
-                if ((int64_t)t.rows * t.groups > rows_per_kv_head(p) || n == MAX_CANDIDATES)
+                if ((int64_t)t.rows * t.groups > rows_max)
                     continue;
-                register_tiles_format(&t, out[n], 96);
-                int seen = memcmp(&t, &base, sizeof t) == 0; /* the rules run anyway */
-                for (int i = 0; i < n; i++)
-                    seen |= strcmp(out[i], out[n]) == 0;
-                n += !seen;
+                register_tiles_format(&t, text, sizeof text);
+                n = add_candidate(out, n, text);
             }
         }
     /* ... and how many register blocks share a K/V block in L1 */
-    for (int groups = 1; groups <= 16 && n < MAX_CANDIDATES; groups *= 2) {
+    for (int groups = 1; groups <= 16; groups *= 2) {
         register_tiles t = base;
         t.groups = groups;
-        if ((int64_t)t.rows * t.groups <= rows_per_kv_head(p) && groups != base.groups)
-            register_tiles_format(&t, out[n++], 96);
+        if ((int64_t)t.rows * t.groups > rows_max)
+            continue;
+        register_tiles_format(&t, text, sizeof text);
+        n = add_candidate(out, n, text);
     }
     return n;
 }
 
-/* The tile model's best candidates: the model ranks what the device can hold, the clock
- * decides among the leaders. */
-static int candidates_local(const clattn_context *ctx, const clattn_problem *p, char out[][96])
+/* The tile model's leaders for a long sequence of p's class (the model ranks what the device
+ * can hold, the clock decides among the leaders): one set per class, as for registers. */
+static int candidates_local(const device_limits *l, const clattn_problem *p,
+                            char out[TUNING_MAX_CANDIDATES][TUNING_FIELD])
 {
+    const clattn_problem c = class_problem(p);
     local_tiles t[LOCAL_CANDIDATES];
-    const int n = local_tiles_candidates(&ctx->limits, p, rows_per_kv_head(p),
-                                         ctx->limits.max_work_group_size, t, LOCAL_CANDIDATES);
-    for (int i = 0; i < n; i++)
-        local_tiles_format(&t[i], out[i], 96);
+    const int count = local_tiles_candidates(l, &c, rows_per_kv_head(&c), l->max_work_group_size,
+                                             t, LOCAL_CANDIDATES);
+    char text[TUNING_FIELD];
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        local_tiles_format(&t[i], text, sizeof text);
+        n = add_candidate(out, n, text);
+    }
     return n;
+}
+
+int tune_candidates(const device_limits *l, const clattn_problem *p, clattn_kernel_shape shape,
+                    int windowed, char out[TUNING_MAX_CANDIDATES][TUNING_FIELD])
+{
+    return shape == CLATTN_SHAPE_REGISTER_BLOCKS ? candidates_registers(l, p, windowed, out)
+                                                 : candidates_local(l, p, out);
+}
+
+/* The tiles the rules choose for p, as text ("" when none fit): timed first, as the figure to
+ * beat, and not again among the candidates. */
+static void rules_tiles(const device_limits *l, const clattn_problem *p, clattn_kernel_shape shape,
+                        int windowed, char text[TUNING_FIELD])
+{
+    text[0] = '\0';
+    if (shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
+        const register_tiles t = select_register_tiles(l, p, rows_per_kv_head(p), windowed);
+        register_tiles_format(&t, text, TUNING_FIELD);
+        return;
+    }
+    local_tiles t;
+    if (select_local_tiles(l, p, rows_per_kv_head(p), l->max_work_group_size, &t, NULL))
+        local_tiles_format(&t, text, TUNING_FIELD);
 }
 
 clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, char *text,
@@ -184,12 +241,11 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
     const int vw = shape == CLATTN_SHAPE_REGISTER_BLOCKS
                        ? select_register_tiles(&ctx->limits, &p, rows_per_kv_head(&p), windowed).vw
                        : 1;
-    char class_key[96];
+    char class_key[TUNING_FIELD], rules[TUNING_FIELD];
     tuning_class(&p, shape, windowed, vw, class_key, sizeof class_key);
-    char candidates[MAX_CANDIDATES][96];
-    const int n = shape == CLATTN_SHAPE_REGISTER_BLOCKS
-                      ? candidates_registers(ctx, &p, windowed, candidates)
-                      : candidates_local(ctx, &p, candidates);
+    char candidates[TUNING_MAX_CANDIDATES][TUNING_FIELD];
+    const int n = tune_candidates(&ctx->limits, &p, shape, windowed, candidates);
+    rules_tiles(&ctx->limits, &p, shape, windowed, rules);
 
     tune_buffers b;
     clattn_status st = buffers_create(ctx, &p, &b);
@@ -213,7 +269,7 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
     int best = -1;
     double best_ms = rules_ms;
     for (int i = 0; i < n; i++) {
-        if (tuning_set(ctx->tuning, class_key, candidates[i]))
+        if (strcmp(candidates[i], rules) == 0 || tuning_set(ctx->tuning, class_key, candidates[i]))
             continue;
         const double ms = time_plan(ctx, &p, &b);
         if (ms < 0) {

@@ -3,9 +3,13 @@
  * Linked with the library's internal archive to write tuning files directly. */
 #include <check.h>
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "context.h"
 #include "fused.h"
@@ -65,26 +69,32 @@ static char *run_and_check(clattn_context *ctx, clattn_problem *p)
     return text;
 }
 
-/* The tiles another candidate would have: different from the rules' in every field that
- * varies for this shape. */
+/* Tiles that clattn_tune tries for p other than the rules' own (the first such candidate),
+ * and p's class. */
 static void other_tiles(clattn_context *ctx, clattn_problem *p, char *class_key, char *tiles)
 {
-    const clattn_kernel_shape shape = select_shape(&ctx->limits);
+    const device_limits *l = &ctx->limits;
+    const clattn_kernel_shape shape = select_shape(l);
+    char rules[TUNING_FIELD] = "";
+    int vw = 1;
     if (shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
-        register_tiles t = select_register_tiles(&ctx->limits, p, 400, 0);
-        tuning_class(p, shape, 0, t.vw, class_key, 96);
-        t.rows = t.rows == 2 ? 4 : 2;
-        t.groups = 1;
-        register_tiles_format(&t, tiles, 96);
+        register_tiles t = select_register_tiles(l, p, rows_per_kv_head(p), 0);
+        register_tiles_format(&t, rules, sizeof rules);
+        vw = t.vw;
     } else {
-        tuning_class(p, shape, 0, 1, class_key, 96);
-        /* the tile model's second choice: one the tuner itself would time */
-        local_tiles t[2];
-        ck_assert_int_eq(local_tiles_candidates(&ctx->limits, p, 400,
-                                                ctx->limits.max_work_group_size, t, 2),
-                         2);
-        local_tiles_format(&t[1], tiles, 96);
+        local_tiles t;
+        ck_assert(select_local_tiles(l, p, rows_per_kv_head(p), l->max_work_group_size, &t,
+                                     NULL));
+        local_tiles_format(&t, rules, sizeof rules);
     }
+    tuning_class(p, shape, 0, vw, class_key, TUNING_FIELD);
+    char candidates[TUNING_MAX_CANDIDATES][TUNING_FIELD];
+    const int n = tune_candidates(l, p, shape, 0, candidates);
+    int i = 0;
+    while (i < n && strcmp(candidates[i], rules) == 0)
+        i++;
+    ck_assert_msg(i < n, "clattn_tune tries nothing but the rules' %s", rules);
+    snprintf(tiles, TUNING_FIELD, "%s", candidates[i]);
 }
 
 /* Stores other_tiles for p in this device's tuning file, as clattn_tune would, through a
@@ -115,28 +125,187 @@ START_TEST(tuned_tiles_reach_later_contexts)
 }
 END_TEST
 
+/* The path of this device's tuning file (store_other_tiles made it). */
+static void tuning_path(char path[512])
+{
+    DIR *dir = opendir(cache);
+    ck_assert_ptr_nonnull(dir);
+    int found = 0;
+    for (struct dirent *e; (e = readdir(dir));)
+        if (strncmp(e->d_name, "tuning-", 7) == 0) {
+            snprintf(path, 512, "%s/%s", cache, e->d_name);
+            found++;
+        }
+    closedir(dir);
+    ck_assert_int_eq(found, 1);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
 START_TEST(damaged_tuning_file_is_ignored)
 {
     clattn_problem *p = problem();
-    char class_key[96];
+    char class_key[96], path[512], text[512];
     store_other_tiles(p, class_key);
-    /* overwrite every tuning file with lines of impossible tiles and plain garbage */
-    DIR *dir = opendir(cache);
-    ck_assert_ptr_nonnull(dir);
-    for (struct dirent *e; (e = readdir(dir));) {
-        if (strncmp(e->d_name, "tuning-", 7) != 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", cache, e->d_name);
-        FILE *f = fopen(path, "w");
-        fprintf(f, "%s: rows=0 groups=-3 kv_vecs=99999 dv_chunk=x\n\x01\x02 garbage\n::\n",
-                class_key);
-        fclose(f);
-    }
-    closedir(dir);
+    /* lines of impossible tiles and plain garbage */
+    tuning_path(path);
+    snprintf(text, sizeof text,
+             "%s: rows=0 groups=-3 kv_vecs=99999 dv_chunk=x\n\x01\x02 garbage\n::\n", class_key);
+    write_text(path, text);
     clattn_context *ctx = context();
+    char *described = run_and_check(ctx, p);
+    ck_assert_msg(!strstr(described, "measured by clattn_tune"), "damaged tiles were used:\n%s",
+                  described);
+    free(described);
+    clattn_context_destroy(ctx);
+    clattn_problem_destroy(p);
+}
+END_TEST
+
+/* Hostile tuning files: each must leave context creation quick and plans on the rules' tiles,
+ * saying why the file's were not used. A hang (a read that never ends, a kernel build of
+ * absurd tiles that runs for minutes) is caught by an alarm. */
+enum hostile {
+    HOSTILE_DEV_ZERO,  /* a symlink to /dev/zero: endless bytes */
+    HOSTILE_FIFO,      /* a FIFO nobody writes: an open or read that blocks forever */
+    HOSTILE_OVERSIZED, /* good tiles followed by a megabyte of comments */
+    HOSTILE_FOREIGN,   /* good tiles in a file of another user (needs root to make) */
+    HOSTILE_WRITABLE,  /* good tiles in a file that others may write */
+    HOSTILE_ABSURD_ROWS,
+    HOSTILE_ABSURD_BLOCKS,
+    HOSTILES
+};
+
+static int skipped; /* cases that cannot be made here, reported at the end */
+
+static void hang(int sig)
+{
+    (void)sig;
+    static const char text[] = "check-tune: a hostile tuning file hung the library (alarm)\n";
+    const ssize_t written = write(2, text, sizeof text - 1);
+    (void)written; /* failing either way */
+    _exit(EXIT_FAILURE);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Tiles in range for the parser (1 to 1024) but far outside what clattn_tune tries: the
+ * register blocks take minutes in LLVM; the local tiles are groups of a work-item or two. */
+static const char *absurd_tiles(clattn_context *ctx, int which)
+{
+    if (select_shape(&ctx->limits) == CLATTN_SHAPE_REGISTER_BLOCKS)
+        return which ? "rows=1 groups=1 kv_vecs=1024 dv_chunk=1024"
+                     : "rows=1024 groups=1 kv_vecs=1 dv_chunk=1";
+    return which ? "br=2 bc=1 tpr=1" : "br=1 bc=1 tpr=1";
+}
+
+START_TEST(hostile_tuning_file)
+{
+    static const char *const names[] = {"a symlink to /dev/zero", "a FIFO", "an oversized file",
+                                        "another user's file", "a file others may write",
+                                        "absurd rows", "absurd blocks"};
+    const enum hostile kind = (enum hostile)_i;
+    if (kind == HOSTILE_FOREIGN && geteuid() != 0) {
+        fprintf(stderr, "SKIPPED: %s: only root can give a file to another user\n", names[kind]);
+        skipped++;
+        return;
+    }
+    /* eight query heads share a K/V head: 1600 rows, room for tiles of 1024 rows */
+    clattn_problem *p = problem();
+    clattn_problem_set(p, CLATTN_PARAM_HEADS, 8);
+    clattn_problem_set(p, CLATTN_PARAM_KV_HEADS, 1);
+    char class_key[96], path[512], line[256];
+    store_other_tiles(p, class_key);
+    tuning_path(path);
+    FILE *f;
+    switch (kind) {
+    case HOSTILE_DEV_ZERO:
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(symlink("/dev/zero", path), 0);
+        break;
+    case HOSTILE_FIFO:
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+        break;
+    case HOSTILE_OVERSIZED:
+        ck_assert_ptr_nonnull(f = fopen(path, "a"));
+        for (int i = 0; i < 16384; i++)
+            fputs("# a comment line of sixty-four bytes, padded out to that length\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        break;
+    case HOSTILE_FOREIGN:
+        ck_assert_int_eq(chown(path, 65534, 65534), 0); /* nobody:nogroup */
+        break;
+    case HOSTILE_WRITABLE:
+        ck_assert_int_eq(chmod(path, 0666), 0);
+        break;
+    case HOSTILE_ABSURD_ROWS:
+    case HOSTILE_ABSURD_BLOCKS: {
+        clattn_context *probe = context();
+        snprintf(line, sizeof line, "%s: %s\n", class_key,
+                 absurd_tiles(probe, kind == HOSTILE_ABSURD_BLOCKS));
+        clattn_context_destroy(probe);
+        write_text(path, line);
+        break;
+    }
+    case HOSTILES: break;
+    }
+    signal(SIGALRM, hang);
+    alarm(120); /* the rules' kernel builds take seconds; absurd tiles take minutes */
+    const double start = now_s();
+    clattn_context *ctx = context();
+    const double created = now_s() - start;
+    char message[1024];
+    snprintf(message, sizeof message, "%s", clattn_message(ctx));
     char *text = run_and_check(ctx, p);
-    ck_assert_msg(!strstr(text, "measured by clattn_tune"), "damaged tiles were used:\n%s", text);
+    alarm(0);
+    ck_assert_msg(created < 1.0, "%s: context creation took %.2f s", names[kind], created);
+    /* a file refused whole is reported by the context (attn-bench prints it) */
+    if (kind < HOSTILE_ABSURD_ROWS)
+        ck_assert_msg(strstr(message, "tuning file not used"), "%s: the context says '%s'",
+                      names[kind], message);
+    ck_assert_msg(strstr(text, "from the device's limits") && !strstr(text, "measured by"),
+                  "%s: the plan did not use the rules' tiles:\n%s", names[kind], text);
+    ck_assert_msg(strstr(text, kind < HOSTILE_ABSURD_ROWS ? "the tuning file was not read"
+                                                        : "are not among those clattn_tune tries"),
+                  "%s: the plan does not say why the tuning file's tiles were not used:\n%s",
+                  names[kind], text);
+    free(text);
+    clattn_context_destroy(ctx);
+    clattn_problem_destroy(p);
+    ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* The tuning file shares the kernel cache's directory, and its refusal: a directory reached
+ * through a symbolic link is not used for either. */
+START_TEST(tuning_file_in_refused_directory)
+{
+    clattn_problem *p = problem();
+    char class_key[96], link[sizeof cache + 8];
+    store_other_tiles(p, class_key);
+    snprintf(link, sizeof link, "%s-link", cache);
+    ck_assert_int_eq(symlink(cache, link), 0);
+    setenv("CLATTN_CACHE_DIR", link, 1);
+    clattn_context *ctx = context(); /* reads the tuning file, or not */
+    setenv("CLATTN_CACHE_DIR", cache, 1);
+    ck_assert_int_eq(unlink(link), 0);
+    ck_assert_msg(strstr(clattn_message(ctx), "kernel cache off"), "the context says '%s'",
+                  clattn_message(ctx));
+    char *text = run_and_check(ctx, p);
+    ck_assert_msg(strstr(text, "from the device's limits") && strstr(text, "not read"),
+                  "tiles from a tuning file in a refused directory:\n%s", text);
     free(text);
     clattn_context_destroy(ctx);
     clattn_problem_destroy(p);
@@ -177,12 +346,16 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, tuned_tiles_reach_later_contexts);
     tcase_add_test(tc, damaged_tuning_file_is_ignored);
+    tcase_add_loop_test(tc, hostile_tuning_file, 0, HOSTILES);
+    tcase_add_test(tc, tuning_file_in_refused_directory);
     tcase_add_test(tc, tune_measures_and_reports);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (skipped)
+        fprintf(stderr, "%d check(s) SKIPPED, see above\n", skipped);
     char command[512];
     snprintf(command, sizeof command, "rm -rf '%s'", cache);
     if (system(command) != 0)
