@@ -237,14 +237,12 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
         if (st)
             return st;
         size_t kernel_limit = 0;
-        cl_ulong kernel_local = 0;
-        cl_int err = clGetKernelWorkGroupInfo(d->local.kernel, plan->ctx->device,
-                                              CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
-                                              &kernel_limit, NULL);
+        cl_int err;
+        const cl_ulong kernel_local = kernel_local_mem(l, plan->ctx->device, d->local.kernel, &err);
         if (!err)
             err = clGetKernelWorkGroupInfo(d->local.kernel, plan->ctx->device,
-                                           CL_KERNEL_LOCAL_MEM_SIZE, sizeof kernel_local,
-                                           &kernel_local, NULL);
+                                           CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
+                                           &kernel_limit, NULL);
         if (err)
             return cl_fail(plan->ctx, "clGetKernelWorkGroupInfo", err);
         if ((size_t)d->group <= kernel_limit && kernel_local <= l->local_mem_size) {

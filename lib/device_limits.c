@@ -119,11 +119,23 @@ clattn_status device_limits_query(cl_device_id dev, device_limits *out)
     if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
         out->has_fma = (fp & CL_FP_FMA) != 0;
     out->simd_width = simd_width(dev);
+    /* Mesa's version is the driver version: "22.3.6" */
+    out->kernel_local_reported_twice = strcmp(out->platform_name, "rusticl") == 0 &&
+                                       atoi(out->driver_version) <= 22;
     out->has_fp16 = has_extension(dev, "cl_khr_fp16");
     out->has_fp64 = has_extension(dev, "cl_khr_fp64");
     if (out->vector_width == 0)
         out->vector_width = 1;
     return CLATTN_SUCCESS;
+}
+
+cl_ulong kernel_local_mem(const device_limits *l, cl_device_id device, cl_kernel kernel,
+                          cl_int *err)
+{
+    cl_ulong bytes = 0;
+    *err = clGetKernelWorkGroupInfo(kernel, device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof bytes, &bytes,
+                                    NULL);
+    return *err ? 0 : l->kernel_local_reported_twice ? bytes / 2 : bytes;
 }
 
 static int parse_u64(const char *text, size_t len, cl_ulong *out)

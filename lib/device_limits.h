@@ -34,10 +34,19 @@ typedef struct device_limits {
     int c_version_major, c_version_minor;
     int has_fp16, has_fp64;
     int has_fma; /* CL_FP_FMA: fused multiply-add in hardware */
+    /* rusticl 22 reports twice the __local bytes a kernel declares as its
+     * CL_KERNEL_LOCAL_MEM_SIZE, and runs kernels whose report exceeds the device's local
+     * memory (docs/devices.md); kernel_local_mem halves the report there. */
+    int kernel_local_reported_twice;
     int available;
     /* The CLATTN_DEVICE_LIMITS text applied, "" when none. */
     char simulated[256];
 } device_limits;
+
+/* A compiled kernel's __local bytes per work-group (CL_KERNEL_LOCAL_MEM_SIZE, corrected for
+ * the device's known misreport); 0 with the OpenCL error in *err on failure. */
+cl_ulong kernel_local_mem(const device_limits *limits, cl_device_id device, cl_kernel kernel,
+                          cl_int *err);
 
 /* Fills `out` from the device; failures go to clattn_message(NULL). */
 clattn_status device_limits_query(cl_device_id device, device_limits *out);

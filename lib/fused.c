@@ -262,13 +262,11 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
         if (st)
             return st;
         const cl_kernel kernel = k->kernel;
-        cl_ulong kernel_local = 0;
-        cl_int err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device,
-                                              CL_KERNEL_WORK_GROUP_SIZE, sizeof kernel_limit,
-                                              &kernel_limit, NULL);
+        cl_int err;
+        const cl_ulong kernel_local = kernel_local_mem(&l, plan->ctx->device, kernel, &err);
         if (!err)
-            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device, CL_KERNEL_LOCAL_MEM_SIZE,
-                                           sizeof kernel_local, &kernel_local, NULL);
+            err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                           sizeof kernel_limit, &kernel_limit, NULL);
         if (!err)
             err = clGetKernelWorkGroupInfo(kernel, plan->ctx->device,
                                            CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
