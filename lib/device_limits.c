@@ -119,9 +119,16 @@ clattn_status device_limits_query(cl_device_id dev, device_limits *out)
     if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
         out->has_fma = (fp & CL_FP_FMA) != 0;
     out->simd_width = simd_width(dev);
-    /* Mesa's version is the driver version: "22.3.6" */
-    out->kernel_local_reported_twice = strcmp(out->platform_name, "rusticl") == 0 &&
-                                       atoi(out->driver_version) <= 22;
+    /* rusticl 22 (Mesa's version is the driver version: "22.3.6") says work-groups of 1024,
+     * but every kernel's CL_KERNEL_WORK_GROUP_SIZE is 32, and each __local byte counts
+     * twice (docs/devices.md). */
+    if (strcmp(out->platform_name, "rusticl") == 0 && atoi(out->driver_version) <= 22) {
+        out->kernel_local_reported_twice = 1;
+        if (out->max_work_group_size > 32)
+            out->max_work_group_size = 32;
+        if (out->max_work_item_size0 > 32)
+            out->max_work_item_size0 = 32;
+    }
     out->has_fp16 = has_extension(dev, "cl_khr_fp16");
     out->has_fp64 = has_extension(dev, "cl_khr_fp64");
     if (out->vector_width == 0)

@@ -113,6 +113,7 @@ static clattn_status registers_setup(clattn_plan *plan, fused_impl *f)
     int tuned;
     char why[512];
     f->rt = register_tiles_for(plan, &tuned, why, sizeof why);
+    plan->tiles_tuned = tuned;
     f->layout = select_packed_layout(&f->rt, p);
     char options[256];
     snprintf(options, sizeof options,
@@ -204,7 +205,7 @@ static void describe_local_tiles(clattn_plan *plan, const device_limits *l, cons
                   lt->br, lt->bc, local_tiles_group(lt), lt->tm, lt->tn, lt->tm,
                   (long long)(((d + 3) / 4 + key_groups - 1) / key_groups * 4),
                   tuned ? "measured by clattn_tune on this device"
-                        : "the best of the tile model's search over the device's limits",
+                        : "from the device's limits, by the tile model's search",
                   why[0] ? "; " : "", why, (unsigned long long)plan->local_mem_bytes,
                   kernel_limit, multiple);
     char line[512];
@@ -286,8 +287,9 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
             plan->tile_q = lt->br;
             plan->tile_kv = lt->bc;
             plan->work_group_size = (int64_t)group;
-            describe_local_tiles(plan, &l, lt, tuned && attempt == 0 ? NULL : &runner_up,
-                                 tuned && attempt == 0, why, kernel_limit, multiple);
+            plan->tiles_tuned = tuned && attempt == 0;
+            describe_local_tiles(plan, &l, lt, plan->tiles_tuned ? NULL : &runner_up,
+                                 plan->tiles_tuned, why, kernel_limit, multiple);
             /* On GPUs private memory is what did not fit the registers: the tile model's
              * register estimate was too low for this compiler (clattn_tune can do better). */
             if (kernel_private && l.local_mem_is_dedicated)

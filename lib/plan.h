@@ -44,6 +44,7 @@ struct clattn_plan {
     clattn_algorithm algorithm;
     clattn_kernel_shape shape;
     int64_t tile_q, tile_kv, work_group_size, chunks, uses_clblast, splits;
+    int tiles_tuned; /* the fused kernel runs tiles clattn_tune measured */
     cl_ulong local_mem_bytes, scratch_bytes;
     const struct plan_ops *ops;
     void *impl;

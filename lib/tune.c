@@ -88,13 +88,20 @@ static void buffers_release(tune_buffers *b)
 }
 
 /* The fastest of TIMED_RUNS runs after one untimed, in ms; negative when the candidate does
- * not build or run (its message is left in the context). */
-static double time_plan(clattn_context *ctx, const clattn_problem *p, tune_buffers *b)
+ * not build or run (its message is left in the context), or when the plan did not take the
+ * tiles under test (`candidate`: a compiled kernel can refuse them, e.g. by the registers it
+ * needs), since its time would then be the rules'. */
+static double time_plan(clattn_context *ctx, const clattn_problem *p, tune_buffers *b,
+                        int candidate)
 {
     clattn_plan *plan;
     if (clattn_plan_create(ctx, p, &plan))
         return -1;
     double best = -1;
+    if (candidate && !plan->tiles_tuned) {
+        clattn_plan_destroy(plan);
+        return -1;
+    }
     for (int run = 0; run <= TIMED_RUNS; run++) {
         const double start = now_ms();
         if (clattn_enqueue(plan, NULL, b->mem[0], 0, b->mem[1], 0, b->mem[2], 0, b->mem[3], 0,
@@ -263,7 +270,7 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
 
     /* the rules' own choice first, as the figure to beat */
     tuning_set(ctx->tuning, class_key, NULL);
-    const double rules_ms = time_plan(ctx, &p, &b);
+    const double rules_ms = time_plan(ctx, &p, &b, 0);
     say(&r, "%s\n  %-44s %9.3f ms %8.1f GFLOP/s\n", class_key, "(rules from the device's limits)",
         rules_ms, rules_ms > 0 ? flops / (rules_ms * 1e6) : 0.0);
     int best = -1;
@@ -271,9 +278,10 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
     for (int i = 0; i < n; i++) {
         if (strcmp(candidates[i], rules) == 0 || tuning_set(ctx->tuning, class_key, candidates[i]))
             continue;
-        const double ms = time_plan(ctx, &p, &b);
+        const double ms = time_plan(ctx, &p, &b, 1);
         if (ms < 0) {
-            say(&r, "  %-44s  does not build or run here\n", candidates[i]);
+            say(&r, "  %-44s  does not build or run here, or its kernel refuses the tiles\n",
+                candidates[i]);
             continue;
         }
         say(&r, "  %-44s %9.3f ms %8.1f GFLOP/s\n", candidates[i], ms, flops / (ms * 1e6));
