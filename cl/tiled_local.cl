@@ -97,15 +97,16 @@ inline raw4_t load_raw4(__global const raw_t *src, ulong row, int c4)
 }
 
 /* Chunk `chunk` (key chunk / D4 of the tile at j0, columns chunk % D4) of K or V: zeros for
- * keys past n, NaN for keys whose page is not in the pool. */
+ * keys past n, NaN for keys whose page is not in the pool. Key positions are compared as
+ * differences from j0, which stay in range where j0 + BC would pass INT_MAX (the last tile of
+ * a cache of nearly 2^31 keys). */
 inline raw4_t load_chunk(__global const raw_t *src, ulong off, long sb, long ss, long sh, int b,
                          int g, int j0, int n, int chunk, KV_LAYOUT_PARAMS)
 {
     const int jj = chunk / D4, c4 = chunk - jj * D4;
-    const int j = j0 + jj;
-    if (j >= n)
+    if (jj >= n - j0)
         return (raw4_t)(0);
-    const long row = kv_offset(off, sb, ss, sh, b, j, g, KV_LAYOUT);
+    const long row = kv_offset(off, sb, ss, sh, b, j0 + jj, g, KV_LAYOUT);
     return row < 0 ? RAW_NAN4 : load_raw4(src, (ulong)row, c4);
 }
 
@@ -225,8 +226,11 @@ void attend_local(IN_PLACE_PARAMS)
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    for (int j0 = first; j0 < tile_hi; j0 += BC) {
-        const int more = j0 + BC < tile_hi;
+    /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
+    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
+    for (int tile = 0; tile < tiles; tile++) {
+        const int j0 = first + tile * BC;
+        const int more = tile + 1 < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
             FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, j0 + BC);
             FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, j0 + BC);
@@ -264,13 +268,13 @@ void attend_local(IN_PLACE_PARAMS)
                 for (int jn = 0; jn < TN; jn++)
                     s[i][jn] = (part[i][jn].x + part[i][jn].y) + (part[i][jn].z + part[i][jn].w);
         }
-        if (j0 < full_lo || j0 + BC > full_hi) /* a boundary tile */
+        if (j0 < full_lo || BC > full_hi - j0) /* a boundary tile */
 #pragma unroll
             for (int i = 0; i < TM; i++)
 #pragma unroll
                 for (int jn = 0; jn < TN; jn++) {
-                    const int j = j0 + kg + jn * KG;
-                    if (j < lo[i] || j >= hi[i])
+                    const int jj = kg + jn * KG;
+                    if (jj < lo[i] - j0 || jj >= hi[i] - j0)
                         s[i][jn] = -INFINITY;
                 }
 #pragma unroll
