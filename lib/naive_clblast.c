@@ -1,6 +1,7 @@
 #include "naive_clblast.h"
 
 #include <clblast_c.h>
+#include <pthread.h>
 
 #include "message.h"
 
@@ -9,6 +10,13 @@
  * caller has yet to signal. Strided batches need uniform steps, so the heads of a chunk are
  * taken in runs: with one query head per kv head, a whole batch entry at once (K steps by
  * its head stride); with groups, the query heads of one kv head (K does not step). */
+/* CLBlast before 1.6.1 races when two threads compile the same routine at once: both miss its
+ * program cache, and the second store fails inside CLBlast (seen as "std::bad_alloc", status
+ * -2039; CLBlast issue #486, fixed by #495 in 1.6.1). Debian 12 ships 1.5.3, so every call is
+ * made under one process-wide lock. The calls only enqueue, apart from a routine's first
+ * compilation, so the lock is held briefly. */
+static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+
 clattn_status clblast_product(clattn_plan *plan, struct launch_sequence *seq, int stage,
                               int scores, const attn_buffers *b, cl_mem s, int s_stride,
                               int64_t z0, int64_t zc, int64_t i0, int64_t rows)
@@ -32,6 +40,7 @@ clattn_status clblast_product(clattn_plan *plan, struct launch_sequence *seq, in
         const size_t kv_step = group == 1 ? (size_t)ks[2] : 0, v_step = group == 1 ? (size_t)vs[2] : 0;
         cl_event event = NULL;
         CLBlastStatusCode code;
+        pthread_mutex_lock(&clblast_lock);
         if (scores)
             code = CLBlastSgemmStridedBatched(
                 CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)rows,
@@ -47,6 +56,7 @@ clattn_status clblast_product(clattn_plan *plan, struct launch_sequence *seq, in
                 (size_t)(b->v_off + (cl_ulong)(bi * vs[0] + g * vs[2])), (size_t)vs[1], v_step,
                 0.0f, b->o, (size_t)(b->o_off + (cl_ulong)(bi * os[0] + i0 * os[1] + h * os[2])),
                 (size_t)os[1], (size_t)os[2], (size_t)count, &seq->queue, &event);
+        pthread_mutex_unlock(&clblast_lock);
         if (code != CLBlastSuccess)
             return fail(plan->ctx, CLATTN_ERROR_OPENCL,
                         "CLBlastSgemmStridedBatched (%s) failed with CLBlast status %d",
