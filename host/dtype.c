@@ -63,7 +63,12 @@ static uint16_t float_to_bf16(float f)
 
 size_t clattn_dtype_size(clattn_dtype dtype)
 {
-    return dtype == CLATTN_DTYPE_F32 ? 4 : 2;
+    switch (dtype) {
+    case CLATTN_DTYPE_F32: return 4;
+    case CLATTN_DTYPE_F16:
+    case CLATTN_DTYPE_BF16: return 2;
+    }
+    return 0; /* not a clattn_dtype, as the header promises */
 }
 
 clattn_status clattn_to_float(clattn_dtype dtype, const void *src, float *dst, size_t count)

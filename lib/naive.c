@@ -158,12 +158,13 @@ static const struct plan_ops naive_ops = {naive_enqueue, naive_release};
 /* CLBlast is tuned for GPUs and slow where it is untuned (about 20 GFLOP/s on PoCL against
  * 80+ for the register-blocked products), so it takes the products on devices that get local
  * tiles, in f32, when the strides are ones a BLAS accepts. CLATTN_NAIVE_GEMM=clblast|own
- * overrides the device rule (tests run both). */
-static int want_clblast(clattn_plan *plan, const char **why)
+ * (`forced`, NULL when unset) overrides the device rule (tests run both). */
+static int want_clblast(clattn_plan *plan, const char *forced, const char **why)
 {
     const clattn_problem *p = &plan->problem;
 #ifndef CLATTN_HAVE_CLBLAST
     (void)p;
+    (void)forced;
     *why = "clattn was built without CLBlast";
     return 0;
 #else
@@ -186,12 +187,11 @@ static int want_clblast(clattn_plan *plan, const char **why)
             *why = "a tensor beyond 2^31 elements, which CLBlast indexes with int";
             return 0;
         }
-    const char *env = getenv("CLATTN_NAIVE_GEMM");
-    if (env && strcmp(env, "clblast") == 0) {
+    if (forced && strcmp(forced, "clblast") == 0) {
         *why = "CLATTN_NAIVE_GEMM=clblast";
         return 1;
     }
-    if (env && strcmp(env, "own") == 0) {
+    if (forced) {
         *why = "CLATTN_NAIVE_GEMM=own";
         return 0;
     }
@@ -258,9 +258,24 @@ static clattn_status build_kernels(clattn_plan *plan, naive_impl *n)
     return st;
 }
 
+/* The override is checked on every naive plan, so that a misspelt value is an error and not a
+ * silent fall-back to the device rule. */
+static clattn_status naive_gemm_override(const clattn_context *ctx, const char **forced)
+{
+    *forced = getenv("CLATTN_NAIVE_GEMM");
+    if (!*forced || strcmp(*forced, "clblast") == 0 || strcmp(*forced, "own") == 0)
+        return CLATTN_SUCCESS;
+    return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                "CLATTN_NAIVE_GEMM='%.64s' is neither 'clblast' nor 'own'", *forced);
+}
+
 clattn_status naive_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
+    const char *forced;
+    clattn_status st = naive_gemm_override(plan->ctx, &forced);
+    if (st)
+        return st;
     naive_impl *n = calloc(1, sizeof *n);
     if (!n)
         return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
@@ -268,7 +283,7 @@ clattn_status naive_setup(clattn_plan *plan)
     plan->ops = &naive_ops;
     plan->shape = CLATTN_SHAPE_NONE;
     const char *why;
-    n->clblast = want_clblast(plan, &why);
+    n->clblast = want_clblast(plan, forced, &why);
     n->rt = select_register_tiles(&plan->ctx->limits, p, problem_get(p, CLATTN_PARAM_SEQ_Q), 0);
     n->layout = select_packed_layout(&n->rt, p);
     if (n->layout.nk_pad > 2147483647)
@@ -277,7 +292,7 @@ clattn_status naive_setup(clattn_plan *plan)
                     (long long)problem_get(p, CLATTN_PARAM_SEQ_KV));
     n->s_stride = (int)n->layout.nk_pad;
     uint64_t packed = n->clblast ? 0 : n->layout.kt_bytes + n->layout.vp_bytes;
-    clattn_status st = choose_chunks(plan, n, packed);
+    st = choose_chunks(plan, n, packed);
     if (!st)
         st = build_kernels(plan, n);
     if (!st && !n->clblast)

@@ -187,8 +187,10 @@ clattn_status clattn_plan_create(clattn_context *ctx, const clattn_problem *prob
 
 clattn_status clattn_plan_get(const clattn_plan *plan, clattn_plan_info info, int64_t *value)
 {
-    if (!plan || !value)
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_plan_get: NULL argument");
+    if (!plan)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_plan_get: plan is NULL");
+    if (!value)
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_plan_get: value is NULL");
     switch (info) {
     case CLATTN_PLAN_ALGORITHM: *value = plan->algorithm; break;
     case CLATTN_PLAN_KERNEL_SHAPE: *value = plan->shape; break;
@@ -213,8 +215,11 @@ const char *clattn_plan_describe(const clattn_plan *plan)
 
 clattn_status clattn_plan_stage_count(const clattn_plan *plan, int *count)
 {
-    if (!plan || !count)
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_plan_stage_count: NULL argument");
+    if (!plan)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_plan_stage_count: plan is NULL");
+    if (!count)
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "clattn_plan_stage_count: count is NULL");
     *count = plan->stage_count;
     return CLATTN_SUCCESS;
 }

@@ -56,7 +56,15 @@ START_TEST(plan_reports_what_it_chose)
     ck_assert(v == CLATTN_SHAPE_LOCAL_TILES || v == CLATTN_SHAPE_REGISTER_BLOCKS);
     ck_assert_int_eq(clattn_plan_get(plan, CLATTN_PLAN_TILE_Q, &v), CLATTN_SUCCESS);
     ck_assert_int_ge(v, 1);
+    /* A plan's failures are told on its context, replacing whatever an earlier call left. */
+    clattn_plan *refused = NULL;
+    ck_assert_int_ne(clattn_plan_create(test_context(), NULL, &refused), CLATTN_SUCCESS);
     ck_assert_int_eq(clattn_plan_get(plan, (clattn_plan_info)99, &v), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(clattn_message(test_context()), "99"));
+    ck_assert_int_eq(clattn_plan_get(plan, CLATTN_PLAN_TILE_Q, NULL), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(clattn_message(test_context()), "value is NULL"));
+    ck_assert_int_eq(clattn_plan_stage_count(plan, NULL), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(clattn_message(test_context()), "count is NULL"));
     ck_assert_ptr_nonnull(strstr(clattn_plan_describe(plan), "windowed"));
     clattn_plan_destroy(plan);
     clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, -1);
@@ -79,6 +87,29 @@ START_TEST(invalid_problem_is_refused_by_plan)
     ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_null(plan);
     ck_assert_ptr_nonnull(strstr(clattn_message(test_context()), "kv_heads"));
+    clattn_problem_destroy(p);
+}
+END_TEST
+
+START_TEST(misspelt_naive_gemm_is_refused)
+{
+    /* The suite also runs with CLATTN_NAIVE_GEMM=clblast (tests/meson.build): keep its value. */
+    const char *env = getenv("CLATTN_NAIVE_GEMM");
+    char *kept = env ? strdup(env) : NULL;
+    setenv("CLATTN_NAIVE_GEMM", "clblas", 1);
+    attn_case c = case_default();
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_NAIVE);
+    clattn_plan *plan = (clattn_plan *)1;
+    ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(plan);
+    ck_assert_ptr_nonnull(strstr(clattn_message(test_context()), "CLATTN_NAIVE_GEMM='clblas'"));
+    if (kept)
+        setenv("CLATTN_NAIVE_GEMM", kept, 1);
+    else
+        unsetenv("CLATTN_NAIVE_GEMM");
+    free(kept);
+    ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_SUCCESS);
+    clattn_plan_destroy(plan);
     clattn_problem_destroy(p);
 }
 END_TEST
@@ -438,6 +469,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, caller_objects_are_retained);
     tcase_add_test(tc, plan_reports_what_it_chose);
     tcase_add_test(tc, invalid_problem_is_refused_by_plan);
+    tcase_add_test(tc, misspelt_naive_gemm_is_refused);
     tcase_add_test(tc, peak_is_measured);
     suite_add_tcase(s, tc);
     tc = tcase_create("enqueue");

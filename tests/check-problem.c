@@ -187,6 +187,16 @@ START_TEST(status_strings)
 }
 END_TEST
 
+START_TEST(dtype_sizes)
+{
+    ck_assert_uint_eq(clattn_dtype_size(CLATTN_DTYPE_F32), 4);
+    ck_assert_uint_eq(clattn_dtype_size(CLATTN_DTYPE_F16), 2);
+    ck_assert_uint_eq(clattn_dtype_size(CLATTN_DTYPE_BF16), 2);
+    ck_assert_uint_eq(clattn_dtype_size((clattn_dtype)9), 0); /* no dtype, no size */
+    ck_assert_uint_eq(clattn_dtype_size((clattn_dtype)-1), 0);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("problem");
@@ -199,6 +209,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, clone_is_independent);
     tcase_add_test(tc, version_agrees);
     tcase_add_test(tc, status_strings);
+    tcase_add_test(tc, dtype_sizes);
     suite_add_tcase(s, tc);
     return s;
 }
