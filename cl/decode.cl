@@ -72,8 +72,8 @@ void decode_registers(IN_PLACE_PARAMS)
         }
         row_range(i, pos_off, causal, wl, wr, n, &lo[r], &hi[r]);
         /* this split's share of the row's keys */
-        lo[r] = max(lo[r], split * split_len);
-        hi[r] = max(lo[r], min(hi[r], (split + 1) * split_len));
+        lo[r] = (int)max((long)lo[r], (long)split * split_len);
+        hi[r] = (int)max((long)lo[r], min((long)hi[r], (long)(split + 1) * split_len));
         if (lo[r] < hi[r]) {
             lo_min = min(lo_min, lo[r]);
             hi_max = max(hi_max, hi[r]);
@@ -82,7 +82,11 @@ void decode_registers(IN_PLACE_PARAMS)
         l[r] = (vec_t)(0.0f);
     }
 
-    for (int j0 = lo_min; j0 < hi_max; j0 += VW) {
+    /* Counted in runs, and keys compared as differences from j0: j0 + VW may pass INT_MAX
+     * after the last run of a cache of nearly 2^31 keys. */
+    const int runs = hi_max > lo_min ? (hi_max - lo_min - 1) / VW + 1 : 0;
+    for (int run = 0; run < runs; run++) {
+        const int j0 = lo_min + run * VW, left = hi_max - j0;
         /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows. */
         float sc[ROWS][VW];
         for (int kh = 0; kh < KVH; kh++) {
@@ -95,7 +99,7 @@ void decode_registers(IN_PLACE_PARAMS)
                     qr[rk][t] = qv[kh * RPK + rk][t];
             for (int u = 0; u < VW; u++) {
                 /* past the end, the last key again: its score is masked */
-                const int j = min(j0 + u, hi_max - 1);
+                const int j = u < left ? j0 + u : hi_max - 1;
                 vec_t kr[D_VECS];
                 load_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT));
 #pragma unroll
@@ -105,7 +109,7 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
-                    sc[r][u] = j0 + u >= lo[r] && j0 + u < hi[r] ? hsum(dot) : -INFINITY;
+                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0 ? hsum(dot) : -INFINITY;
                 }
             }
         }
@@ -132,7 +136,7 @@ void decode_registers(IN_PLACE_PARAMS)
                     a[rk][t] = acc[kh * RPK + rk][t] * (vec_t)(alpha[kh * RPK + rk]);
             for (int u = 0; u < VW; u++) {
                 /* a key past the end has p = 0 in every row: the last key again is safe */
-                const int j = min(j0 + u, hi_max - 1);
+                const int j = u < left ? j0 + u : hi_max - 1;
                 vec_t vr[D_VECS];
                 load_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT));
 #pragma unroll

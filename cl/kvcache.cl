@@ -1,8 +1,8 @@
 /* Appending the step's new keys and values to a KV cache (clattn_enqueue_kvcache with k_new
  * and v_new): row i of entry b goes to position kv_lens[b] + i, contiguous or paged. The
- * attention that follows counts them (`appended`). A row that would land past the capacity,
- * or in a page that is not in the pool, is not written; the attention then reports that
- * entry's rows as NaN (common.cl).
+ * attention that follows counts them (`appended`). An entry whose new rows do not all fit
+ * below the capacity gets none of them, and a row whose page is not in the pool is not
+ * written; the attention then reports that entry's rows as NaN (common.cl).
  *
  * New rows are [B, n_new, Hkv, d], contiguous. One work-item per (row, kv head, entry).
  * Host defines: common.cl's DTYPE and HEAD_DIM. */
@@ -15,9 +15,10 @@ __kernel void append_kv(__global const raw_t *k_new, ulong k_new_off,
 {
     const int i = (int)get_global_id(0), g = (int)get_global_id(1), b = (int)get_global_id(2);
     const int given = kv_lens[lens_off + (ulong)b];
-    const int j = given + i;
-    if (given < 0 || j >= capacity)
+    /* compared before adding: given + i would wrap past INT_MAX */
+    if (given < 0 || given > capacity - n_new)
         return;
+    const int j = given + i;
     const long kd = kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT);
     const long vd = kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT);
     const ulong src = (((ulong)b * n_new + i) * kv_heads + g) * HEAD_DIM;

@@ -297,6 +297,14 @@ clattn_status decode_setup(clattn_plan *plan)
     plan->splits = choose_splits(plan, d);
     const int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV);
     d->split_len = (int)((nk + plan->splits - 1) / plan->splits);
+    const int64_t max_splits = merge_max_splits(&plan->ctx->limits);
+    if (max_splits && plan->splits > max_splits)
+        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "seq_kv = %lld needs %lld splits of %d keys on this device, which merges at "
+                    "most %lld correctly (its kernels' loops end early: merge_max_splits in "
+                    "lib/fused.h): at most %lld keys",
+                    (long long)nk, (long long)plan->splits, d->split_len, (long long)max_splits,
+                    (long long)(max_splits * d->split_len));
     if (plan->splits > 1) {
         const uint64_t rows = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) *
                               (uint64_t)problem_get(p, CLATTN_PARAM_HEADS) *

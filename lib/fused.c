@@ -331,6 +331,11 @@ int64_t local_tiles_max_keys(const device_limits *limits)
     return !limits->local_mem_is_dedicated && limits->vector_width <= 1 ? 2048 : 0;
 }
 
+int64_t merge_max_splits(const device_limits *limits)
+{
+    return local_tiles_max_keys(limits) ? 8192 : 0;
+}
+
 clattn_status fused_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;

@@ -26,4 +26,11 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
  * split and merged (lib/decode.c). */
 int64_t local_tiles_max_keys(const device_limits *limits);
 
+/* Splits merge_splits may combine, 0 for no limit. On the same devices the merge of more
+ * than about 16000 splits leaves rows empty, again without an error (seen: 8290 right, 16579
+ * wrong); it loops over the splits a few times per split, so both quirks fit a cap of about
+ * 65535 loop iterations per work-item, like gallivm's LP_MAX_TGSI_LOOP_ITERATIONS. Plans
+ * that would need more are refused (lib/decode.c). */
+int64_t merge_max_splits(const device_limits *limits);
+
 #endif
