@@ -26,8 +26,32 @@ clattn_status enqueue_check_common(clattn_plan *plan, cl_command_queue queue,
     return CLATTN_SUCCESS;
 }
 
+/* Walks from a (sub-)buffer up to the buffer that holds its memory, adding each origin. */
+static clattn_status mem_root(clattn_context *ctx, const char *name, cl_mem mem,
+                              uint64_t *offset, cl_mem *root)
+{
+    for (;;) {
+        cl_mem parent = NULL;
+        size_t origin = 0;
+        cl_int err = clGetMemObjectInfo(mem, CL_MEM_ASSOCIATED_MEMOBJECT, sizeof parent, &parent,
+                                        NULL);
+        if (!err && parent)
+            err = clGetMemObjectInfo(mem, CL_MEM_OFFSET, sizeof origin, &origin, NULL);
+        if (err)
+            return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s is not a valid buffer: %s",
+                        name, cl_error_name(err));
+        if (!parent) {
+            *root = mem;
+            return CLATTN_SUCCESS;
+        }
+        *offset += origin;
+        mem = parent;
+    }
+}
+
 clattn_status enqueue_check_buffer(clattn_plan *plan, const char *name, cl_mem mem,
-                                   size_t offset, uint64_t span, size_t align, int writable)
+                                   size_t offset, uint64_t span, size_t align, int writable,
+                                   mem_range *range)
 {
     clattn_context *ctx = plan->ctx;
     if (!mem)
@@ -57,11 +81,35 @@ clattn_status enqueue_check_buffer(clattn_plan *plan, const char *name, cl_mem m
                     name, (unsigned long long)span, offset, size);
     if (writable && (flags & CL_MEM_READ_ONLY))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s buffer is CL_MEM_READ_ONLY", name);
-    return CLATTN_SUCCESS;
+    range->begin = offset;
+    clattn_status st = mem_root(ctx, name, mem, &range->begin, &range->root);
+    range->end = range->begin + span;
+    return st;
 }
 
-int ranges_overlap(cl_mem a, size_t a_off, uint64_t a_len, cl_mem b, size_t b_off,
-                   uint64_t b_len)
+/* Whether b's bytes conflict with a's, which are written: any shared byte, except that
+ * tensors of one alias class may coincide exactly. */
+static int conflicts(const mem_range *a, const mem_range *b, int same_class)
 {
-    return a && a == b && a_off < b_off + b_len && b_off < a_off + a_len;
+    if (!a->root || a->root != b->root || a->begin >= b->end || b->begin >= a->end)
+        return 0;
+    return !(same_class && a->begin == b->begin && a->end == b->end);
+}
+
+clattn_status enqueue_check_overlaps(clattn_plan *plan, int n, const char *const names[],
+                                     const mem_range ranges[], const int written[],
+                                     const int alias[])
+{
+    for (int w = 0; w < n; w++) {
+        if (!written[w])
+            continue;
+        for (int r = 0; r < n; r++)
+            if (r != w && conflicts(&ranges[w], &ranges[r], alias && alias[w] &&
+                                                                alias[w] == alias[r]))
+                return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "%s overlaps %s: a tensor the call writes may share no bytes "
+                            "with another of its tensors",
+                            names[w], names[r]);
+    }
+    return CLATTN_SUCCESS;
 }

@@ -78,6 +78,27 @@ static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *s
     return launch_kernel(seq, STAGE_APPEND, plan->append, 3, global, NULL, "append_kv");
 }
 
+/* An append writes cache rows from many work-items at once: no two rows of K, or of V, may
+ * share an element (for a paged cache, rows of the pool's pages: the page stride is the batch
+ * stride). Which rows an append reaches is device data, so every row counts. */
+static clattn_status check_cache_rows(clattn_plan *plan)
+{
+    const clattn_problem *p = &plan->problem;
+    for (int t = T_K; t <= T_V; t++) {
+        if (!problem_rows_overlap(p, (clattn_tensor)t))
+            continue;
+        int64_t s[3];
+        problem_strides(p, (clattn_tensor)t, s);
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "%s strides (%s %lld, seq %lld, head %lld) make cache rows of head_dim %lld "
+                    "overlap, and an append writes them",
+                    names[t], problem_get(p, CLATTN_PARAM_PAGE_SIZE) ? "page" : "batch",
+                    (long long)s[0], (long long)s[1], (long long)s[2],
+                    (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM));
+    }
+    return CLATTN_SUCCESS;
+}
+
 /* mems/offsets indexed by T_*; NULL entries are absent. */
 static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue,
                                        cl_mem mems[T_COUNT], size_t offs[T_COUNT],
@@ -94,23 +115,23 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
     uint64_t span[T_COUNT];
     spans(p, span);
+    /* O and LSE are written while the rest is read; an append writes the caches too */
+    const int append = mems[T_K_NEW] != NULL;
+    const int written[T_COUNT] = {[T_O] = 1, [T_LSE] = 1, [T_K] = append, [T_V] = append};
+    mem_range ranges[T_COUNT] = {{0}};
     for (int t = 0; t < T_COUNT; t++) {
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
         const size_t align = t >= T_LSE && t <= T_PAGES ? 4 : esize;
-        const int writable = t == T_O || t == T_LSE ||
-                             (mems[T_K_NEW] && (t == T_K || t == T_V));
         if ((st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], span[t], align,
-                                       writable)))
+                                       written[t], &ranges[t])))
             return st;
     }
-    /* O and LSE are written while the rest is read: sharing bytes would race */
-    for (int w = T_O; w <= T_LSE; w++)
-        for (int r = 0; r < T_COUNT; r++)
-            if (r != w && ranges_overlap(mems[w], offs[w], span[w], mems[r], offs[r], span[r]))
-                return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s overlaps %s in the same buffer",
-                            names[w], names[r]);
+    if ((st = enqueue_check_overlaps(plan, T_COUNT, names, ranges, written, NULL)))
+        return st;
+    if (append && (st = check_cache_rows(plan)))
+        return st;
 
     attn_buffers b = {.q = mems[T_Q], .k = mems[T_K], .v = mems[T_V], .o = mems[T_O],
                       .lse = mems[T_LSE], .q_off = offs[T_Q] / esize, .k_off = offs[T_K] / esize,

@@ -90,9 +90,15 @@ clattn_status clattn_enqueue_merge(clattn_plan *plan, cl_command_queue queue, cl
     static const char *const names[] = {"O_a", "LSE_a", "O_b", "LSE_b", "O", "LSE"};
     cl_mem mems[6] = {o_a, lse_a, o_b, lse_b, o, lse};
     size_t offs[6] = {o_a_offset, lse_a_offset, o_b_offset, lse_b_offset, o_offset, lse_offset};
+    /* O and LSE are written; each may be an input exactly, since merge_pair reads and writes
+     * each row in one work-item, but may not overlap anything partly */
+    static const int written[6] = {0, 0, 0, 0, 1, 1}, alias[6] = {1, 2, 1, 2, 1, 2};
+    mem_range ranges[6];
     for (int t = 0; t < 6 && !st; t++)
         st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], t % 2 ? lse_span : o_span,
-                                  t % 2 ? 4 : esize, t >= 4);
+                                  t % 2 ? 4 : esize, written[t], &ranges[t]);
+    if (!st)
+        st = enqueue_check_overlaps(plan, 6, names, ranges, written, alias);
     if (!st && !plan->merge_pair)
         st = merge_build(plan, "merge_pair", &plan->merge_pair);
     if (st)

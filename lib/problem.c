@@ -267,14 +267,12 @@ clattn_status clattn_problem_tensor_bytes(const clattn_problem *p, clattn_tensor
     return CLATTN_SUCCESS;
 }
 
-/* O is written by many work-items at once, so no two (b, i, h) rows may share an element:
- * sorted by stride, each dimension must step past everything the smaller ones span. */
-static int output_overlaps(const clattn_problem *p)
+/* Sorted by stride, each dimension must step past everything the smaller ones span. */
+int problem_rows_overlap(const clattn_problem *p, clattn_tensor t)
 {
     int64_t s[3];
-    problem_strides(p, CLATTN_TENSOR_O, s);
-    int64_t n[3] = {p->value[CLATTN_PARAM_BATCH], p->value[CLATTN_PARAM_SEQ_Q],
-                    p->value[CLATTN_PARAM_HEADS]};
+    problem_strides(p, t, s);
+    int64_t n[3] = {tensor_batch(p, t), tensor_seq(p, t), tensor_heads(p, t)};
     int order[3] = {0, 1, 2};
     for (int a = 0; a < 3; a++)
         for (int b = a + 1; b < 3; b++)
@@ -309,7 +307,7 @@ clattn_status clattn_problem_check(const clattn_problem *p)
         if (problem_tensor_span(p, (clattn_tensor)t) == 0)
             return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                         "%s's strides and shape span more than 2^64 bytes", tensor_names[t]);
-    if (output_overlaps(p)) {
+    if (problem_rows_overlap(p, CLATTN_TENSOR_O)) {
         int64_t s[3];
         problem_strides(p, CLATTN_TENSOR_O, s);
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,

@@ -41,6 +41,11 @@ int problem_window_bounds_work(const clattn_problem *p);
 /* Bytes from the buffer offset that a tensor spans (0 on overflow, which check rejects). */
 uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t);
 
+/* Whether two of a tensor's rows (its d contiguous elements at one (batch, seq, head), or
+ * for a paged cache (page, token, head)) share an element: a tensor written by many
+ * work-items at once (O; K and V when appending) must have none. */
+int problem_rows_overlap(const clattn_problem *p, clattn_tensor t);
+
 /* The element count of a tensor's rows that exist (B * N * heads * d). */
 uint64_t problem_tensor_elements(const clattn_problem *p, clattn_tensor t);
 

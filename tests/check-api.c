@@ -239,6 +239,71 @@ START_TEST(enqueue_rejects_bad_buffers)
 }
 END_TEST
 
+static cl_mem sub_buffer(cl_mem parent, size_t origin, size_t bytes)
+{
+    cl_buffer_region region = {origin, bytes};
+    cl_int err;
+    cl_mem m = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region,
+                                 &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    return m;
+}
+
+/* Two sub-buffers of one buffer are the same memory: O cut one row (rounded up to the
+ * device's base alignment) after Q overlaps it and is refused before anything is written;
+ * O cut past Q's end is accepted and correct. */
+START_TEST(sub_buffers_of_one_buffer_are_compared)
+{
+    fixture f;
+    fixture_open(&f, (clattn_algorithm)_i);
+    cl_device_id dev;
+    clattn_context_get_cl(test_context(), NULL, &dev, NULL);
+    cl_uint align_bits;
+    clGetDeviceInfo(dev, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL);
+    const size_t align = align_bits / 8, row = 4 * 40 * 4; /* H * d floats */
+    const size_t near = (row + align - 1) / align * align;
+    const size_t apart = (f.bytes[0] + align - 1) / align * align, total = apart + f.bytes[3];
+    ck_assert_uint_lt(near, f.bytes[0]);
+    float *host[3], *whole = malloc(total), *now = malloc(total);
+    for (int t = 0; t < 3; t++) {
+        host[t] = malloc(f.bytes[t]);
+        cl_mem m = t == 0 ? f.q : t == 1 ? f.k : f.v;
+        clEnqueueReadBuffer(f.queue, m, CL_TRUE, 0, f.bytes[t], host[t], 0, NULL, NULL);
+    }
+    for (size_t i = 0; i < total / 4; i++)
+        whole[i] = 12345.0f;
+    memcpy(whole, host[0], f.bytes[0]);
+    cl_mem parent = buffer(f.cl, total, whole);
+    cl_mem q = sub_buffer(parent, 0, f.bytes[0]), o_near = sub_buffer(parent, near, f.bytes[3]),
+           o_apart = sub_buffer(parent, apart, f.bytes[3]);
+    REFUSED(clattn_enqueue(f.plan, NULL, q, 0, f.k, 0, f.v, 0, o_near, 0, NULL, 0, 0, NULL, NULL),
+            "O overlaps Q");
+    clEnqueueReadBuffer(f.queue, parent, CL_TRUE, 0, total, now, 0, NULL, NULL);
+    ck_assert(memcmp(now, whole, total) == 0); /* the refused call wrote nothing */
+    ck_assert_int_eq(clattn_enqueue(f.plan, NULL, q, 0, f.k, 0, f.v, 0, o_apart, 0, f.lse, 0, 0,
+                                    NULL, NULL),
+                     CLATTN_SUCCESS);
+    float *o_ref = malloc(f.bytes[3]), lse_ref[72], lse[72];
+    ck_assert_int_eq(clattn_reference(f.p, host[0], host[1], host[2], o_ref, lse_ref),
+                     CLATTN_SUCCESS);
+    clEnqueueReadBuffer(f.queue, o_apart, CL_TRUE, 0, f.bytes[3], now, 0, NULL, NULL);
+    clEnqueueReadBuffer(f.queue, f.lse, CL_TRUE, 0, sizeof lse, lse, 0, NULL, NULL);
+    double err_o, err_lse;
+    int passed;
+    clattn_compare(f.p, now, o_ref, lse, lse_ref, &err_o, &err_lse, &passed);
+    ck_assert_msg(passed, "sub-buffers: error %g, LSE error %g", err_o, err_lse);
+    cl_mem mems[] = {q, o_near, o_apart, parent};
+    for (int m = 0; m < 4; m++)
+        clReleaseMemObject(mems[m]);
+    for (int t = 0; t < 3; t++)
+        free(host[t]);
+    free(whole);
+    free(now);
+    free(o_ref);
+    fixture_close(&f);
+}
+END_TEST
+
 /* K and V one element past a multiple of four: the GPU kernels, built to read K and V as
  * aligned vectors (lib/kv_kernel.h), must take a call that breaks that promise too. */
 START_TEST(enqueue_with_odd_kv_offsets)
@@ -479,6 +544,8 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, enqueue_checks_strided_spans, CLATTN_ALGO_NAIVE,
                         CLATTN_ALGO_WINDOWED + 1);
     tcase_add_loop_test(tc, enqueue_with_offsets_and_events, CLATTN_ALGO_NAIVE,
+                        CLATTN_ALGO_WINDOWED + 1);
+    tcase_add_loop_test(tc, sub_buffers_of_one_buffer_are_compared, CLATTN_ALGO_NAIVE,
                         CLATTN_ALGO_WINDOWED + 1);
     tcase_add_loop_test(tc, enqueue_with_odd_kv_offsets, CLATTN_ALGO_TILED,
                         CLATTN_ALGO_DECODE + 1);

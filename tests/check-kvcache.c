@@ -457,6 +457,153 @@ START_TEST(bad_device_values_give_nan_rows)
 }
 END_TEST
 
+#define REFUSED(call, text)                                                                    \
+    do {                                                                                       \
+        ck_assert_int_eq((call), CLATTN_ERROR_INVALID_ARGUMENT);                               \
+        ck_assert_msg(strstr(clattn_message(test_context()), text), "message '%s' lacks '%s'", \
+                      clattn_message(test_context()), text);                                  \
+    } while (0)
+
+/* Whether a buffer still holds `bytes` of `host`. */
+static int unchanged(cl_mem m, size_t bytes, const void *host)
+{
+    void *now = malloc(bytes);
+    read_back(m, bytes, now);
+    int same = memcmp(now, host, bytes) == 0;
+    free(now);
+    return same;
+}
+
+/* An append writes the caches: neither may share bytes with the other, with any other
+ * argument, or with itself (two cache rows in one place). Each refusal leaves O and the
+ * caches as they were. Without an append the caches are only read and may coincide. */
+START_TEST(append_refuses_overlapping_caches)
+{
+    static const int lens[] = {3, 4};
+    const kv_case c = {2, 4, 2, 1, 64, 64, CLATTN_DTYPE_F32, 0, lens, 1, 1, -1};
+    kv_run r;
+    kv_open(&r, &c, (clattn_algorithm)_i);
+    const size_t o_bytes = r.q_elems * 4, cache_bytes = r.cache_elems * 4;
+    float *sentinel = malloc(o_bytes);
+    for (size_t i = 0; i < r.q_elems; i++)
+        sentinel[i] = 12345.0f;
+    cl_command_queue queue;
+    clattn_context_get_cl(test_context(), NULL, NULL, &queue);
+    clEnqueueWriteBuffer(queue, r.mo, CL_TRUE, 0, o_bytes, sentinel, 0, NULL, NULL);
+    clattn_plan *plan;
+    OK(clattn_plan_create(test_context(), r.p, &plan));
+    /* one cache for both */
+    REFUSED(clattn_enqueue_kvcache(plan, NULL, r.mq, 0, r.mk, 0, r.mk, 0, r.mlens, 0, NULL, 0,
+                                   r.mk_new, 0, r.mv_new, 0, r.mo, 0, r.mlse, 0, 0, NULL, NULL),
+            "K overlaps V");
+    /* Q read from the K cache, k_new from the V cache, lengths inside the K cache */
+    REFUSED(clattn_enqueue_kvcache(plan, NULL, r.mk, 0, r.mk, 0, r.mv, 0, r.mlens, 0, NULL, 0,
+                                   r.mk_new, 0, r.mv_new, 0, r.mo, 0, r.mlse, 0, 0, NULL, NULL),
+            "K overlaps Q");
+    REFUSED(clattn_enqueue_kvcache(plan, NULL, r.mq, 0, r.mk, 0, r.mv, 0, r.mlens, 0, NULL, 0,
+                                   r.mv, 0, r.mv_new, 0, r.mo, 0, r.mlse, 0, 0, NULL, NULL),
+            "V overlaps k_new");
+    REFUSED(clattn_enqueue_kvcache(plan, NULL, r.mq, 0, r.mk, 0, r.mv, 0, r.mk, 64, NULL, 0,
+                                   r.mk_new, 0, r.mv_new, 0, r.mo, 0, r.mlse, 0, 0, NULL, NULL),
+            "K overlaps cache_seqlens");
+    /* O cut from the K cache's buffer as a sub-buffer of it */
+    cl_mem parent = device_copy(cache_bytes, r.k);
+    cl_buffer_region region = {0, cache_bytes};
+    cl_int err;
+    cl_mem k_sub = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                     &region, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    region.size = o_bytes;
+    cl_mem o_sub = clCreateSubBuffer(parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                     &region, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    REFUSED(clattn_enqueue_kvcache(plan, NULL, r.mq, 0, k_sub, 0, r.mv, 0, r.mlens, 0, NULL, 0,
+                                   r.mk_new, 0, r.mv_new, 0, o_sub, 0, r.mlse, 0, 0, NULL, NULL),
+            "K overlaps O");
+    ck_assert(unchanged(parent, cache_bytes, r.k));
+    clReleaseMemObject(o_sub);
+    clReleaseMemObject(k_sub);
+    clReleaseMemObject(parent);
+    /* every entry's cache at one place: batch stride 0 */
+    clattn_problem *shared;
+    OK(clattn_problem_clone(r.p, &shared));
+    for (clattn_tensor t = CLATTN_TENSOR_K; t <= CLATTN_TENSOR_V; t++)
+        OK(clattn_problem_set_strides(shared, t, 0, 2 * 64, 64));
+    clattn_plan *shared_plan;
+    OK(clattn_plan_create(test_context(), shared, &shared_plan));
+    REFUSED(clattn_enqueue_kvcache(shared_plan, NULL, r.mq, 0, r.mk, 0, r.mv, 0, r.mlens, 0,
+                                   NULL, 0, r.mk_new, 0, r.mv_new, 0, r.mo, 0, r.mlse, 0, 0, NULL,
+                                   NULL), "K strides (batch 0");
+    clattn_plan_destroy(shared_plan);
+    clattn_problem_destroy(shared);
+    ck_assert(unchanged(r.mo, o_bytes, sentinel));
+    ck_assert(unchanged(r.mk, cache_bytes, r.k));
+    ck_assert(unchanged(r.mv, cache_bytes, r.v));
+    /* read only, one buffer may serve as both caches */
+    OK(clattn_enqueue_kvcache(plan, NULL, r.mq, 0, r.mk, 0, r.mk, 0, r.mlens, 0, NULL, 0, NULL,
+                              0, NULL, 0, r.mo, 0, r.mlse, 0, 0, NULL, NULL));
+    ck_assert(!unchanged(r.mo, o_bytes, sentinel));
+    clattn_plan_destroy(plan);
+    free(sentinel);
+    kv_close(&r);
+}
+END_TEST
+
+/* A paged pool whose pages overlap (the page stride, K and V's batch stride, one row short
+ * of a page) would have an append write one row over another: refused. */
+START_TEST(append_refuses_overlapping_pages)
+{
+    static const int lens[] = {3, 4};
+    const kv_case c = {2, 4, 2, 1, 64, 64, CLATTN_DTYPE_F32, 16, lens, 1, 1, -1};
+    kv_run r;
+    kv_open(&r, &c, (clattn_algorithm)_i);
+    for (clattn_tensor t = CLATTN_TENSOR_K; t <= CLATTN_TENSOR_V; t++)
+        OK(clattn_problem_set_strides(r.p, t, 15 * 2 * 64, 2 * 64, 64));
+    clattn_plan *plan;
+    OK(clattn_plan_create(test_context(), r.p, &plan));
+    REFUSED(kv_enqueue(&r, plan), "K strides (page 1920");
+    ck_assert(unchanged(r.mk, r.cache_elems * 4, r.k));
+    /* the same pages read without an append are only read */
+    OK(clattn_enqueue_kvcache(plan, NULL, r.mq, 0, r.mk, 0, r.mv, 0, r.mlens, 0, r.mtable, 0,
+                              NULL, 0, NULL, 0, r.mo, 0, r.mlse, 0, 0, NULL, NULL));
+    clattn_plan_destroy(plan);
+    kv_close(&r);
+}
+END_TEST
+
+/* The merge's output may be either input exactly (in place, as merge_of_halves_is_the_whole
+ * does), but not partly: a row of O one row past O_a's would overwrite O_a's next row before
+ * it is read. Refused, with nothing written. */
+START_TEST(merge_refuses_partial_overlap)
+{
+    static const int lens[] = {3, 4};
+    const kv_case c = {2, 4, 2, 3, 64, 64, CLATTN_DTYPE_F32, 0, lens, 0, 1, -1};
+    kv_run r;
+    kv_open(&r, &c, CLATTN_ALGO_DECODE);
+    clattn_plan *plan;
+    OK(clattn_plan_create(test_context(), r.p, &plan));
+    const size_t o_bytes = r.q_elems * 4, row = 4 * 64 * 4;
+    cl_mem big = device_copy(o_bytes + row, NULL), lse2 = device_copy(r.rows * 4 + 4, NULL);
+    float *zeros = calloc(1, o_bytes + row);
+    cl_command_queue queue;
+    clattn_context_get_cl(test_context(), NULL, NULL, &queue);
+    clEnqueueWriteBuffer(queue, big, CL_TRUE, 0, o_bytes + row, zeros, 0, NULL, NULL);
+    REFUSED(clattn_enqueue_merge(plan, NULL, big, 0, r.mlse, 0, r.mo, 0, r.mlse, 0, big, row,
+                                 lse2, 0, 0, NULL, NULL), "O overlaps O_a");
+    REFUSED(clattn_enqueue_merge(plan, NULL, r.mo, 0, lse2, 0, r.mo, 0, r.mlse, 0, big, 0, lse2,
+                                 4, 0, NULL, NULL), "LSE overlaps LSE_a");
+    /* O over the LSE it writes */
+    REFUSED(clattn_enqueue_merge(plan, NULL, r.mo, 0, r.mlse, 0, r.mo, 0, r.mlse, 0, big, 0, big,
+                                 row, 0, NULL, NULL), "O overlaps LSE");
+    ck_assert(unchanged(big, o_bytes + row, zeros));
+    clattn_plan_destroy(plan);
+    clReleaseMemObject(big);
+    clReleaseMemObject(lse2);
+    free(zeros);
+    kv_close(&r);
+}
+END_TEST
+
 /* A buffer of `bytes` at offset GUARD, between GUARD bytes of a pattern on each side. */
 enum { GUARD = 256, GUARD_BYTE = 0xa5 };
 
@@ -715,6 +862,11 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, extreme_lengths_touch_nothing, 0, 12);
     tcase_add_loop_test(tc, window_at_the_end_of_a_huge_cache, 0, 6);
     tcase_add_test(tc, misuse_is_refused);
+    tcase_add_loop_test(tc, append_refuses_overlapping_caches, CLATTN_ALGO_TILED,
+                        CLATTN_ALGO_DECODE + 1);
+    tcase_add_loop_test(tc, append_refuses_overlapping_pages, CLATTN_ALGO_TILED,
+                        CLATTN_ALGO_DECODE + 1);
+    tcase_add_test(tc, merge_refuses_partial_overlap);
     suite_add_tcase(s, tc);
     return s;
 }
