@@ -1,5 +1,6 @@
 #include "problem.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,8 +113,14 @@ clattn_status clattn_problem_set_scale(clattn_problem *p, double scale)
 {
     if (!p)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_set_scale: NULL problem");
-    if (!isfinite(scale))
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "scale must be finite");
+    /* The kernels take the scale as an f32 with log2(e) folded in (they exponentiate in
+     * base 2): that product must be finite. */
+    const double largest = FLT_MAX / 1.4426950408889634;
+    if (!isfinite(scale) || fabs(scale) > largest)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "scale = %g: it must be finite and at most %g in magnitude (the kernels "
+                    "compute scale * log2(e) in f32)",
+                    scale, largest);
     p->scale = scale;
     p->scale_set = 1;
     return CLATTN_SUCCESS;

@@ -106,7 +106,7 @@ static void fill(void)
     tables[5] = (case_table){"layouts", layouts, n};
 
     /* rows with no visible key (zeros, LSE -inf), logits of 1e4 and beyond, all-equal
-     * scores, a custom scale */
+     * scores, a custom scale, a scale of 1e30 */
     n = 0;
     edges[n++] = masked(shape(1, 2, 2, 40, 20, 64), 1, BR, -1, -1); /* first 20 rows empty */
     edges[n++] = masked(shape(1, 2, 2, 40, 20, 64), 0, TL, 2, 0);   /* rows past 22 empty */
@@ -122,6 +122,10 @@ static void fill(void)
     attn_case sharp = shape(1, 2, 2, 33, 57, 64);
     sharp.scale = 3.5;
     edges[n++] = sharp;
+    attn_case huge = shape(1, 2, 2, 33, 57, 64);
+    huge.scale = 1e30; /* the largest scales accepted are near 2.4e38: one-hot rows */
+    huge.lse_relative = 1e-6;
+    edges[n++] = huge;
     tables[6] = (case_table){"edges", edges, n};
 }
 

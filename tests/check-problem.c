@@ -1,4 +1,5 @@
 /* The problem descriptor, statuses, messages and version: host-only API. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +53,16 @@ START_TEST(out_of_range_changes_nothing)
     ck_assert_int_eq(clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, -5), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_problem_set_scale(p, NAN), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_problem_set_scale(p, INFINITY), CLATTN_ERROR_INVALID_ARGUMENT);
+    /* finite as a double, but not once the kernels take scale * log2(e) in f32 */
+    double scale;
+    ck_assert_int_eq(clattn_problem_set_scale(p, 0.5), CLATTN_SUCCESS);
+    ck_assert_int_eq(clattn_problem_set_scale(p, 1e300), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(clattn_message(NULL), "scale = 1e+300"));
+    ck_assert_int_eq(clattn_problem_set_scale(p, -FLT_MAX), CLATTN_ERROR_INVALID_ARGUMENT);
+    clattn_problem_get_scale(p, &scale);
+    ck_assert(scale == 0.5);
+    ck_assert_int_eq(clattn_problem_set_scale(p, -1e30), CLATTN_SUCCESS);
+    ck_assert_int_eq(clattn_problem_set_scale(p, FLT_MAX / 1.4427), CLATTN_SUCCESS);
     clattn_problem_destroy(p);
 }
 END_TEST
