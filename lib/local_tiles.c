@@ -142,7 +142,10 @@ local_tiles_model local_tiles_predict(const device_limits *l, const clattn_probl
     m.fma_per_local_load = useful / local_loads;
     m.local_bytes_per_fma = local_bytes_read / useful;
 
-    m.global_bytes_per_fma = (double)x.esize / t->br;
+    /* Only the rows the problem has reuse a tile: a block padded past them (decoding's few
+     * rows) reads K and V as often as one of its real rows' size. */
+    const double row_use = (double)rows / (double)(ceil_div(rows, t->br) * t->br);
+    m.global_bytes_per_fma = (double)x.esize / (t->br * row_use);
     m.global = GLOBAL_BALANCE / m.global_bytes_per_fma;
     if (m.global > 1)
         m.global = 1;
@@ -175,7 +178,6 @@ local_tiles_model local_tiles_predict(const device_limits *l, const clattn_probl
     const double spread_waste = (positions - 1 + bc) / 2;
     const double extra = (left_bound ? spread_waste : 0) +
                          (right_bound ? spread_waste : (double)(ceil_div(nk, t->bc) * t->bc - nk));
-    const double row_use = (double)rows / (double)(ceil_div(rows, t->br) * t->br);
     m.edges = per_row > 0 ? row_use * per_row / (per_row + extra) : row_use;
 
     const int64_t total = problem_get(p, CLATTN_PARAM_BATCH) * problem_kv_heads(p) *
