@@ -168,6 +168,12 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
  * its own arguments; these device-side values it cannot see, so a length outside
  * [0, capacity] or a page outside the pool makes the rows that depend on it NaN rather than
  * reading out of bounds. */
+
+/* A key whose page is not in the pool: its K row reads as NaN, so that exactly the rows that
+ * see it are NaN; its V row as 0, so that the rows that share its tile without seeing it
+ * (probability exactly 0) stay exact, where 0 * NaN would poison them. */
+#define MISSING_K NAN
+#define MISSING_V 0.0f
 #define KV_LAYOUT_PARAMS                                                                       \
     __global const int *kv_lens, ulong lens_off, int ragged, int appended, int capacity,          \
         __global const int *pages, ulong pages_off, int pages_per_seq, int page_size,            \

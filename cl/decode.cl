@@ -17,13 +17,14 @@
 
 #define ROWS (KVH * RPK)
 
-/* One K or V row into D_VECS vectors, zero past d; NaN when its page is not in the pool. */
-inline void load_row(vec_t *dst, __global const storage_t *src, long row)
+/* One K or V row into D_VECS vectors, zero past d; `missing` in every lane when its page is
+ * not in the pool (common.cl's MISSING_K and MISSING_V). */
+inline void load_row(vec_t *dst, __global const storage_t *src, long row, float missing)
 {
     if (row < 0) {
 #pragma unroll
         for (int t = 0; t < D_VECS; t++)
-            dst[t] = (vec_t)(NAN);
+            dst[t] = (vec_t)(missing);
         return;
     }
 #if HEAD_DIM % VW == 0
@@ -64,7 +65,7 @@ void decode_registers(IN_PLACE_PARAMS)
         const int g = min(g0 + r / RPK, kv_heads - 1);
         const int rr = min(r_first + r % RPK, rows_per_kv - 1);
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
-        load_row(qv[r], q, (long)q_off + b * q_sb + i * q_ss + h * q_sh);
+        load_row(qv[r], q, (long)q_off + b * q_sb + i * q_ss + h * q_sh, 0.0f);
 #pragma unroll
         for (int t = 0; t < D_VECS; t++) {
             qv[r][t] *= (vec_t)(qscale);
@@ -101,7 +102,8 @@ void decode_registers(IN_PLACE_PARAMS)
                 /* past the end, the last key again: its score is masked */
                 const int j = u < left ? j0 + u : hi_max - 1;
                 vec_t kr[D_VECS];
-                load_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT));
+                load_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
+                         MISSING_K);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++) {
                     const int r = kh * RPK + rk;
@@ -138,7 +140,8 @@ void decode_registers(IN_PLACE_PARAMS)
                 /* a key past the end has p = 0 in every row: the last key again is safe */
                 const int j = u < left ? j0 + u : hi_max - 1;
                 vec_t vr[D_VECS];
-                load_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT));
+                load_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
+                         MISSING_V);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++)
 #pragma unroll

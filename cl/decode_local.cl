@@ -108,7 +108,7 @@ void decode_local(IN_PLACE_PARAMS)
         float4 dot[ROWS];
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
-            dot[r] = (float4)(k_row < 0 ? NAN : 0.0f);
+            dot[r] = (float4)(k_row < 0 ? MISSING_K : 0.0f);
         if (k_row >= 0)
 #pragma unroll 4
             for (int c4 = 0; c4 < D4; c4++) {
@@ -161,7 +161,8 @@ void decode_local(IN_PLACE_PARAMS)
     if (slot < SLOTS)
         for (int jj = slot; jj < keys; jj += SLOTS) {
             const long v_row = v_rows[jj];
-            const float4 vc = v_row < 0 ? (float4)(NAN) : load_kv_chunk4(v, (ulong)v_row, lane);
+            const float4 vc =
+                v_row < 0 ? (float4)(MISSING_V) : load_kv_chunk4(v, (ulong)v_row, lane);
 #pragma unroll
             for (int r = 0; r < ROWS; r++)
                 acc[r] = MAD((float4)(scores[r * SPLIT_MAX + jj]), vc, acc[r]);

@@ -8,8 +8,8 @@
  *     HEAD_DIM streams at once, and rows a power of two apart would share cache sets.
  * Vp: per (batch, kv head), nk_pad rows of D_PAD floats, zero past d.
  * Keys past the entry's length (up to nk_pad) are zero in both, so a block never reads past
- * the buffers; the kernels mask them. A key whose page is not in the pool is NaN, so that the
- * rows that see it say so (common.cl). Storage types are converted to f32 here, once per
+ * the buffers; the kernels mask them. A key whose page is not in the pool is NaN in Kt and 0 in Vp
+ * (common.cl's MISSING_K and MISSING_V), so that the rows that see it, and only they, say so. Storage types are converted to f32 here, once per
  * element, rather than once per (query row, key) pair in the kernels. */
 
 __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
@@ -42,7 +42,7 @@ __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long 
         float lanes[VW];
         for (int t = 0; t < VW; t++)
             lanes[t] = j0 + t >= n ? 0.0f
-                       : krow[t] < 0 ? NAN
+                       : krow[t] < 0 ? MISSING_K
                                      : LOAD(k, (ulong)krow[t] + (ulong)c);
         VSTORE(VLOAD(lanes), ktb + (ulong)c * (ulong)block);
     }
@@ -51,14 +51,14 @@ __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long 
     for (int t = 0; t < VW; t++)
         for (int u = 0; u < D_VECS; u++)
             VSTORE(j0 + t >= n ? (vec_t)(0.0f)
-                   : vrow[t] < 0 ? (vec_t)(NAN)
+                   : vrow[t] < 0 ? (vec_t)(MISSING_V)
                                  : LOADV(v, (ulong)vrow[t] + (ulong)(u * VW)),
                    vpb + t * D_PAD + u * VW);
 #else
     for (int t = 0; t < VW; t++)
         for (int c = 0; c < D_PAD; c++)
             vpb[t * D_PAD + c] = j0 + t >= n || c >= HEAD_DIM ? 0.0f
-                                 : vrow[t] < 0               ? NAN
+                                 : vrow[t] < 0               ? MISSING_V
                                                              : LOAD(v, (ulong)vrow[t] + (ulong)c);
 #endif
 }

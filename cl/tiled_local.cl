@@ -49,7 +49,8 @@
 #endif
 
 /* Raw K and V elements as they travel from global to __local memory: four at a time, bits
- * unchanged, so f16 and bf16 stay 16-bit. RAW_NAN4 is a NaN of the storage type. */
+ * unchanged, so f16 and bf16 stay 16-bit. RAW_NAN4 is a NaN of the storage type: a K row whose
+ * page is not in the pool (common.cl's MISSING_K); a V row there is 0 (MISSING_V). */
 #if DTYPE == 0
 typedef float kv_local_t;
 typedef uint4 raw4_t;
@@ -101,22 +102,22 @@ inline raw4_t load_raw4(__global const raw_t *src, ulong row, int c4)
  * differences from j0, which stay in range where j0 + BC would pass INT_MAX (the last tile of
  * a cache of nearly 2^31 keys). */
 inline raw4_t load_chunk(__global const raw_t *src, ulong off, long sb, long ss, long sh, int b,
-                         int g, int j0, int n, int chunk, KV_LAYOUT_PARAMS)
+                         int g, int j0, int n, int chunk, raw4_t missing, KV_LAYOUT_PARAMS)
 {
     const int jj = chunk / D4, c4 = chunk - jj * D4;
     if (jj >= n - j0)
         return (raw4_t)(0);
     const long row = kv_offset(off, sb, ss, sh, b, j0 + jj, g, KV_LAYOUT);
-    return row < 0 ? RAW_NAN4 : load_raw4(src, (ulong)row, c4);
+    return row < 0 ? missing : load_raw4(src, (ulong)row, c4);
 }
 
 /* The tile at j0 of K or V into registers (this work-item's share). */
-#define FETCH_TILE(regs, src, off, sb, ss, sh, j0)                                             \
+#define FETCH_TILE(regs, src, off, sb, ss, sh, j0, missing)                                    \
     for (int u = 0; u < CHUNKS_PER_ITEM; u++) {                                                \
         const int chunk = lid + u * WG;                                                         \
         if (TILE_CHUNKS % WG == 0 || chunk < TILE_CHUNKS)                                       \
             regs[u] = load_chunk((__global const raw_t *)(src), off, sb, ss, sh, b, g, (j0), n,  \
-                                 chunk, KV_LAYOUT);                                             \
+                                 chunk, (missing), KV_LAYOUT);                                  \
     }
 
 /* This work-item's share of a tile from registers into __local. */
@@ -219,8 +220,8 @@ void attend_local(IN_PLACE_PARAMS)
     raw4_t k_next[CHUNKS_PER_ITEM], v_next[CHUNKS_PER_ITEM];
     const int first = tile_lo / BC * BC;
     if (first < tile_hi) {
-        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first);
-        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first);
+        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first, RAW_NAN4);
+        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first, (raw4_t)(0));
         STORE_TILE(k_next, k_tile);
         STORE_TILE(v_next, v_tile);
     }
@@ -232,8 +233,8 @@ void attend_local(IN_PLACE_PARAMS)
         const int j0 = first + tile * BC;
         const int more = tile + 1 < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
-            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, j0 + BC);
-            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, j0 + BC);
+            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, j0 + BC, RAW_NAN4);
+            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, j0 + BC, (raw4_t)(0));
         }
 
         /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so

@@ -45,11 +45,19 @@ static int64_t kv_length(const clattn_problem *p, const kv_view *kv, int64_t b)
 }
 
 /* Key j of entry b, kv head g: the array and element index of its K (or V) row, or NULL when
- * its page is not in the pool (the key then reads as NaN). */
+ * its page is not in the pool (the key then reads as NaN). An appended key lives in its page
+ * like any other: in a page outside the pool it was not written, and reads as NaN. */
 static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v, int64_t b,
                            int64_t j, int64_t g, uint64_t *index)
 {
     const int64_t kv_heads = problem_kv_heads(p), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t page_size = problem_get(p, CLATTN_PARAM_PAGE_SIZE);
+    int32_t page = 0;
+    if (page_size) {
+        page = kv->pages[b * problem_pages_per_seq(p) + j / page_size];
+        if (page < 0 || page >= problem_get(p, CLATTN_PARAM_NUM_PAGES))
+            return NULL;
+    }
     if (kv->k_new && j >= kv->lens[b]) { /* appended: [B, seq_q, Hkv, d] contiguous */
         const int64_t i = j - kv->lens[b], nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
         *index = (uint64_t)(((b * nq + i) * kv_heads + g) * d);
@@ -57,15 +65,7 @@ static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v,
     }
     int64_t s[3];
     problem_strides(p, is_v ? CLATTN_TENSOR_V : CLATTN_TENSOR_K, s);
-    const int64_t page_size = problem_get(p, CLATTN_PARAM_PAGE_SIZE);
-    if (!page_size) {
-        *index = element(s, b, j, g);
-    } else {
-        const int32_t page = kv->pages[b * problem_pages_per_seq(p) + j / page_size];
-        if (page < 0 || page >= problem_get(p, CLATTN_PARAM_NUM_PAGES))
-            return NULL;
-        *index = element(s, page, j % page_size, g);
-    }
+    *index = page_size ? element(s, page, j % page_size, g) : element(s, b, j, g);
     return is_v ? kv->v : kv->k;
 }
 

@@ -788,6 +788,51 @@ done:;
 }
 END_TEST
 
+/* A page outside the pool makes NaN exactly the rows that see one of its keys (the reference
+ * says which): rows that share a tile with such keys without seeing them stay exact, and a
+ * step's rows appended into the page are not written, so the rows that see them are NaN too.
+ * Window of 3 keys, causal, page 0 of entry 0 outside the pool: rows 0-3 see keys of it,
+ * rows 4-5 do not. Variants: append or not x tiled/windowed/decode. */
+START_TEST(bad_page_poisons_only_its_rows)
+{
+    static const int lens_plain[] = {20, 9}, lens_append[] = {14, 3};
+    const int append = _i % 2;
+    const clattn_algorithm algo = (clattn_algorithm)(CLATTN_ALGO_TILED + _i / 2);
+    const kv_case c = {2, 2, 1, 6, 64, 64, CLATTN_DTYPE_F32, 16,
+                       append ? lens_append : lens_plain, append, 1, 2};
+    kv_run r;
+    kv_open(&r, &c, algo);
+    r.table[0] = r.num_pages + 5;
+    cl_command_queue queue;
+    clattn_context_get_cl(test_context(), NULL, NULL, &queue);
+    clEnqueueWriteBuffer(queue, r.mtable, CL_TRUE, 0, (size_t)c.batch * r.pages_per_seq * 4,
+                         r.table, 0, NULL, NULL);
+    float *o_ref = malloc(r.q_elems * sizeof(float)), *lse_ref = malloc(r.rows * 4);
+    OK(clattn_reference_kvcache(r.p, r.q, r.k, r.v, r.lens, r.table, r.k_new, r.v_new, o_ref,
+                                lse_ref));
+    for (int i = 0; i < c.seq_q; i++) /* the case is what the comment says */
+        ck_assert_msg(isnan(lse_ref[i]) == (i < 4), "reference row %d: LSE %g", i,
+                      (double)lse_ref[i]);
+    clattn_plan *plan;
+    OK(clattn_plan_create(test_context(), r.p, &plan));
+    OK(kv_enqueue(&r, plan));
+    float *o = malloc(r.q_elems * 4), *lse = malloc(r.rows * 4);
+    read_back(r.mo, r.q_elems * 4, o);
+    read_back(r.mlse, r.rows * 4, lse);
+    double err, lse_err;
+    int passed;
+    OK(clattn_compare(r.p, o, o_ref, lse, lse_ref, &err, &lse_err, &passed));
+    ck_assert_msg(passed, "append %d algorithm %d: error %g, LSE error %g\n%s", append, (int)algo,
+                  err, lse_err, clattn_plan_describe(plan));
+    clattn_plan_destroy(plan);
+    free(o);
+    free(lse);
+    free(o_ref);
+    free(lse_ref);
+    kv_close(&r);
+}
+END_TEST
+
 START_TEST(misuse_is_refused)
 {
     static const int lens[] = {3, 4};
@@ -861,6 +906,7 @@ static Suite *make_suite(void)
                         CLATTN_ALGO_DECODE + 1);
     tcase_add_loop_test(tc, extreme_lengths_touch_nothing, 0, 12);
     tcase_add_loop_test(tc, window_at_the_end_of_a_huge_cache, 0, 6);
+    tcase_add_loop_test(tc, bad_page_poisons_only_its_rows, 0, 6);
     tcase_add_test(tc, misuse_is_refused);
     tcase_add_loop_test(tc, append_refuses_overlapping_caches, CLATTN_ALGO_TILED,
                         CLATTN_ALGO_DECODE + 1);
