@@ -28,6 +28,7 @@
  * LLVM's own static objects are already gone (PoCL then crashes). Without a device the process exits 77, the skip of
  * meson and the test harness, unless CLATTN_TEST_REQUIRE_DEVICE=1. */
 #include <limits.h>
+#include <signal.h>
 
 #include "clattn.h"
 #include "fuzz_input.h"
@@ -95,6 +96,25 @@ static kv_input decode_input(fuzz_input *in)
     return k;
 }
 
+/* PoCL's LLVM installs its own handlers of the deadly signals when it starts (and may when it
+ * compiles), and theirs end the process on abort() before the fuzzer's handler runs, so no
+ * crash input would be kept: the handlers from before are put back. SIGFPE stays PoCL's,
+ * which lets a kernel's integer division by zero pass as on GPUs. */
+static const int deadly[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGINT, SIGTERM};
+#define DEADLY (sizeof deadly / sizeof *deadly)
+
+static void save_handlers(struct sigaction saved[DEADLY])
+{
+    for (size_t i = 0; i < DEADLY; i++)
+        sigaction(deadly[i], NULL, &saved[i]);
+}
+
+static void restore_handlers(const struct sigaction saved[DEADLY])
+{
+    for (size_t i = 0; i < DEADLY; i++)
+        sigaction(deadly[i], &saved[i], NULL);
+}
+
 /* The context, opened once; exits 77 (skipped) when there is no device to open. */
 static clattn_context *ctx;
 
@@ -104,7 +124,11 @@ static clattn_context *context(void)
         return ctx;
     const char *dev = getenv("CLATTN_TEST_DEVICE"), *require = getenv("CLATTN_TEST_REQUIRE_DEVICE");
     const int chosen = dev && *dev, required = chosen || (require && strcmp(require, "1") == 0);
-    if (clattn_context_create(chosen ? atoi(dev) : 0, &ctx) != CLATTN_SUCCESS) {
+    struct sigaction saved[DEADLY];
+    save_handlers(saved);
+    const clattn_status st = clattn_context_create(chosen ? atoi(dev) : 0, &ctx);
+    restore_handlers(saved);
+    if (st) {
         fprintf(stderr, "fuzz-kvcache: no OpenCL device %s: %s%s\n", chosen ? dev : "0",
                 clattn_message(NULL), required ? "" : " (skipped)");
         exit(required ? EXIT_FAILURE : 77);
@@ -186,8 +210,12 @@ static clattn_plan *plan_for(const kv_input *k, const clattn_problem *p)
             return plans[i].plan;
     if (plan_count == MAX_PLANS)
         forget_plans(); /* the context keeps their kernels */
+    clattn_context *c = context();
+    struct sigaction saved[DEADLY];
+    save_handlers(saved);
     clattn_plan *plan = NULL;
-    const clattn_status st = clattn_plan_create(context(), p, &plan);
+    const clattn_status st = clattn_plan_create(c, p, &plan);
+    restore_handlers(saved);
     /* the library may refuse a problem, but only as a caller's error it explains */
     if (st)
         fprintf(stderr, "plan refused: %s: %s\n", clattn_status_string(st), clattn_message(ctx));
