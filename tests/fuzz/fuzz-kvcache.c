@@ -294,6 +294,15 @@ static void *tensor(const kv_input *k, size_t count, unsigned salt)
     return out;
 }
 
+/* Whether entry b's length is one the call accepts; the keys it holds after the call. */
+static int64_t reach(const kv_input *k, int b)
+{
+    if (!k->lengths)
+        return k->capacity;
+    const int64_t given = k->lens[b], added = k->append ? k->seq_q : 0;
+    return given < 0 || given + added > k->capacity ? 0 : given + added;
+}
+
 /* The cache after appending `rows` ([B, seq_q, Hkv, d]) to `before`. Positions in int64:
  * lengths reach INT32_MAX. */
 static void appended(const kv_input *k, const clattn_problem *p, uint8_t *cache,
@@ -303,11 +312,10 @@ static void appended(const kv_input *k, const clattn_problem *p, uint8_t *cache,
     int64_t s[3];
     FUZZ_ASSERT(clattn_problem_get_strides(p, CLATTN_TENSOR_K, &s[0], &s[1], &s[2]) == 0);
     for (int b = 0; b < k->batch; b++) {
-        const int64_t given = k->lens[b];
-        if (given < 0 || given + k->seq_q > k->capacity)
+        if (!reach(k, b))
             continue; /* no room: the entry's rows are NaN and its cache is kept */
         for (int i = 0; i < k->seq_q; i++) {
-            const int64_t j = given + i;
+            const int64_t j = (int64_t)k->lens[b] + i;
             int64_t base = b * s[0] + j * s[1];
             if (k->paged) {
                 const int32_t page = k->table[b * k->pages_per_seq + j / k->page_size];
@@ -321,6 +329,28 @@ static void appended(const kv_input *k, const clattn_problem *p, uint8_t *cache,
                        (size_t)k->head_dim * esize);
         }
     }
+}
+
+/* Whether an appended row lands in a pool page that another place of the block table (of
+ * this entry or another) also names within its keys. The caller's pages then overlap: which
+ * of two writes lands, and whether a read sees the old key or the new one, is not defined,
+ * so only the guards and the inputs are checked. */
+static int appends_alias(const kv_input *k)
+{
+    if (!k->append || !k->paged)
+        return 0;
+    for (int b = 0; b < k->batch; b++) {
+        const int64_t end = reach(k, b);
+        for (int64_t n = end ? (end - k->seq_q) / k->page_size : 0; n * k->page_size < end; n++)
+            for (int b2 = 0; b2 < k->batch; b2++)
+                for (int64_t n2 = 0; n2 * k->page_size < reach(k, b2); n2++) {
+                    const int32_t page = k->table[b * k->pages_per_seq + n];
+                    if ((b2 != b || n2 != n) && page >= 0 && page < k->num_pages &&
+                        k->table[b2 * k->pages_per_seq + n2] == page)
+                        return 1;
+                }
+    }
+    return 0;
 }
 
 static void describe(const kv_input *k)
@@ -395,8 +425,9 @@ static void run(const kv_input *k, const clattn_problem *p, clattn_plan *plan)
         appended(k, p, g[B_K].host + GUARD, host[B_K_NEW]);
         appended(k, p, g[B_V].host + GUARD, host[B_V_NEW]);
     }
+    const int defined = !appends_alias(k);
     for (int t = B_Q; t <= B_V_NEW; t++)
-        if (used[t] && memcmp(after[t] + GUARD, g[t].host + GUARD, bytes[t]) != 0) {
+        if (used[t] && (defined || (t != B_K && t != B_V)) && memcmp(after[t] + GUARD, g[t].host + GUARD, bytes[t]) != 0) {
             describe(k);
             fprintf(stderr, "buffer %d changed where it should not, or not as it should\n", t);
             abort();
@@ -406,7 +437,7 @@ static void run(const kv_input *k, const clattn_problem *p, clattn_plan *plan)
     FUZZ_ASSERT(clattn_compare(p, after[B_O] + GUARD, o_ref,
                                k->lse ? (const float *)(after[B_LSE] + GUARD) : NULL,
                                k->lse ? lse_ref : NULL, &err, &lse_err, &passed) == 0);
-    if (!passed) {
+    if (defined && !passed) {
         describe(k);
         fprintf(stderr, "O error %g, LSE error %g\n%s\n", err, lse_err,
                 clattn_plan_describe(plan));
