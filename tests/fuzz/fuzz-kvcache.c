@@ -25,8 +25,9 @@
  * One context on CLATTN_TEST_DEVICE (default 0), opened at the first input and kept; plans
  * are kept per problem, so the kernels of a problem are built once per process. The context is
  * never destroyed: destroying it stores its kernels, which runs PoCL's compiler, and at exit
- * LLVM's own static objects are already gone (PoCL then crashes). Without a device the process exits 77, the skip of
- * meson and the test harness, unless CLATTN_TEST_REQUIRE_DEVICE=1. */
+ * LLVM's own static objects are already gone (PoCL then crashes). Without a device the
+ * process exits 77, the skip of meson and the test harness, unless
+ * CLATTN_TEST_REQUIRE_DEVICE=1. */
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -449,7 +450,8 @@ static void run(const kv_input *k, const clattn_problem *p, clattn_plan *plan)
     }
     const int defined = !appends_alias(k);
     for (int t = B_Q; t <= B_V_NEW; t++)
-        if (used[t] && (defined || (t != B_K && t != B_V)) && memcmp(after[t] + GUARD, g[t].host + GUARD, bytes[t]) != 0) {
+        if (used[t] && (defined || (t != B_K && t != B_V)) &&
+            memcmp(after[t] + GUARD, g[t].host + GUARD, bytes[t]) != 0) {
             describe(k);
             fprintf(stderr, "buffer %d changed where it should not, or not as it should\n", t);
             abort();
