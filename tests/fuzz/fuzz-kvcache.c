@@ -393,43 +393,53 @@ static void show_mismatch(const kv_input *k, const uint8_t *o, const float *o_re
 
 enum { B_Q, B_K, B_V, B_LENS, B_TABLE, B_K_NEW, B_V_NEW, B_O, B_LSE, B_COUNT };
 
-/* Runs the call on guarded buffers and checks everything it may and may not have written. */
-static void run(const kv_input *k, const clattn_problem *p, clattn_plan *plan)
+/* One call: its host data, its guarded buffers (those it uses), the reference's results. */
+typedef struct kv_call {
+    void *host[B_COUNT];
+    size_t bytes[B_COUNT];
+    int used[B_COUNT];
+    guarded g[B_COUNT];
+    uint8_t *after[B_COUNT];
+    float *o_ref, *lse_ref;
+} kv_call;
+
+static void call_open(kv_call *c, const kv_input *k, const clattn_problem *p)
 {
+    memset(c, 0, sizeof *c);
     const size_t esize = clattn_dtype_size((clattn_dtype)k->dtype);
     size_t q_bytes, cache_bytes;
     FUZZ_ASSERT(clattn_problem_tensor_bytes(p, CLATTN_TENSOR_Q, &q_bytes) == 0);
     FUZZ_ASSERT(clattn_problem_tensor_bytes(p, CLATTN_TENSOR_K, &cache_bytes) == 0);
     const size_t rows = (size_t)k->batch * (size_t)k->heads * (size_t)k->seq_q;
-    const size_t new_elems = (size_t)k->batch * k->seq_q * k->kv_heads * k->head_dim;
-    void *host[B_COUNT] = {tensor(k, q_bytes / esize, 1), tensor(k, cache_bytes / esize, 2),
-                           tensor(k, cache_bytes / esize, 3), NULL, NULL, NULL, NULL, NULL,
-                           NULL};
-    if (k->append) {
-        host[B_K_NEW] = tensor(k, new_elems, 4);
-        host[B_V_NEW] = tensor(k, new_elems, 5);
-    }
+    const size_t new_bytes = (size_t)k->batch * k->seq_q * k->kv_heads * k->head_dim * esize;
     const size_t bytes[B_COUNT] = {q_bytes, cache_bytes, cache_bytes, (size_t)k->batch * 4,
                                    (size_t)(k->batch * k->pages_per_seq) * 4,
-                                   new_elems * esize, new_elems * esize, q_bytes, rows * 4};
+                                   new_bytes, new_bytes, q_bytes, rows * 4};
     const int used[B_COUNT] = {1, 1, 1, k->lengths, k->paged, k->append, k->append, 1, k->lse};
-    const void *contents[B_COUNT] = {host[B_Q], host[B_K], host[B_V], k->lens, k->table,
-                                     host[B_K_NEW], host[B_V_NEW], NULL, NULL};
-    guarded g[B_COUNT];
-    memset(g, 0, sizeof g);
+    memcpy(c->bytes, bytes, sizeof bytes);
+    memcpy(c->used, used, sizeof used);
+    for (int t = B_Q; t <= B_V_NEW; t++)
+        if (used[t] && t != B_LENS && t != B_TABLE)
+            c->host[t] = tensor(k, bytes[t] / esize, (unsigned)t);
+    c->host[B_LENS] = k->lengths ? (void *)k->lens : NULL;
+    c->host[B_TABLE] = k->paged ? (void *)k->table : NULL;
     for (int t = 0; t < B_COUNT; t++)
         if (used[t])
-            g[t] = upload(bytes[t], contents[t]);
+            c->g[t] = upload(bytes[t], c->host[t]);
+    c->o_ref = malloc(q_bytes / esize * sizeof *c->o_ref);
+    c->lse_ref = malloc(rows * 4);
+    FUZZ_ASSERT(c->o_ref && c->lse_ref);
+    FUZZ_ASSERT(clattn_reference_kvcache(p, c->host[B_Q], c->host[B_K], c->host[B_V],
+                                         c->host[B_LENS], c->host[B_TABLE], c->host[B_K_NEW],
+                                         c->host[B_V_NEW], c->o_ref, c->lse_ref) == 0);
+}
 
-    float *o_ref = malloc(q_bytes / esize * sizeof *o_ref), *lse_ref = malloc(rows * 4);
-    FUZZ_ASSERT(o_ref && lse_ref);
-    FUZZ_ASSERT(clattn_reference_kvcache(p, host[B_Q], host[B_K], host[B_V],
-                                         k->lengths ? k->lens : NULL, k->paged ? k->table : NULL,
-                                         host[B_K_NEW], host[B_V_NEW], o_ref,
-                                         lse_ref) == CLATTN_SUCCESS);
-
+/* The call, on the buffers after their front guards; then every buffer back. */
+static void call_run(kv_call *c, clattn_plan *plan)
+{
     cl_command_queue queue;
     FUZZ_ASSERT(clattn_context_get_cl(context(), NULL, NULL, &queue) == CLATTN_SUCCESS);
+    const guarded *g = c->g;
     const clattn_status st = clattn_enqueue_kvcache(
         plan, queue, g[B_Q].mem, GUARD, g[B_K].mem, GUARD, g[B_V].mem, GUARD, g[B_LENS].mem,
         GUARD, g[B_TABLE].mem, GUARD, g[B_K_NEW].mem, GUARD, g[B_V_NEW].mem, GUARD, g[B_O].mem,
@@ -438,43 +448,52 @@ static void run(const kv_input *k, const clattn_problem *p, clattn_plan *plan)
         fprintf(stderr, "enqueue: %s: %s\n", clattn_status_string(st), clattn_message(ctx));
     FUZZ_ASSERT(st == CLATTN_SUCCESS);
     FUZZ_ASSERT(clFinish(queue) == CL_SUCCESS);
-
-    uint8_t *after[B_COUNT] = {NULL};
     for (int t = 0; t < B_COUNT; t++)
-        if (used[t])
-            after[t] = download(&g[t], queue);
-    /* the inputs are as they were; the cache has the appended rows where they belong */
+        if (c->used[t])
+            c->after[t] = download(&c->g[t], queue);
+}
+
+/* The inputs are as they were, the cache has the appended rows where they belong, and O and
+ * LSE are the reference's. */
+static void call_check(kv_call *c, const kv_input *k, const clattn_problem *p,
+                       const clattn_plan *plan)
+{
     if (k->append) {
-        appended(k, p, g[B_K].host + GUARD, host[B_K_NEW]);
-        appended(k, p, g[B_V].host + GUARD, host[B_V_NEW]);
+        appended(k, p, c->g[B_K].host + GUARD, c->host[B_K_NEW]);
+        appended(k, p, c->g[B_V].host + GUARD, c->host[B_V_NEW]);
     }
     const int defined = !appends_alias(k);
     for (int t = B_Q; t <= B_V_NEW; t++)
-        if (used[t] && (defined || (t != B_K && t != B_V)) &&
-            memcmp(after[t] + GUARD, g[t].host + GUARD, bytes[t]) != 0) {
+        if (c->used[t] && (defined || (t != B_K && t != B_V)) &&
+            memcmp(c->after[t] + GUARD, c->g[t].host + GUARD, c->bytes[t]) != 0) {
             describe(k);
             fprintf(stderr, "buffer %d changed where it should not, or not as it should\n", t);
             abort();
         }
     double err = 0, lse_err = 0;
     int passed = 0;
-    FUZZ_ASSERT(clattn_compare(p, after[B_O] + GUARD, o_ref,
-                               k->lse ? (const float *)(after[B_LSE] + GUARD) : NULL,
-                               k->lse ? lse_ref : NULL, &err, &lse_err, &passed) == 0);
+    FUZZ_ASSERT(clattn_compare(p, c->after[B_O] + GUARD, c->o_ref,
+                               k->lse ? (const float *)(c->after[B_LSE] + GUARD) : NULL,
+                               k->lse ? c->lse_ref : NULL, &err, &lse_err, &passed) == 0);
     if (defined && !passed) {
         describe(k);
         fprintf(stderr, "O error %g, LSE error %g\n%s\n", err, lse_err,
                 clattn_plan_describe(plan));
-        show_mismatch(k, after[B_O] + GUARD, o_ref);
+        show_mismatch(k, c->after[B_O] + GUARD, c->o_ref);
         abort();
     }
+}
+
+static void call_close(kv_call *c)
+{
     for (int t = 0; t < B_COUNT; t++) {
-        free(after[t]);
-        release(&g[t]);
-        free(host[t]);
+        free(c->after[t]);
+        release(&c->g[t]);
+        if (t != B_LENS && t != B_TABLE)
+            free(c->host[t]);
     }
-    free(o_ref);
-    free(lse_ref);
+    free(c->o_ref);
+    free(c->lse_ref);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -487,8 +506,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!p)
         return 0;
     clattn_plan *plan = plan_for(&k, p);
-    if (plan)
-        run(&k, p, plan);
+    if (plan) {
+        kv_call c;
+        call_open(&c, &k, p);
+        call_run(&c, plan);
+        call_check(&c, &k, p, plan);
+        call_close(&c);
+    }
     clattn_problem_destroy(p);
     return 0;
 }
