@@ -9,9 +9,9 @@
  *   [DERIVED] not published for this device: computed by the rule the comment states;
  *   [UNVERIFIED] not found for this device at all; the value other devices on the same driver
  *             report, kept so the entry is usable, and listed as such in the comment.
- * Devices asked for but left out, because no published source gave enough of their limits:
- * Intel UHD Graphics 770, Qualcomm Adreno 740, Arm Mali-G710, Apple M2 (see the note at the
- * end). */
+ * The last four entries (Intel UHD Graphics 770, Qualcomm Adreno 740, Arm Mali-G710, Apple M2)
+ * rest on thinner sources than the rest: several of their figures are [UNVERIFIED], each
+ * named in its comment; the note at the end says what is still missing. */
 #include "device_table.h"
 
 const struct device_entry device_table[] = {
@@ -152,29 +152,95 @@ const struct device_entry device_table[] = {
     {"Intel(R) Arc(TM) A770 Graphics", 65536, 1, 1024, 1024, 512, 1, 8, 16225243136ULL,
      4294959104ULL, 1, 1,
      "https://github.com/ggml-org/llama.cpp/blob/01d98b4/docs/backend/SYCL.md"},
+
+    /* Intel(R) UHD Graphics 770 (Alder Lake / Raptor Lake desktop, Xe-LP), Intel's NEO OpenCL.
+     * open-edge-platform/edge-microvisor-toolkit#379 (clinfo, NEO 25.18.33578.6): CL_DEVICE_NAME
+     *   "Intel(R) UHD Graphics 770" [CL]; Sub-group sizes (Intel) 8, 16, 32 -> has_subgroups,
+     *   simd_width 8 (the smallest) [CL]; half 8 / 8 (cl_khr_fp16) -> has_fp16 [CL]; float 1 / 1
+     *   -> vector width [CL].
+     * ggml-org/llama.cpp docs/backend/SYCL.md at commit 01d98b4 (llama-ls-sycl-device over
+     *   level_zero): Max compute units 32, Max work group 512, Global mem size 53651849216 (the
+     *   system memory it shares) [VENDOR: Intel's Level Zero runtime].
+     * Item size[0] 512 [UNVERIFIED]: NEO's rule, item size[0] = work-group limit (see the Max
+     *   1100). Local memory 65536, type Local [UNVERIFIED]: NEO's 64 KiB SLM as on the Arc A750
+     *   (intel/compute-runtime#586); the clinfo's local memory lines were not reached. Max alloc
+     *   4294959104 [UNVERIFIED]: NEO's 4 GiB cap, as for the A770. */
+    {"Intel(R) UHD Graphics 770", 65536, 1, 512, 512, 32, 1, 8, 53651849216ULL, 4294959104ULL,
+     1, 1, "https://github.com/open-edge-platform/edge-microvisor-toolkit/pull/379"},
+
+    /* QUALCOMM Adreno(TM) 740 (Snapdragon 8 Gen 2, QCS8550), Qualcomm's OpenCL 3.0.
+     * CodeLinaro/llama.cpp#17 (clinfo of a QCS8550, driver "OpenCL 3.0 QUALCOMM build: commit
+     *   unknown"): CL_DEVICE_NAME "QUALCOMM Adreno(TM) 740", preferred / native float 1 / 1,
+     *   half 1 / 1 (cl_khr_fp16) [CL]; cl_qcom_reqd_sub_group_size and cl_qcom_subgroup_shuffle
+     *   listed.
+     * ggml-org/llama.cpp#10693 (Redmi K70, Snapdragon 8 Gen 2, i.e. this GPU): "max mem alloc
+     *   size: 1024 MB" -> 1073741824 [CL/MiB].
+     * Work group 1024 [UNVERIFIED]: "device max workgroup size: 1024" on an Adreno 643
+     *   (ggml-org/whisper.cpp#3935); item size[0] taken equal to it [UNVERIFIED].
+     * Local memory 32768, type Local [UNVERIFIED]: "Local memory type Local", "Local memory size
+     *   32768 (32KiB)" in the Adreno clinfos of BOINC/boinc#3613 and ggml-org/llama.cpp#11953;
+     *   Mesa's freedreno_devices.py gives the FD740 cs_shared_mem_size = 32 * 1024.
+     * simd_width 64 [UNVERIFIED]: Adreno runs waves of 64 (half) or 128 (full) fibers; the
+     *   smaller is taken. Qualcomm's own ggml OpenCL backend (ggml/src/ggml-opencl/
+     *   ggml-opencl.cpp: "Use wave size of 64 for all Adreno GPUs") uses it; Qualcomm's Adreno
+     *   OpenCL programming guide was not read.
+     * Compute units 6 [UNVERIFIED]: not found for any Adreno 7xx; 6 is the FD740's num_ccu in
+     *   Mesa's freedreno_devices.py (one colour cache per shader processor); whether Qualcomm
+     *   counts its shader processors as compute units was not checked.
+     * Global memory 5814714368 [UNVERIFIED]: an Adreno 750's clinfo (Oblomov/clinfo#92), which
+     *   also reports the same 1073741824 max alloc; a phone's figure depends on its RAM.
+     * has_subgroups [UNVERIFIED]: the Adreno 750 lists cl_khr_subgroups (same issue). */
+    {"QUALCOMM Adreno(TM) 740", 32768, 1, 1024, 1024, 6, 1, 64, 5814714368ULL, 1073741824ULL, 1,
+     1, "https://github.com/CodeLinaro/llama.cpp/pull/17"},
+
+    /* Mali-G710 r0p0 (Google Pixel 7, MC7), Arm's OpenCL 3.0, driver r51p0.
+     * GPGPUCourse/GPGPUTasks2025#60: device name "Mali-G710 r0p0", Max compute units 7, Local
+     *   memory size 32768 bytes [CL]; "Global memory size: 1862 MB" -> 1862 MiB = 1952448512
+     *   [CL/MiB, the program's rounding assumed to be down].
+     * ggml-org/llama.cpp#2636 (Pixel 7 clinfo): cl_khr_subgroup_ballot, _shuffle and the other
+     *   cl_khr_subgroup_* extensions listed -> has_subgroups [CL, the part of the list read].
+     * Mali-G610 (same Valhall generation, on an RK3588), all [UNVERIFIED] here:
+     *   blakeblackshear/frigate#5733: Max work item sizes 1024x1024x1024, Max work group size
+     *   1024, Preferred work group size multiple 16 -> simd_width 16 (Valhall's 16-wide warps),
+     *   preferred float width 4; cl_khr_fp16 and cl_khr_subgroups listed -> has_fp16.
+     *   hominoids/sgminer-arm#12: Max memory allocation equal to Global memory size
+     *   (7797280768) -> max alloc = global.
+     * Local memory type Global [UNVERIFIED]: Mali has no local memory apart from the caches;
+     *   the Mali clinfos found say "Local memory type Global" (Mali-T628, MichaIng/DietPi#4101).
+     *   select_shape still gives a GPU local tiles (lib/tile_select.c). */
+    {"Mali-G710 r0p0", 32768, 0, 1024, 1024, 7, 4, 16, 1952448512ULL, 1952448512ULL, 1, 1,
+     "https://github.com/GPGPUCourse/GPGPUTasks2025/pull/60"},
+
+    /* Apple M2 (10-core GPU), Apple's OpenCL 1.2 (macOS).
+     * GPGPUCourse/GPGPUTasks2025#112: device name "Apple M2", compute units 10, global memory
+     *   "16384 MB" -> 17179869184 [CL/MiB]. GPGPUCourse/GPGPUTasks2025#148 (an 8-core M2):
+     *   "Max Work Group Size: 256" [CL].
+     * Item size[0] 256 [UNVERIFIED]: taken equal to the work-group limit.
+     * Local memory 32768, type Local [UNVERIFIED]: the M1 Pro prints "Local memory size: 32 KB"
+     *   (GPGPUCourse/GPGPUTasks2025#43).
+     * simd_width 32 [VENDOR]: Apple's Metal documents SIMD-groups of 32 threads on its GPUs
+     *   (threadExecutionWidth); Apple's OpenCL has no query for it.
+     * Float vector width 1, no cl_khr_fp16, no cl_khr_subgroups [UNVERIFIED]: the M1's device
+     *   extension list (diku-dk/futhark#1708, hashcat/hashcat#2976) was not read in full.
+     * Max alloc 4294967296 [UNVERIFIED]: a quarter of global; the one Apple GPU whose max
+     *   alloc was found (GPGPUCourse/GPGPUTasks2025#7, 10 compute units, name not reached)
+     *   prints 3072 MB, a quarter of the 12288 MB that Apple reports on 18 GB Macs (#166). */
+    {"Apple M2", 32768, 1, 256, 256, 10, 1, 32, 17179869184ULL, 4294967296ULL, 0, 0,
+     "https://github.com/GPGPUCourse/GPGPUTasks2025/pull/112"},
 };
 
 const size_t device_table_count = sizeof device_table / sizeof *device_table;
 
-/* Left out, with what was found, for whoever finds the rest (the issue trackers were searched
- * through a stored index that returns one excerpt per issue, so a full clinfo pasted in an
- * issue could often be read only in part):
- * - Intel UHD Graphics 770: open-edge-platform/edge-microvisor-toolkit#379 (clinfo, NEO
- *   25.18.33578.6): CL_DEVICE_NAME "Intel(R) UHD Graphics 770", Sub-group sizes (Intel)
- *   8, 16, 32, Max sub-groups per work group 64, half 8/8 (cl_khr_fp16), float 1/1.
- *   Level Zero (ggml-org/llama.cpp docs/backend/SYCL.md): 32 compute units, max work group
- *   512, global 53651849216 (shared system memory). Local memory size and max alloc: not
- *   reached (the clinfo's later lines were not returned).
- * - Qualcomm Adreno 740 (CodeLinaro/llama.cpp#17, clinfo of a QCS8550): device name
- *   "QUALCOMM Adreno(TM) 740", preferred/native float 1/1, half 1/1 (cl_khr_fp16). Work
- *   group, item sizes, compute units, local and global memory: not reached.
- * - Arm Mali-G710: a Pixel 7's full clinfo is pasted in ggml-org/llama.cpp#2636, but only
- *   its extension and cache lines were reached. GPGPUCourse/GPGPUTasks2025#60 (Pixel 7,
- *   driver r51p0): "Mali-G710 r0p0", 7 compute units, local memory 32768 bytes, global
- *   "1862 MB". Work-group limits were found only for the Mali-G610 (same Valhall
- *   generation, blakeblackshear/frigate#5733: 1024x1024x1024 / 1024, preferred multiple 16,
- *   float 4/1), not for the G710; local memory type not found.
- * - Apple M2: course submissions print "Apple M2", 8 (or 10) compute units, a 256
- *   work-group limit and 12124 (or 16384) MB global (GPGPUCourse/GPGPUTasks2025#148, #112);
- *   no local memory size, item sizes or max alloc for the M2 (the M1 Pro prints 32 KB
- *   local, #43). */
+/* Still missing, for whoever finds it (the issue trackers were searched through a stored index
+ * that returns one excerpt per issue, so a full clinfo pasted in an issue could often be read
+ * only in part):
+ * - Intel UHD Graphics 770: the local memory size and max alloc lines of the clinfo in
+ *   open-edge-platform/edge-microvisor-toolkit#379.
+ * - Qualcomm Adreno 740: compute units, work-group and item sizes, local and global memory
+ *   (CodeLinaro/llama.cpp#17 has the full clinfo; only its name, vector-width and extension
+ *   lines were reached); Qualcomm's documented wave sizes.
+ * - Arm Mali-G710: work-group and item sizes, preferred multiple, vector widths, local memory
+ *   type and max alloc (ggml-org/llama.cpp#2636 has a Pixel 7's full clinfo; only its
+ *   extension and cache lines were reached).
+ * - Apple M2: local memory size and type, item sizes, max alloc, vector widths and extensions
+ *   (no full clinfo of an M2 was found). */
