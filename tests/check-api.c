@@ -185,13 +185,6 @@ static void fixture_close(fixture *f)
     clattn_problem_destroy(f->p);
 }
 
-#define REFUSED(call, text)                                                                    \
-    do {                                                                                       \
-        ck_assert_int_eq((call), CLATTN_ERROR_INVALID_ARGUMENT);                               \
-        ck_assert_msg(strstr(clattn_message(test_context()), text), "message '%s' lacks '%s'", \
-                      clattn_message(test_context()), text);                                  \
-    } while (0)
-
 START_TEST(enqueue_rejects_bad_buffers)
 {
     fixture f;

@@ -457,13 +457,6 @@ START_TEST(bad_device_values_give_nan_rows)
 }
 END_TEST
 
-#define REFUSED(call, text)                                                                    \
-    do {                                                                                       \
-        ck_assert_int_eq((call), CLATTN_ERROR_INVALID_ARGUMENT);                               \
-        ck_assert_msg(strstr(clattn_message(test_context()), text), "message '%s' lacks '%s'", \
-                      clattn_message(test_context()), text);                                  \
-    } while (0)
-
 /* Whether a buffer still holds `bytes` of `host`. */
 static int unchanged(cl_mem m, size_t bytes, const void *host)
 {

@@ -4,6 +4,7 @@
 #define CLATTN_TEST_HARNESS_H
 
 #include <check.h>
+#include <string.h>
 
 #include "clattn.h"
 
@@ -59,5 +60,13 @@ void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned 
  * CLATTN_TEST_REQUIRE_DEVICE=1 (as in CI), where that is a failure. `needs_device` 0 runs the
  * suite once with no device at all. */
 int test_main(Suite *(*make_suite)(void), int needs_device);
+
+/* `call` fails with CLATTN_ERROR_INVALID_ARGUMENT, and the test context's message says `text`. */
+#define REFUSED(call, text)                                                                    \
+    do {                                                                                       \
+        ck_assert_int_eq((call), CLATTN_ERROR_INVALID_ARGUMENT);                               \
+        ck_assert_msg(strstr(clattn_message(test_context()), text), "message '%s' lacks '%s'", \
+                      clattn_message(test_context()), text);                                  \
+    } while (0)
 
 #endif
