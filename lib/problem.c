@@ -339,7 +339,9 @@ int64_t problem_position_offset(const clattn_problem *p)
     return p->value[CLATTN_PARAM_SEQ_KV] - p->value[CLATTN_PARAM_SEQ_Q];
 }
 
-void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi)
+/* Row i's keys [lo, hi_raw) before the last step of problem_row_range, which raises hi_raw to
+ * lo when the window misses every key. */
+static void row_bounds(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi_raw)
 {
     int64_t nk = p->value[CLATTN_PARAM_SEQ_KV];
     int64_t pos = i + problem_position_offset(p);
@@ -349,9 +351,67 @@ void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t 
     if (p->value[CLATTN_PARAM_CAUSAL] && last > pos)
         last = pos;
     *lo = first < 0 ? 0 : first > nk ? nk : first;
-    *hi = last + 1 > nk ? nk : last + 1;
+    *hi_raw = last + 1 > nk ? nk : last + 1;
+}
+
+void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi)
+{
+    row_bounds(p, i, lo, hi);
     if (*hi < *lo)
         *hi = *lo;
+}
+
+static int64_t row_span(const clattn_problem *p, int64_t i)
+{
+    int64_t lo, hi_raw;
+    row_bounds(p, i, &lo, &hi_raw);
+    return hi_raw - lo;
+}
+
+/* Sum over rows [s, e) of max(0, span), where span is linear in the row. */
+static uint64_t visible_in_segment(const clattn_problem *p, int64_t s, int64_t e)
+{
+    const int64_t first = row_span(p, s), last = row_span(p, e - 1);
+    if (first <= 0 && last <= 0)
+        return 0;
+    if (first < 0 || last < 0) { /* the span crosses 0 once: keep the rows that see keys */
+        const int64_t step = row_span(p, s + 1) - first;
+        if (step > 0)
+            s += (-first + step - 1) / step;
+        else
+            e = s + first / -step + 1;
+        return visible_in_segment(p, s, e);
+    }
+    return (uint64_t)(e - s) * (uint64_t)(first + last) / 2;
+}
+
+/* Rows' key counts change slope only where a clamp of row_bounds starts or stops to act: at
+ * the positions wl and nk + wl (first key), nk - 1 and nk - wr - 1 (last key). Between them
+ * the span is linear, and each piece is summed in closed form, so that planning a problem
+ * costs the same for 2^31 rows as for one. */
+static uint64_t visible_per_head(const clattn_problem *p)
+{
+    const int64_t nq = p->value[CLATTN_PARAM_SEQ_Q], nk = p->value[CLATTN_PARAM_SEQ_KV];
+    const int64_t wl = p->value[CLATTN_PARAM_WINDOW_LEFT], wr = p->value[CLATTN_PARAM_WINDOW_RIGHT];
+    const int64_t off = problem_position_offset(p);
+    int64_t cut[10] = {0, nq};
+    int n = 2;
+    const int64_t kinks[4] = {wl, nk + wl, nk - 1, nk - wr - 1};
+    for (int k = 0; k < 4; k++)
+        for (int64_t i = kinks[k] - off; i <= kinks[k] - off + 1; i++)
+            if (i > 0 && i < nq)
+                cut[n++] = i;
+    for (int a = 1; a < n; a++) /* insertion sort of at most ten cuts */
+        for (int b = a; b > 0 && cut[b - 1] > cut[b]; b--) {
+            const int64_t t = cut[b];
+            cut[b] = cut[b - 1];
+            cut[b - 1] = t;
+        }
+    uint64_t total = 0;
+    for (int a = 1; a < n; a++)
+        if (cut[a] > cut[a - 1])
+            total += visible_in_segment(p, cut[a - 1], cut[a]);
+    return total;
 }
 
 int problem_window_bounds_work(const clattn_problem *p)
@@ -364,13 +424,7 @@ clattn_status clattn_problem_visible_pairs(const clattn_problem *p, uint64_t *pa
 {
     if (!p || !pairs)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_visible_pairs: NULL argument");
-    uint64_t per_head = 0;
-    for (int64_t i = 0; i < p->value[CLATTN_PARAM_SEQ_Q]; i++) {
-        int64_t lo, hi;
-        problem_row_range(p, i, &lo, &hi);
-        per_head += (uint64_t)(hi - lo);
-    }
-    *pairs = per_head * (uint64_t)p->value[CLATTN_PARAM_BATCH] *
+    *pairs = visible_per_head(p) * (uint64_t)p->value[CLATTN_PARAM_BATCH] *
              (uint64_t)p->value[CLATTN_PARAM_HEADS];
     return CLATTN_SUCCESS;
 }

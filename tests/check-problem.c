@@ -161,6 +161,56 @@ START_TEST(visible_pairs)
 }
 END_TEST
 
+/* The closed-form count against the definition, pair by pair, over every mask on small
+ * shapes; and a causal problem of 2^31 - 1 rows, n (n + 1) / 2 pairs, counted at once. */
+START_TEST(visible_pairs_match_the_definition)
+{
+    static const int lefts[] = {-1, 0, 1, 3, 20}, rights[] = {-1, 0, 2, 20};
+    clattn_problem *p;
+    clattn_problem_create(&p);
+    for (int nq = 1; nq <= 12; nq++)
+        for (int nk = 1; nk <= 12; nk++)
+            for (int wl = 0; wl < 5; wl++)
+                for (int wr = 0; wr < 4; wr++)
+                    for (int causal = 0; causal <= 1; causal++)
+                        for (int align = 0; align <= 1; align++) {
+                            const clattn_align al =
+                                align ? CLATTN_ALIGN_TOP_LEFT : CLATTN_ALIGN_BOTTOM_RIGHT;
+                            clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, nq);
+                            clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, nk);
+                            clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, lefts[wl]);
+                            clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, rights[wr]);
+                            clattn_problem_set(p, CLATTN_PARAM_CAUSAL, causal);
+                            clattn_problem_set(p, CLATTN_PARAM_ALIGN, al);
+                            const int off = al == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq;
+                            uint64_t want = 0, pairs = 0;
+                            for (int i = 0; i < nq; i++)
+                                for (int j = 0; j < nk; j++) {
+                                    const int pos = i + off;
+                                    want += (!causal || j <= pos) &&
+                                            (lefts[wl] < 0 || j >= pos - lefts[wl]) &&
+                                            (rights[wr] < 0 || j <= pos + rights[wr]);
+                                }
+                            clattn_problem_visible_pairs(p, &pairs);
+                            ck_assert_msg(pairs == want,
+                                          "Nq %d Nk %d window (%d, %d) causal %d align %d: "
+                                          "%llu, not %llu",
+                                          nq, nk, lefts[wl], rights[wr], causal, (int)al,
+                                          (unsigned long long)pairs, (unsigned long long)want);
+                        }
+    const uint64_t n = 2147483647;
+    clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, (int64_t)n);
+    clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, (int64_t)n);
+    clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, -1);
+    clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, -1);
+    clattn_problem_set(p, CLATTN_PARAM_CAUSAL, 1);
+    uint64_t pairs;
+    clattn_problem_visible_pairs(p, &pairs);
+    ck_assert_uint_eq(pairs, n * (n + 1) / 2);
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 START_TEST(clone_is_independent)
 {
     clattn_problem *p, *q;
@@ -217,6 +267,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, heads_must_divide);
     tcase_add_test(tc, strides);
     tcase_add_test(tc, visible_pairs);
+    tcase_add_test(tc, visible_pairs_match_the_definition);
     tcase_add_test(tc, clone_is_independent);
     tcase_add_test(tc, version_agrees);
     tcase_add_test(tc, status_strings);
