@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call_args.h"
 #include "clattn.h"
 #include "message.h"
 #include "problem.h"
@@ -33,6 +34,15 @@ typedef struct kv_view {
     const int32_t *pages;       /* block table; NULL: contiguous */
     const void *k_new, *v_new;  /* rows appended after lens[b]; NULL: none */
 } kv_view;
+
+/* The extensions of docs/semantics.md ("Extensions"): all NULL or 0 when off. */
+typedef struct extras {
+    const float *slopes;             /* [H] or [B, H] */
+    const float *sinks;              /* [H] */
+    const void *mask;                /* f32 or f16, CLATTN_TENSOR_MASK's layout */
+    const int32_t *q_starts, *k_starts; /* [B], CLATTN_POSITIONS_PER_ENTRY */
+    int64_t q_start, k_start;        /* CLATTN_POSITIONS_PER_CALL */
+} extras;
 
 /* Entry b's number of keys, or -1 when its length is impossible (its rows are then NaN). */
 static int64_t kv_length(const clattn_problem *p, const kv_view *kv, int64_t b)
@@ -69,67 +79,142 @@ static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v,
     return is_v ? kv->v : kv->k;
 }
 
-/* docs/semantics.md, "Which keys are visible", one pair at a time, for an entry of nk keys. */
-static int visible(const clattn_problem *p, int64_t nk, int64_t i, int64_t j)
+/* docs/semantics.md, "Positions": where row i and key j of entry b (of nk keys) sit. */
+static void positions(const clattn_problem *p, const extras *x, int64_t b, int64_t nk, int64_t i,
+                      int64_t j, int64_t *pos_q, int64_t *pos_k)
 {
-    int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
-    int64_t off = problem_get(p, CLATTN_PARAM_ALIGN) == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq;
-    int64_t pos = i + off;
-    int64_t left = problem_get(p, CLATTN_PARAM_WINDOW_LEFT);
-    int64_t right = problem_get(p, CLATTN_PARAM_WINDOW_RIGHT);
-    if (problem_get(p, CLATTN_PARAM_CAUSAL) && j > pos)
+    switch (problem_get(p, CLATTN_PARAM_POSITIONS)) {
+    case CLATTN_POSITIONS_PER_CALL:
+        *pos_q = x->q_start + i;
+        *pos_k = x->k_start + j;
+        return;
+    case CLATTN_POSITIONS_PER_ENTRY:
+        *pos_q = (int64_t)x->q_starts[b] + i;
+        *pos_k = (int64_t)x->k_starts[b] + j;
+        return;
+    default: {
+        const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+        *pos_q = i + (problem_get(p, CLATTN_PARAM_ALIGN) == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq);
+        *pos_k = j;
+    }
+    }
+}
+
+/* Whether entry b's starts are possible positions (docs/semantics.md, "Positions"): when not,
+ * its rows are NaN. */
+static int starts_valid(const clattn_problem *p, const extras *x, int64_t b, int64_t nk)
+{
+    if (problem_get(p, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_PER_ENTRY)
+        return 1;
+    const int64_t last = 2147483647, qs = x->q_starts[b], ks = x->k_starts[b];
+    return qs >= 0 && ks >= 0 && qs + problem_get(p, CLATTN_PARAM_SEQ_Q) - 1 <= last &&
+           ks + nk - 1 <= last;
+}
+
+/* docs/semantics.md, "Which keys a row sees" and sink tokens, for one pair of positions. */
+static int visible(const clattn_problem *p, int64_t pos_q, int64_t pos_k)
+{
+    const int64_t left = problem_get(p, CLATTN_PARAM_WINDOW_LEFT);
+    const int64_t right = problem_get(p, CLATTN_PARAM_WINDOW_RIGHT);
+    if (problem_get(p, CLATTN_PARAM_CAUSAL) && pos_k > pos_q)
         return 0;
-    if (left >= 0 && j < pos - left)
+    if (pos_k < problem_get(p, CLATTN_PARAM_SINK_TOKENS))
+        return 1;
+    if (left >= 0 && pos_k < pos_q - left)
         return 0;
-    if (right >= 0 && j > pos + right)
+    if (right >= 0 && pos_k > pos_q + right)
         return 0;
     return 1;
 }
 
-static clattn_status attend(const clattn_problem *p, const void *q, const kv_view *kv, float *o,
-                            float *lse)
+/* The additive mask's value for (b, h, i, j), or 0 without a mask. */
+static double mask_value(const clattn_problem *p, const extras *x, int64_t b, int64_t h,
+                         int64_t i, int64_t j)
+{
+    if (!x->mask)
+        return 0;
+    int64_t s[3];
+    problem_strides(p, CLATTN_TENSOR_MASK, s);
+    const int64_t mb = problem_get(p, CLATTN_PARAM_MASK_BATCH) == 1 ? 0 : b;
+    const int64_t mh = problem_get(p, CLATTN_PARAM_MASK_HEADS) == 1 ? 0 : h;
+    const uint64_t at = element(s, mb, i, mh) + (uint64_t)j;
+    if (problem_get(p, CLATTN_PARAM_MASK) == CLATTN_MASK_F16)
+        return load(x->mask, CLATTN_DTYPE_F16, at);
+    return load(x->mask, CLATTN_DTYPE_F32, at);
+}
+
+/* docs/semantics.md, "Extensions": the score of a visible pair from its dot product. */
+static double score(const clattn_problem *p, const extras *x, double dot, int64_t b, int64_t h,
+                    int64_t pos_q, int64_t pos_k, double mask)
+{
+    double s = problem_scale(p) * dot;
+    if (p->softcap > 0)
+        s = p->softcap * tanh(s / p->softcap);
+    if (x->slopes) {
+        const int64_t H = problem_get(p, CLATTN_PARAM_HEADS);
+        const int per_entry = problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_PER_ENTRY;
+        const double slope = x->slopes[per_entry ? b * H + h : h];
+        s -= slope * (double)llabs(pos_q - pos_k);
+    }
+    return s + mask;
+}
+
+static clattn_status attend(const clattn_problem *p, const void *q, const kv_view *kv,
+                            const extras *x, float *o, float *lse)
 {
     const int64_t B = problem_get(p, CLATTN_PARAM_BATCH), H = problem_get(p, CLATTN_PARAM_HEADS);
     const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q), nk_max = problem_get(p, CLATTN_PARAM_SEQ_KV);
     const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     const int64_t group = H / problem_kv_heads(p);
     const clattn_dtype dt = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
-    const double scale = problem_scale(p);
     int64_t qs[3], os[3];
     problem_strides(p, CLATTN_TENSOR_Q, qs);
     problem_strides(p, CLATTN_TENSOR_O, os);
 
     double *s = malloc((size_t)nk_max * sizeof *s);
+    char *seen = malloc((size_t)nk_max);
     double *acc = malloc((size_t)d * sizeof *acc);
-    if (!s || !acc) {
+    if (!s || !seen || !acc) {
         free(s);
+        free(seen);
         free(acc);
         return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "clattn_reference: out of memory");
     }
     for (int64_t b = 0; b < B; b++) {
-        const int64_t n = kv_length(p, kv, b);
+        int64_t n = kv_length(p, kv, b);
+        if (n >= 0 && !starts_valid(p, x, b, n))
+            n = -1;
         for (int64_t h = 0; h < H; h++) {
             const int64_t g = h / group;
             for (int64_t i = 0; i < nq; i++) {
                 const uint64_t qrow = element(qs, b, i, h);
                 double m = -INFINITY;
                 for (int64_t j = 0; j < n; j++) {
-                    if (!visible(p, n, i, j))
+                    int64_t pos_q, pos_k;
+                    positions(p, x, b, n, i, j, &pos_q, &pos_k);
+                    const double mask = mask_value(p, x, b, h, i, j);
+                    /* a pair masked by -inf is invisible: its key is never read */
+                    seen[j] = (char)(visible(p, pos_q, pos_k) && mask != -INFINITY);
+                    if (!seen[j])
                         continue;
                     uint64_t krow;
                     const void *kbase = key_row(p, kv, 0, b, j, g, &krow);
                     double dot = kbase ? 0 : NAN;
                     for (int64_t c = 0; kbase && c < d; c++)
                         dot += load(q, dt, qrow + (uint64_t)c) * load(kbase, dt, krow + (uint64_t)c);
-                    s[j] = scale * dot;
+                    s[j] = score(p, x, dot, b, h, pos_q, pos_k, mask);
                     if (s[j] > m || isnan(s[j]))
                         m = s[j];
                 }
+                const double sink = x->sinks ? x->sinks[h] : -INFINITY;
+                if (sink > m || isnan(sink))
+                    m = sink;
                 memset(acc, 0, (size_t)d * sizeof *acc);
                 double sum = n < 0 ? NAN : 0;
-                if (m != -INFINITY) { /* a row with no visible key stays zero, LSE -inf */
+                if (m != -INFINITY) { /* a row with no visible key (and no sink) stays zero */
+                    sum += exp(sink - m); /* 0 without a sink */
                     for (int64_t j = 0; j < n; j++) {
-                        if (!visible(p, n, i, j))
+                        if (!seen[j])
                             continue;
                         const double e = exp(s[j] - m);
                         uint64_t vrow;
@@ -150,23 +235,56 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
         }
     }
     free(s);
+    free(seen);
     free(acc);
     return CLATTN_SUCCESS;
+}
+
+/* The cache arguments' rules of clattn_enqueue_kvcache, for the reference. */
+static clattn_status check_cache_args(const clattn_problem *p, const kv_view *kv, const char *who)
+{
+    if ((problem_get(p, CLATTN_PARAM_PAGE_SIZE) > 0) != (kv->pages != NULL))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "%s: a block table goes with page_size > 0, and only then", who);
+    if ((kv->k_new == NULL) != (kv->v_new == NULL) || (kv->k_new && !kv->lens))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "%s: k_new and v_new go together, with cache_seqlens", who);
+    return CLATTN_SUCCESS;
+}
+
+/* Every entry point: the problem, the tensors, then the work. */
+static clattn_status reference(const clattn_problem *p, const void *q, const kv_view *kv,
+                               const clattn_args *args, float *o, float *lse, const char *who)
+{
+    clattn_status st = clattn_problem_check(p);
+    if (st)
+        return st;
+    if (!q || !kv->k || !kv->v || !o)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "%s: NULL tensor", who);
+    if ((st = check_cache_args(p, kv, who)))
+        return st;
+    /* the entry points without args have no extension tensors: a problem that needs one
+     * is refused by name */
+    const clattn_args no_args = {0};
+    if (!args)
+        args = &no_args;
+    if ((st = call_args_check_extensions(p, args, 1, who)))
+        return st;
+#define H(a) args->slot[CLATTN_ARG_##a].host
+    const extras x = {H(ALIBI_SLOPES), H(SINKS), H(MASK), H(Q_START), H(K_START),
+                      args->q_start, args->k_start};
+#undef H
+    return attend(p, q, kv, &x, o, lse);
 }
 
 clattn_status clattn_reference(const clattn_problem *p, const void *q, const void *k,
                                const void *v, float *o, float *lse)
 {
-    clattn_status st = clattn_problem_check(p);
-    if (st)
-        return st;
-    if (!q || !k || !v || !o)
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_reference: NULL tensor");
-    if (problem_get(p, CLATTN_PARAM_PAGE_SIZE))
+    if (p && problem_get(p, CLATTN_PARAM_PAGE_SIZE))
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                     "clattn_reference: a paged problem needs clattn_reference_kvcache");
     const kv_view kv = {k, v, NULL, NULL, NULL, NULL};
-    return attend(p, q, &kv, o, lse);
+    return reference(p, q, &kv, NULL, o, lse, "clattn_reference");
 }
 
 clattn_status clattn_reference_kvcache(const clattn_problem *p, const void *q,
@@ -175,18 +293,17 @@ clattn_status clattn_reference_kvcache(const clattn_problem *p, const void *q,
                                        const void *k_new, const void *v_new, float *o,
                                        float *lse)
 {
-    clattn_status st = clattn_problem_check(p);
-    if (st)
-        return st;
-    if (!q || !k_cache || !v_cache || !o)
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_reference_kvcache: NULL tensor");
-    if ((problem_get(p, CLATTN_PARAM_PAGE_SIZE) > 0) != (block_table != NULL))
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "clattn_reference_kvcache: a block table goes with page_size > 0, and only "
-                    "then");
-    if ((k_new == NULL) != (v_new == NULL) || (k_new && !cache_seqlens))
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "clattn_reference_kvcache: k_new and v_new go together, with cache_seqlens");
     const kv_view kv = {k_cache, v_cache, cache_seqlens, block_table, k_new, v_new};
-    return attend(p, q, &kv, o, lse);
+    return reference(p, q, &kv, NULL, o, lse, "clattn_reference_kvcache");
+}
+
+clattn_status clattn_reference_args(const clattn_problem *p, const clattn_args *args, float *o,
+                                    float *lse)
+{
+    if (!args)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_reference_args: args is NULL");
+#define H(a) args->slot[CLATTN_ARG_##a].host
+    const kv_view kv = {H(K), H(V), H(CACHE_SEQLENS), H(BLOCK_TABLE), H(K_NEW), H(V_NEW)};
+    return reference(p, H(Q), &kv, args, o, lse, "clattn_reference_args");
+#undef H
 }

@@ -3,6 +3,7 @@
  * sequence (with the KV cache's append first, when asked). */
 #include <stdio.h>
 
+#include "call_args.h"
 #include "checks.h"
 #include "launch.h"
 #include "message.h"
@@ -201,4 +202,29 @@ clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, 
     size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
                             seqlens_offset, block_table_offset, k_new_offset, v_new_offset};
     return enqueue_attention(plan, queue, mems, offs, num_events, wait_list, event);
+}
+
+clattn_status clattn_enqueue_args(clattn_plan *plan, cl_command_queue queue,
+                                  const clattn_args *args, cl_uint num_events,
+                                  const cl_event *wait_list, cl_event *event)
+{
+    if (!plan)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_enqueue_args: plan is NULL");
+    if (!args)
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_enqueue_args: args is NULL");
+    clattn_status st = call_args_check_extensions(&plan->problem, args, 0, "clattn_enqueue_args");
+    if (st)
+        return fail(plan->ctx, st, "%s", clattn_message(NULL));
+#define B(a) args->slot[CLATTN_ARG_##a].buffer, args->slot[CLATTN_ARG_##a].offset
+    const int cache = problem_get(&plan->problem, CLATTN_PARAM_PAGE_SIZE) > 0 ||
+                      args->slot[CLATTN_ARG_CACHE_SEQLENS].buffer ||
+                      args->slot[CLATTN_ARG_BLOCK_TABLE].buffer ||
+                      args->slot[CLATTN_ARG_K_NEW].buffer || args->slot[CLATTN_ARG_V_NEW].buffer;
+    if (cache)
+        return clattn_enqueue_kvcache(plan, queue, B(Q), B(K), B(V), B(CACHE_SEQLENS),
+                                      B(BLOCK_TABLE), B(K_NEW), B(V_NEW), B(O), B(LSE),
+                                      num_events, wait_list, event);
+    return clattn_enqueue(plan, queue, B(Q), B(K), B(V), B(O), B(LSE), num_events, wait_list,
+                          event);
+#undef B
 }

@@ -164,6 +164,12 @@ clattn_status clattn_plan_create(clattn_context *ctx, const clattn_problem *prob
     *out = NULL;
     if (clattn_problem_check(problem))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s", clattn_message(NULL));
+    const char *extension = problem_extension_in_use(problem);
+    if (extension)
+        return fail(ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "clattn_plan_create: %s is not implemented by any device algorithm yet; the "
+                    "CPU reference computes it (clattn_reference_args)",
+                    extension);
     clattn_plan *plan = calloc(1, sizeof *plan);
     if (!plan)
         return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");

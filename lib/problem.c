@@ -29,9 +29,17 @@ static const struct {
                                 CLATTN_ALGO_AUTO},
     [CLATTN_PARAM_PAGE_SIZE] = {"page_size", 0, 256, 0},
     [CLATTN_PARAM_NUM_PAGES] = {"num_pages", 1, I32_MAX, 1},
+    [CLATTN_PARAM_ALIBI] = {"alibi", CLATTN_ALIBI_NONE, CLATTN_ALIBI_PER_ENTRY, CLATTN_ALIBI_NONE},
+    [CLATTN_PARAM_SINKS] = {"sinks", 0, 1, 0},
+    [CLATTN_PARAM_SINK_TOKENS] = {"sink_tokens", 0, I32_MAX, 0},
+    [CLATTN_PARAM_MASK] = {"mask", CLATTN_MASK_NONE, CLATTN_MASK_F16, CLATTN_MASK_NONE},
+    [CLATTN_PARAM_MASK_BATCH] = {"mask_batch", 1, I32_MAX, 1},
+    [CLATTN_PARAM_MASK_HEADS] = {"mask_heads", 1, 65536, 1},
+    [CLATTN_PARAM_POSITIONS] = {"positions", CLATTN_POSITIONS_ALIGNED,
+                                CLATTN_POSITIONS_PER_ENTRY, CLATTN_POSITIONS_ALIGNED},
 };
 
-static const char *const tensor_names[4] = {"Q", "K", "V", "O"};
+static const char *const tensor_names[TENSOR_LAST + 1] = {"Q", "K", "V", "O", "mask"};
 
 static int valid_param(clattn_param param)
 {
@@ -126,6 +134,45 @@ clattn_status clattn_problem_set_scale(clattn_problem *p, double scale)
     return CLATTN_SUCCESS;
 }
 
+clattn_status clattn_problem_set_softcap(clattn_problem *p, double cap)
+{
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_set_softcap: NULL problem");
+    /* the kernels divide by the cap and multiply by cap * log2(e) in f32 */
+    const double largest = FLT_MAX / 1.4426950408889634;
+    if (!(cap >= 0 && cap <= largest))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "softcap = %g: it must be 0 (off) or positive, finite and at most %g", cap,
+                    largest);
+    p->softcap = cap;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_problem_get_softcap(const clattn_problem *p, double *cap)
+{
+    if (!p || !cap)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_get_softcap: NULL argument");
+    *cap = p->softcap;
+    return CLATTN_SUCCESS;
+}
+
+const char *problem_extension_in_use(const clattn_problem *p)
+{
+    if (p->softcap > 0)
+        return "softcap";
+    if (p->value[CLATTN_PARAM_ALIBI] != CLATTN_ALIBI_NONE)
+        return "ALiBi";
+    if (p->value[CLATTN_PARAM_SINKS])
+        return "sinks";
+    if (p->value[CLATTN_PARAM_SINK_TOKENS])
+        return "sink tokens";
+    if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)
+        return "an additive mask";
+    if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED)
+        return "position offsets";
+    return NULL;
+}
+
 double problem_scale(const clattn_problem *p)
 {
     return p->scale_set ? p->scale : 1.0 / sqrt((double)p->value[CLATTN_PARAM_HEAD_DIM]);
@@ -141,7 +188,7 @@ clattn_status clattn_problem_get_scale(const clattn_problem *p, double *scale)
 
 static int valid_tensor(clattn_tensor t)
 {
-    return t >= CLATTN_TENSOR_Q && t <= CLATTN_TENSOR_O;
+    return t >= CLATTN_TENSOR_Q && t <= TENSOR_LAST;
 }
 
 clattn_status clattn_problem_set_strides(clattn_problem *p, clattn_tensor t, int64_t batch,
@@ -175,13 +222,15 @@ static int is_kv(clattn_tensor t)
  * cache's K and V, (pages of the pool, tokens per page, kv heads). */
 static int64_t tensor_batch(const clattn_problem *p, clattn_tensor t)
 {
+    if (t == CLATTN_TENSOR_MASK)
+        return p->value[CLATTN_PARAM_MASK_BATCH];
     return is_kv(t) && p->value[CLATTN_PARAM_PAGE_SIZE] ? p->value[CLATTN_PARAM_NUM_PAGES]
                                                         : p->value[CLATTN_PARAM_BATCH];
 }
 
 static int64_t tensor_seq(const clattn_problem *p, clattn_tensor t)
 {
-    if (!is_kv(t))
+    if (!is_kv(t)) /* the mask's "sequence" is its query rows */
         return p->value[CLATTN_PARAM_SEQ_Q];
     return p->value[CLATTN_PARAM_PAGE_SIZE] ? p->value[CLATTN_PARAM_PAGE_SIZE]
                                             : p->value[CLATTN_PARAM_SEQ_KV];
@@ -189,6 +238,8 @@ static int64_t tensor_seq(const clattn_problem *p, clattn_tensor t)
 
 static int64_t tensor_heads(const clattn_problem *p, clattn_tensor t)
 {
+    if (t == CLATTN_TENSOR_MASK)
+        return p->value[CLATTN_PARAM_MASK_HEADS];
     return is_kv(t) ? problem_kv_heads(p) : p->value[CLATTN_PARAM_HEADS];
 }
 
@@ -204,15 +255,34 @@ int64_t problem_kv_heads(const clattn_problem *p)
     return kv ? kv : p->value[CLATTN_PARAM_HEADS];
 }
 
+/* The contiguous run of one row: head_dim elements, or the mask's Nk keys. */
+static int64_t row_length(const clattn_problem *p, clattn_tensor t)
+{
+    return t == CLATTN_TENSOR_MASK ? p->value[CLATTN_PARAM_SEQ_KV] : p->value[CLATTN_PARAM_HEAD_DIM];
+}
+
+static uint64_t element_size(const clattn_problem *p, clattn_tensor t)
+{
+    if (t == CLATTN_TENSOR_MASK)
+        return p->value[CLATTN_PARAM_MASK] == CLATTN_MASK_F16 ? 2 : 4;
+    return clattn_dtype_size((clattn_dtype)p->value[CLATTN_PARAM_DTYPE]);
+}
+
 void problem_strides(const clattn_problem *p, clattn_tensor t, int64_t out[3])
 {
     if (p->strides_set[t]) {
         memcpy(out, p->strides[t], sizeof p->strides[t]);
         return;
     }
-    int64_t d = p->value[CLATTN_PARAM_HEAD_DIM];
-    out[2] = d;
-    out[1] = d * tensor_heads(p, t);
+    const int64_t row = row_length(p, t);
+    if (t == CLATTN_TENSOR_MASK) { /* [Bm, Hm, Nq, Nk] */
+        out[1] = row;
+        out[2] = row * tensor_seq(p, t);
+        out[0] = out[2] * tensor_heads(p, t);
+        return;
+    }
+    out[2] = row;
+    out[1] = row * tensor_heads(p, t);
     out[0] = out[1] * tensor_seq(p, t);
 }
 
@@ -241,7 +311,7 @@ uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t)
     uint64_t last = (uint64_t)s[0] * (uint64_t)(batch - 1);
     uint64_t terms[3] = {(uint64_t)s[1] * (uint64_t)(tensor_seq(p, t) - 1),
                          (uint64_t)s[2] * (uint64_t)(tensor_heads(p, t) - 1),
-                         (uint64_t)p->value[CLATTN_PARAM_HEAD_DIM]};
+                         (uint64_t)row_length(p, t)};
     if (s[0] && last / (uint64_t)s[0] != (uint64_t)(batch - 1))
         return 0;
     for (int i = 0; i < 3; i++) {
@@ -249,7 +319,7 @@ uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t)
             return 0;
         last += terms[i];
     }
-    uint64_t size = clattn_dtype_size((clattn_dtype)p->value[CLATTN_PARAM_DTYPE]);
+    const uint64_t size = element_size(p, t);
     if (last > UINT64_MAX / size)
         return 0;
     return last * size;
@@ -258,7 +328,7 @@ uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t)
 uint64_t problem_tensor_elements(const clattn_problem *p, clattn_tensor t)
 {
     return (uint64_t)tensor_batch(p, t) * (uint64_t)tensor_seq(p, t) *
-           (uint64_t)tensor_heads(p, t) * (uint64_t)p->value[CLATTN_PARAM_HEAD_DIM];
+           (uint64_t)tensor_heads(p, t) * (uint64_t)row_length(p, t);
 }
 
 clattn_status clattn_problem_tensor_bytes(const clattn_problem *p, clattn_tensor t,
@@ -288,7 +358,7 @@ int problem_rows_overlap(const clattn_problem *p, clattn_tensor t)
                 order[a] = order[b];
                 order[b] = tmp;
             }
-    int64_t span = p->value[CLATTN_PARAM_HEAD_DIM]; /* the contiguous row */
+    int64_t span = row_length(p, t); /* the contiguous row */
     for (int k = 0; k < 3; k++) {
         int dim = order[k];
         if (n[dim] <= 1)
@@ -310,8 +380,9 @@ clattn_status clattn_problem_check(const clattn_problem *p)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                     "heads (%lld) must be a multiple of kv_heads (%lld)", (long long)h,
                     (long long)kv);
-    for (int t = CLATTN_TENSOR_Q; t <= CLATTN_TENSOR_O; t++)
-        if (problem_tensor_span(p, (clattn_tensor)t) == 0)
+    for (int t = CLATTN_TENSOR_Q; t <= TENSOR_LAST; t++)
+        if ((t != CLATTN_TENSOR_MASK || p->value[CLATTN_PARAM_MASK]) &&
+            problem_tensor_span(p, (clattn_tensor)t) == 0)
             return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                         "%s's strides and shape span more than 2^64 bytes", tensor_names[t]);
     if (problem_rows_overlap(p, CLATTN_TENSOR_O)) {
@@ -323,6 +394,13 @@ clattn_status clattn_problem_check(const clattn_problem *p)
                     (long long)s[0], (long long)s[1], (long long)s[2],
                     (long long)p->value[CLATTN_PARAM_HEAD_DIM]);
     }
+    const int64_t mb = p->value[CLATTN_PARAM_MASK_BATCH], mh = p->value[CLATTN_PARAM_MASK_HEADS];
+    if ((mb != 1 && mb != p->value[CLATTN_PARAM_BATCH]) || (mh != 1 && mh != h))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "mask_batch = %lld and mask_heads = %lld must each be 1 (broadcast) or the "
+                    "batch (%lld) and heads (%lld)",
+                    (long long)mb, (long long)mh, (long long)p->value[CLATTN_PARAM_BATCH],
+                    (long long)h);
     uint64_t rows = (uint64_t)p->value[CLATTN_PARAM_BATCH] * (uint64_t)h *
                     (uint64_t)p->value[CLATTN_PARAM_SEQ_Q];
     if (rows > (uint64_t)1 << 40)
@@ -424,6 +502,12 @@ clattn_status clattn_problem_visible_pairs(const clattn_problem *p, uint64_t *pa
 {
     if (!p || !pairs)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_visible_pairs: NULL argument");
+    if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED ||
+        p->value[CLATTN_PARAM_SINK_TOKENS])
+        return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
+                    "clattn_problem_visible_pairs: not counted with %s",
+                    p->value[CLATTN_PARAM_SINK_TOKENS] ? "sink tokens"
+                                                       : "positions given per call or entry");
     *pairs = visible_per_head(p) * (uint64_t)p->value[CLATTN_PARAM_BATCH] *
              (uint64_t)p->value[CLATTN_PARAM_HEADS];
     return CLATTN_SUCCESS;

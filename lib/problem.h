@@ -5,14 +5,16 @@
 
 #include "clattn.h"
 
-#define PARAM_LAST CLATTN_PARAM_NUM_PAGES
+#define PARAM_LAST CLATTN_PARAM_POSITIONS
+#define TENSOR_LAST CLATTN_TENSOR_MASK
 
 struct clattn_problem {
     int64_t value[PARAM_LAST + 1]; /* indexed by clattn_param */
     double scale;
     int scale_set;
-    int64_t strides[4][3]; /* [tensor][batch, seq, head], in elements */
-    int strides_set[4];
+    double softcap; /* 0: off */
+    int64_t strides[TENSOR_LAST + 1][3]; /* [tensor][batch, seq, head], in elements */
+    int strides_set[TENSOR_LAST + 1];
 };
 
 static inline int64_t problem_get(const clattn_problem *p, clattn_param param)
@@ -30,6 +32,10 @@ int64_t problem_position_offset(const clattn_problem *p);
 /* Keys visible to query row i are [*lo, *hi); empty when *lo >= *hi. This is the host's
  * restatement of docs/semantics.md used for planning; the reference checks it pair by pair. */
 void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi);
+
+/* The name of the first extension (docs/semantics.md, "Extensions") the problem uses, or NULL
+ * when it uses none: what a device algorithm without them refuses by name. */
+const char *problem_extension_in_use(const clattn_problem *p);
 
 /* A paged KV cache: its block table's width (pages per entry), 0 when contiguous. */
 int64_t problem_pages_per_seq(const clattn_problem *p);

@@ -518,6 +518,69 @@ START_TEST(peak_is_measured)
 }
 END_TEST
 
+/* clattn_enqueue_args with the same buffers as clattn_enqueue writes the same bytes, and
+ * refuses a tensor the problem does not ask for without touching O. */
+START_TEST(enqueue_args_matches_enqueue)
+{
+    fixture f;
+    fixture_open(&f, (clattn_algorithm)_i);
+    clattn_args *args;
+    ck_assert_int_eq(clattn_args_create(&args), CLATTN_SUCCESS);
+    const clattn_arg names[5] = {CLATTN_ARG_Q, CLATTN_ARG_K, CLATTN_ARG_V, CLATTN_ARG_O,
+                                 CLATTN_ARG_LSE};
+    const cl_mem mems[5] = {f.q, f.k, f.v, f.o, f.lse};
+    for (int t = 0; t < 5; t++)
+        ck_assert_int_eq(clattn_args_set_buffer(args, names[t], mems[t], 0), CLATTN_SUCCESS);
+    ck_assert_int_eq(clattn_args_set_buffer(args, CLATTN_ARG_SINKS, f.lse, 0), CLATTN_SUCCESS);
+    REFUSED(clattn_enqueue_args(f.plan, NULL, args, 0, NULL, NULL), "sinks is given");
+    ck_assert(output_untouched(&f));
+    ck_assert_int_eq(clattn_args_set_buffer(args, CLATTN_ARG_SINKS, NULL, 0), CLATTN_SUCCESS);
+    ck_assert_int_eq(clattn_enqueue_args(f.plan, NULL, args, 0, NULL, NULL), CLATTN_SUCCESS);
+    float *by_args = malloc(f.bytes[3]), *by_enqueue = malloc(f.bytes[3]);
+    clEnqueueReadBuffer(f.queue, f.o, CL_TRUE, 0, f.bytes[3], by_args, 0, NULL, NULL);
+    ck_assert_int_eq(clattn_enqueue(f.plan, NULL, f.q, 0, f.k, 0, f.v, 0, f.o, 0, f.lse, 0, 0,
+                                    NULL, NULL),
+                     CLATTN_SUCCESS);
+    clEnqueueReadBuffer(f.queue, f.o, CL_TRUE, 0, f.bytes[3], by_enqueue, 0, NULL, NULL);
+    ck_assert_mem_eq(by_args, by_enqueue, f.bytes[3]);
+    free(by_args);
+    free(by_enqueue);
+    clattn_args_destroy(args);
+    fixture_close(&f);
+}
+END_TEST
+
+/* No device algorithm takes the extensions yet: each is refused by name, never ignored. */
+START_TEST(extensions_are_refused_by_name)
+{
+    static const struct {
+        clattn_param param;
+        int64_t value;
+        const char *name;
+    } uses[] = {
+        {CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_HEAD, "ALiBi"},
+        {CLATTN_PARAM_SINKS, 1, "sinks"},
+        {CLATTN_PARAM_SINK_TOKENS, 4, "sink tokens"},
+        {CLATTN_PARAM_MASK, CLATTN_MASK_F16, "mask"},
+        {CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_CALL, "position offsets"},
+        {CLATTN_PARAM_BATCH, 1, "softcap"},
+    };
+    for (size_t u = 0; u < sizeof uses / sizeof uses[0]; u++) {
+        attn_case c = case_default();
+        clattn_problem *p = case_problem(&c, (clattn_algorithm)_i);
+        ck_assert_int_eq(clattn_problem_set(p, uses[u].param, uses[u].value), CLATTN_SUCCESS);
+        if (!strcmp(uses[u].name, "softcap"))
+            ck_assert_int_eq(clattn_problem_set_softcap(p, 30.0), CLATTN_SUCCESS);
+        clattn_plan *plan = (clattn_plan *)1;
+        ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_ERROR_UNSUPPORTED);
+        ck_assert_ptr_null(plan);
+        ck_assert_msg(strstr(clattn_message(test_context()), uses[u].name),
+                      "message '%s' lacks '%s'", clattn_message(test_context()), uses[u].name);
+        clattn_problem_destroy(p);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("api");
@@ -541,6 +604,10 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, sub_buffers_of_one_buffer_are_compared, CLATTN_ALGO_NAIVE,
                         CLATTN_ALGO_WINDOWED + 1);
     tcase_add_loop_test(tc, enqueue_with_odd_kv_offsets, CLATTN_ALGO_TILED,
+                        CLATTN_ALGO_DECODE + 1);
+    tcase_add_loop_test(tc, enqueue_args_matches_enqueue, CLATTN_ALGO_NAIVE,
+                        CLATTN_ALGO_DECODE + 1);
+    tcase_add_loop_test(tc, extensions_are_refused_by_name, CLATTN_ALGO_AUTO,
                         CLATTN_ALGO_DECODE + 1);
     suite_add_tcase(s, tc);
     return s;
