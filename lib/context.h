@@ -18,6 +18,7 @@ struct clattn_context {
     struct tuning_table *tuning; /* tiles measured by clattn_tune, by problem class */
     char *message;
     double peak_gflops, peak_gbps; /* 0 until clattn_measure_peak ran */
+    double peak_read_gbps;         /* 0 until clattn_measure(CLATTN_PEAK_READ) ran */
 };
 
 #endif

@@ -515,6 +515,19 @@ START_TEST(peak_is_measured)
     ck_assert_int_eq(clattn_measure_peak(test_context(), &gflops, &gbps), CLATTN_SUCCESS);
     ck_assert(gflops > 0);
     ck_assert(gbps > 0);
+    /* clattn_measure gives the same cached figures, and the read bandwidth besides */
+    double fma = 0, copy = 0, read = 0;
+    ck_assert_int_eq(clattn_measure(test_context(), CLATTN_PEAK_FMA, &fma), CLATTN_SUCCESS);
+    ck_assert_int_eq(clattn_measure(test_context(), CLATTN_PEAK_COPY, &copy), CLATTN_SUCCESS);
+    ck_assert_double_eq(fma, gflops);
+    ck_assert_double_eq(copy, gbps);
+    ck_assert_int_eq(clattn_measure(test_context(), CLATTN_PEAK_READ, &read), CLATTN_SUCCESS);
+    ck_assert(read > 0);
+    double again = 0;
+    ck_assert_int_eq(clattn_measure(test_context(), CLATTN_PEAK_READ, &again), CLATTN_SUCCESS);
+    ck_assert_double_eq(again, read);
+    REFUSED(clattn_measure(test_context(), (clattn_peak)3, &again), "unknown limit");
+    REFUSED(clattn_measure(test_context(), CLATTN_PEAK_READ, NULL), "value is NULL");
 }
 END_TEST
 
