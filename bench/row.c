@@ -75,6 +75,10 @@ const char *dtype_name(clattn_dtype dtype)
     case CLATTN_DTYPE_F32: return "f32";
     case CLATTN_DTYPE_F16: return "f16";
     case CLATTN_DTYPE_BF16: return "bf16";
+    case CLATTN_DTYPE_Q8_0: return "q8_0";
+    case CLATTN_DTYPE_Q4_0: return "q4_0";
+    case CLATTN_DTYPE_FP8_E4M3: return "fp8_e4m3";
+    case CLATTN_DTYPE_FP8_E5M2: return "fp8_e5m2";
     }
     return "?";
 }

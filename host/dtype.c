@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "clattn.h"
+#include "half.h"
 #include "message.h"
+#include "quant.h"
 
 static uint32_t float_bits(float f)
 {
@@ -20,7 +22,7 @@ static float bits_float(uint32_t u)
     return f;
 }
 
-static float half_to_float(uint16_t h)
+float half_to_float(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
@@ -31,7 +33,7 @@ static float half_to_float(uint16_t h)
     return bits_float(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
-static uint16_t float_to_half(float f)
+uint16_t float_to_half(float f)
 {
     uint32_t u = float_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
@@ -67,8 +69,39 @@ size_t clattn_dtype_size(clattn_dtype dtype)
     case CLATTN_DTYPE_F32: return 4;
     case CLATTN_DTYPE_F16:
     case CLATTN_DTYPE_BF16: return 2;
+    case CLATTN_DTYPE_FP8_E4M3:
+    case CLATTN_DTYPE_FP8_E5M2: return 1;
+    case CLATTN_DTYPE_Q8_0:
+    case CLATTN_DTYPE_Q4_0: break; /* blocks: clattn_dtype_block */
     }
-    return 0; /* not a clattn_dtype, as the header promises */
+    return 0; /* a block type, or not a clattn_dtype, as the header promises */
+}
+
+clattn_status clattn_dtype_block(clattn_dtype dtype, int *values, int *bytes)
+{
+    int v = 1, b = (int)clattn_dtype_size(dtype);
+    if (dtype == CLATTN_DTYPE_Q8_0 || dtype == CLATTN_DTYPE_Q4_0) {
+        v = 32;
+        b = dtype == CLATTN_DTYPE_Q8_0 ? 34 : 18;
+    }
+    if (b == 0)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "unknown dtype %d", (int)dtype);
+    if (values)
+        *values = v;
+    if (bytes)
+        *bytes = b;
+    return CLATTN_SUCCESS;
+}
+
+/* The quantized types' share of the conversions: whole blocks only. */
+static clattn_status quant_count(clattn_dtype dtype, size_t count, const char *who)
+{
+    int values;
+    clattn_dtype_block(dtype, &values, NULL);
+    if (count % (size_t)values)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "%s: %zu values are not whole blocks of %d", who, count, values);
+    return CLATTN_SUCCESS;
 }
 
 clattn_status clattn_to_float(clattn_dtype dtype, const void *src, float *dst, size_t count)
@@ -89,6 +122,15 @@ clattn_status clattn_to_float(clattn_dtype dtype, const void *src, float *dst, s
         for (size_t i = 0; i < count; i++)
             dst[i] = bf16_to_float(s16[i]);
         return CLATTN_SUCCESS;
+    case CLATTN_DTYPE_Q8_0:
+    case CLATTN_DTYPE_Q4_0:
+    case CLATTN_DTYPE_FP8_E4M3:
+    case CLATTN_DTYPE_FP8_E5M2: {
+        const clattn_status st = quant_count(dtype, count, "clattn_to_float");
+        if (!st)
+            quant_to_float(dtype, src, dst, count);
+        return st;
+    }
     }
     return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "unknown dtype %d", (int)dtype);
 }
@@ -111,6 +153,15 @@ clattn_status clattn_from_float(clattn_dtype dtype, const float *src, void *dst,
         for (size_t i = 0; i < count; i++)
             d16[i] = float_to_bf16(src[i]);
         return CLATTN_SUCCESS;
+    case CLATTN_DTYPE_Q8_0:
+    case CLATTN_DTYPE_Q4_0:
+    case CLATTN_DTYPE_FP8_E4M3:
+    case CLATTN_DTYPE_FP8_E5M2: {
+        const clattn_status st = quant_count(dtype, count, "clattn_from_float");
+        if (!st)
+            quant_from_float(dtype, src, dst, count);
+        return st;
+    }
     }
     return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "unknown dtype %d", (int)dtype);
 }

@@ -11,6 +11,7 @@
 #include "clattn.h"
 #include "message.h"
 #include "problem.h"
+#include "quant.h"
 
 static double load(const void *base, clattn_dtype dtype, uint64_t index)
 {
@@ -34,6 +35,14 @@ typedef struct kv_view {
     const int32_t *pages;       /* block table; NULL: contiguous */
     const void *k_new, *v_new;  /* rows appended after lens[b]; NULL: none */
 } kv_view;
+
+/* Value `index` of an array of `dtype`, dequantized (without an fp8 scale). */
+static float value_of(clattn_dtype dtype, const void *base, uint64_t index)
+{
+    if (quant_is(dtype))
+        return quant_value(dtype, base, index);
+    return (float)load(base, dtype, index);
+}
 
 /* The extensions of docs/semantics.md ("Extensions"): all NULL or 0 when off. */
 typedef struct extras {
@@ -77,6 +86,35 @@ static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v,
     problem_strides(p, is_v ? CLATTN_TENSOR_V : CLATTN_TENSOR_K, s);
     *index = page_size ? element(s, page, j % page_size, g) : element(s, b, j, g);
     return is_v ? kv->v : kv->k;
+}
+
+/* Key j's K (or V) row as f32 values: dequantized and scaled from the cache, or for an
+ * appended row, as writing it to the cache made it (quantized from Q's dtype, docs/semantics.md
+ * "KV cache types"). `bytes` holds d values of any type. 0 when its page is missing. */
+static int key_values(const clattn_problem *p, const kv_view *kv, int is_v, int64_t b, int64_t j,
+                      int64_t g, float *row, void *bytes)
+{
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const clattn_dtype dt = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
+    const clattn_dtype kv_dt = problem_kv_dtype(p);
+    const int fp8 = kv_dt == CLATTN_DTYPE_FP8_E4M3 || kv_dt == CLATTN_DTYPE_FP8_E5M2;
+    const double scale = !fp8 ? 1.0 : is_v ? p->v_scale : p->k_scale;
+    uint64_t index;
+    const void *base = key_row(p, kv, is_v, b, j, g, &index);
+    if (!base)
+        return 0;
+    if (base == kv->k_new || base == kv->v_new) { /* in Q's dtype, stored as the cache's */
+        for (int64_t c = 0; c < d; c++)
+            row[c] = (float)(load(base, dt, index + (uint64_t)c) / scale);
+        clattn_from_float(kv_dt, row, bytes, (size_t)d);
+        clattn_to_float(kv_dt, bytes, row, (size_t)d);
+    } else {
+        for (int64_t c = 0; c < d; c++)
+            row[c] = value_of(kv_dt, base, index + (uint64_t)c);
+    }
+    for (int64_t c = 0; c < d; c++)
+        row[c] = (float)(row[c] * scale);
+    return 1;
 }
 
 /* docs/semantics.md, "Positions": where row i and key j of entry b (of nk keys) sit. */
@@ -174,10 +212,14 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
     double *s = malloc((size_t)nk_max * sizeof *s);
     char *seen = malloc((size_t)nk_max);
     double *acc = malloc((size_t)d * sizeof *acc);
-    if (!s || !seen || !acc) {
+    float *row = malloc((size_t)d * sizeof *row);
+    void *bytes = malloc((size_t)d * 4);
+    if (!s || !seen || !acc || !row || !bytes) {
         free(s);
         free(seen);
         free(acc);
+        free(row);
+        free(bytes);
         return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "clattn_reference: out of memory");
     }
     for (int64_t b = 0; b < B; b++) {
@@ -197,11 +239,10 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
                     seen[j] = (char)(visible(p, pos_q, pos_k) && mask != -INFINITY);
                     if (!seen[j])
                         continue;
-                    uint64_t krow;
-                    const void *kbase = key_row(p, kv, 0, b, j, g, &krow);
-                    double dot = kbase ? 0 : NAN;
-                    for (int64_t c = 0; kbase && c < d; c++)
-                        dot += load(q, dt, qrow + (uint64_t)c) * load(kbase, dt, krow + (uint64_t)c);
+                    const int present = key_values(p, kv, 0, b, j, g, row, bytes);
+                    double dot = present ? 0 : NAN;
+                    for (int64_t c = 0; present && c < d; c++)
+                        dot += load(q, dt, qrow + (uint64_t)c) * row[c];
                     s[j] = score(p, x, dot, b, h, pos_q, pos_k, mask);
                     if (s[j] > m || isnan(s[j]))
                         m = s[j];
@@ -217,11 +258,10 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
                         if (!seen[j])
                             continue;
                         const double e = exp(s[j] - m);
-                        uint64_t vrow;
-                        const void *vbase = key_row(p, kv, 1, b, j, g, &vrow);
+                        const int present = key_values(p, kv, 1, b, j, g, row, bytes);
                         sum += e;
                         for (int64_t c = 0; c < d; c++)
-                            acc[c] += e * (vbase ? load(vbase, dt, vrow + (uint64_t)c) : NAN);
+                            acc[c] += e * (present ? row[c] : NAN);
                     }
                 }
                 const uint64_t orow = element(os, b, i, h);
@@ -237,6 +277,8 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
     free(s);
     free(seen);
     free(acc);
+    free(row);
+    free(bytes);
     return CLATTN_SUCCESS;
 }
 

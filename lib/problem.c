@@ -37,6 +37,7 @@ static const struct {
     [CLATTN_PARAM_MASK_HEADS] = {"mask_heads", 1, 65536, 1},
     [CLATTN_PARAM_POSITIONS] = {"positions", CLATTN_POSITIONS_ALIGNED,
                                 CLATTN_POSITIONS_PER_ENTRY, CLATTN_POSITIONS_ALIGNED},
+    [CLATTN_PARAM_KV_DTYPE] = {"kv_dtype", -1, CLATTN_DTYPE_FP8_E5M2, -1},
 };
 
 static const char *const tensor_names[TENSOR_LAST + 1] = {"Q", "K", "V", "O", "mask"};
@@ -66,6 +67,7 @@ clattn_status clattn_problem_create(clattn_problem **out)
         return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     for (int i = CLATTN_PARAM_BATCH; i <= PARAM_LAST; i++)
         p->value[i] = params[i].initial;
+    p->k_scale = p->v_scale = 1.0;
     *out = p;
     return CLATTN_SUCCESS;
 }
@@ -156,6 +158,38 @@ clattn_status clattn_problem_get_softcap(const clattn_problem *p, double *cap)
     return CLATTN_SUCCESS;
 }
 
+clattn_status clattn_problem_set_kv_scales(clattn_problem *p, double k_scale, double v_scale)
+{
+    if (!p)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_set_kv_scales: NULL problem");
+    if (!(k_scale > 0 && k_scale <= FLT_MAX && v_scale > 0 && v_scale <= FLT_MAX))
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "kv scales %g and %g: each must be positive and finite in f32", k_scale,
+                    v_scale);
+    p->k_scale = k_scale;
+    p->v_scale = v_scale;
+    return CLATTN_SUCCESS;
+}
+
+clattn_status clattn_problem_get_kv_scales(const clattn_problem *p, double *k_scale,
+                                           double *v_scale)
+{
+    if (!p || !k_scale || !v_scale)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_get_kv_scales: NULL argument");
+    *k_scale = p->k_scale;
+    *v_scale = p->v_scale;
+    return CLATTN_SUCCESS;
+}
+
+clattn_dtype problem_kv_dtype(const clattn_problem *p)
+{
+    const int64_t kv = p->value[CLATTN_PARAM_KV_DTYPE];
+    return (clattn_dtype)(kv < 0 ? p->value[CLATTN_PARAM_DTYPE] : kv);
+}
+
+static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "fp8_e4m3",
+                                          "fp8_e5m2"};
+
 const char *problem_extension_in_use(const clattn_problem *p)
 {
     if (p->softcap > 0)
@@ -170,6 +204,13 @@ const char *problem_extension_in_use(const clattn_problem *p)
         return "an additive mask";
     if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED)
         return "position offsets";
+    if (problem_kv_dtype(p) != (clattn_dtype)p->value[CLATTN_PARAM_DTYPE]) {
+        static const char *const caches[] = {"an f32 KV cache", "an f16 KV cache",
+                                             "a bf16 KV cache", "a q8_0 KV cache",
+                                             "a q4_0 KV cache", "an fp8_e4m3 KV cache",
+                                             "an fp8_e5m2 KV cache"};
+        return caches[problem_kv_dtype(p)];
+    }
     return NULL;
 }
 
@@ -261,11 +302,16 @@ static int64_t row_length(const clattn_problem *p, clattn_tensor t)
     return t == CLATTN_TENSOR_MASK ? p->value[CLATTN_PARAM_SEQ_KV] : p->value[CLATTN_PARAM_HEAD_DIM];
 }
 
-static uint64_t element_size(const clattn_problem *p, clattn_tensor t)
+/* A tensor's storage: `values` values take `bytes` bytes (32 and 34 for a q8_0 block). */
+static void storage(const clattn_problem *p, clattn_tensor t, int *values, int *bytes)
 {
+    *values = 1;
     if (t == CLATTN_TENSOR_MASK)
-        return p->value[CLATTN_PARAM_MASK] == CLATTN_MASK_F16 ? 2 : 4;
-    return clattn_dtype_size((clattn_dtype)p->value[CLATTN_PARAM_DTYPE]);
+        *bytes = p->value[CLATTN_PARAM_MASK] == CLATTN_MASK_F16 ? 2 : 4;
+    else if (is_kv(t))
+        clattn_dtype_block(problem_kv_dtype(p), values, bytes);
+    else
+        *bytes = (int)clattn_dtype_size((clattn_dtype)p->value[CLATTN_PARAM_DTYPE]);
 }
 
 void problem_strides(const clattn_problem *p, clattn_tensor t, int64_t out[3])
@@ -319,10 +365,12 @@ uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t)
             return 0;
         last += terms[i];
     }
-    const uint64_t size = element_size(p, t);
-    if (last > UINT64_MAX / size)
+    int values, bytes;
+    storage(p, t, &values, &bytes);
+    last = (last + (uint64_t)values - 1) / (uint64_t)values; /* whole blocks */
+    if (last > UINT64_MAX / (uint64_t)bytes)
         return 0;
-    return last * size;
+    return last * (uint64_t)bytes;
 }
 
 uint64_t problem_tensor_elements(const clattn_problem *p, clattn_tensor t)
@@ -393,6 +441,27 @@ clattn_status clattn_problem_check(const clattn_problem *p)
                     "%lld overlap",
                     (long long)s[0], (long long)s[1], (long long)s[2],
                     (long long)p->value[CLATTN_PARAM_HEAD_DIM]);
+    }
+    const clattn_dtype kv_dtype = problem_kv_dtype(p);
+    int block;
+    clattn_dtype_block(kv_dtype, &block, NULL);
+    if (block > 1) {
+        const int64_t d = p->value[CLATTN_PARAM_HEAD_DIM];
+        if (d % block)
+            return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
+                        "a %s KV cache needs head_dim a multiple of %d (its blocks run along "
+                        "head_dim); head_dim = %lld",
+                        dtype_names[kv_dtype], block, (long long)d);
+        for (int t = CLATTN_TENSOR_K; t <= CLATTN_TENSOR_V; t++) {
+            int64_t st[3];
+            problem_strides(p, (clattn_tensor)t, st);
+            if (st[0] % block || st[1] % block || st[2] % block)
+                return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                            "%s strides (%lld, %lld, %lld) of a %s cache must be multiples of "
+                            "%d values: whole blocks",
+                            tensor_names[t], (long long)st[0], (long long)st[1],
+                            (long long)st[2], dtype_names[kv_dtype], block);
+        }
     }
     const int64_t mb = p->value[CLATTN_PARAM_MASK_BATCH], mh = p->value[CLATTN_PARAM_MASK_HEADS];
     if ((mb != 1 && mb != p->value[CLATTN_PARAM_BATCH]) || (mh != 1 && mh != h))

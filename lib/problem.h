@@ -5,7 +5,7 @@
 
 #include "clattn.h"
 
-#define PARAM_LAST CLATTN_PARAM_POSITIONS
+#define PARAM_LAST CLATTN_PARAM_KV_DTYPE
 #define TENSOR_LAST CLATTN_TENSOR_MASK
 
 struct clattn_problem {
@@ -13,6 +13,7 @@ struct clattn_problem {
     double scale;
     int scale_set;
     double softcap; /* 0: off */
+    double k_scale, v_scale; /* of an fp8 cache */
     int64_t strides[TENSOR_LAST + 1][3]; /* [tensor][batch, seq, head], in elements */
     int strides_set[TENSOR_LAST + 1];
 };
@@ -23,6 +24,8 @@ static inline int64_t problem_get(const clattn_problem *p, clattn_param param)
 }
 
 int64_t problem_kv_heads(const clattn_problem *p);
+/* The dtype K and V are stored in (CLATTN_PARAM_KV_DTYPE, or Q's when -1). */
+clattn_dtype problem_kv_dtype(const clattn_problem *p);
 double problem_scale(const clattn_problem *p);
 void problem_strides(const clattn_problem *p, clattn_tensor t, int64_t out[3]);
 
