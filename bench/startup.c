@@ -1,5 +1,3 @@
-#include "startup.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,10 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "device_info.h"
-#include "diag.h"
-#include "shape.h"
 
+#include "bench.h"
+
+/* ---- from startup.c ---- */
 #define STARTUP_SEQ 1024
 
 /* What makes a start cold besides clattn's empty cache: the drivers' own caches of compiled
