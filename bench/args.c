@@ -417,7 +417,7 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
         return parse_size(f->name, value, 1, MAX_CACHE_LEN, &opt->tokens, err, errlen);
     case FLAG_PROMPT:
         return parse_size(f->name, value, 0, MAX_CACHE_LEN, &opt->prompt, err, errlen);
-    case FLAG_PAGE_SIZE: /* the library judges the size itself (shape.c) */
+    case FLAG_PAGE_SIZE: /* the library judges the size itself (run.c) */
         if (parse_size(f->name, value, 1, INT64_MAX, &opt->page_size, err, errlen))
             return fail(err, errlen, f->name, value,
                         "a positive integer (leave --page-size out for a contiguous cache)");

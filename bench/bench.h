@@ -1,7 +1,7 @@
 /* attn-bench's internal interfaces, one section per file. The files form layers: each calls
  * only the files of the sections above its own (session.c calls none), so no two files call
- * each other. The command line (args.h) is apart, with no call into any of them, so that a
- * fuzz target can link it alone. */
+ * each other; main.c, the flow, calls them all and has no section here. The command line
+ * (args.h) is apart, with no call into any of them, so that a fuzz target can link it alone. */
 #ifndef ATTN_BENCH_H
 #define ATTN_BENCH_H
 
@@ -15,10 +15,8 @@
 
 /* ==== session.c ==== */
 
-/* -- diag.h -- */
 /* attn-bench's exit codes and the one place that words a failure on stderr. Every helper
  * prints one line and returns the exit code, so callers write `return fail_cl(...)`. */
-
 
 enum bench_exit {
     BENCH_EXIT_OK = 0,
@@ -43,15 +41,11 @@ int fail_host_memory(void);
 /* A usage error; prints the hint to --help too. Returns BENCH_EXIT_USAGE. */
 int fail_usage(const char *message);
 
-
-/* -- clock.h -- */
 /* Which clock attn-bench's times are read from. The device's own time of the work (OpenCL
  * profiling events) is the better figure, with no host or driver overhead in it, but some
  * implementations return profiling timestamps that do not time the work (rusticl in Mesa 22
  * reports nanoseconds for runs that take milliseconds). There the wall clock around enqueue
  * and clFinish is the only honest figure, and every column reads it. */
-
-
 
 enum bench_clock {
     BENCH_CLOCK_DEVICE = 0, /* OpenCL profiling events */
@@ -78,10 +72,7 @@ int clock_device_plausible(double device_ms, double wall_ms);
 int clock_choose(cl_context context, cl_command_queue queue, size_t bytes,
                  enum bench_clock *clock, char *reason, size_t reason_len);
 
-
-/* -- format.h -- */
 /* Small text formatting shared by the reports. */
-
 
 /* Enough for any 64-bit byte count with its unit. */
 #define FORMAT_BYTES_LEN 32
@@ -95,12 +86,9 @@ const char *format_bytes(char buf[FORMAT_BYTES_LEN], uint64_t bytes);
 /* "2026-11-23T14:05:09Z": `when` in UTC, ISO 8601, as the reports give a run's start. */
 const char *format_timestamp(char buf[FORMAT_TIMESTAMP_LEN], time_t when);
 
-
-/* -- device_info.h -- */
 /* What attn-bench reports about a device: the OpenCL queries behind --list-devices, the
  * table's header block and the JSON "device" object. These are the device's own figures;
  * CLATTN_DEVICE_LIMITS changes what the library plans for, not what the device reports. */
-
 
 struct device_info {
     char *name, *platform, *driver; /* allocated: no length limit */
@@ -122,12 +110,8 @@ void device_info_free(struct device_info *info);
 /* "CPU", "GPU", "accelerator", "custom" or "other". */
 const char *device_type_name(cl_device_type type);
 
-
-/* -- row.h -- */
 /* One measured row (one algorithm on one problem, or one step of decode mode) and the list
  * the reports read. */
-
-
 
 struct bench_stage {
     const char *name; /* the library's static stage name */
@@ -142,7 +126,7 @@ enum row_kind {
 };
 
 /* A decode step. seq_q is 1 and seq_kv the longest sequence's keys after this step's append;
- * flops and bytes are decode_model.h's, over the whole batch. Figures that were not measured
+ * flops and bytes are decode.c's models, over the whole batch. Figures that were not measured
  * are NaN (null in the reports). */
 struct bench_decode_fields {
     int64_t step;        /* ROW_DECODE_STEP: the token generated, 1..--tokens */
@@ -153,7 +137,7 @@ struct bench_decode_fields {
     int cache_resident;   /* the bytes the step reads fit CL_DEVICE_GLOBAL_MEM_CACHE_SIZE */
     double tokens_per_s; /* batch / median wall clock of the step */
     /* ROW_DECODE_STEP: without a cache, this step's causal prefill of every sequence's prefix
-     * (tiled), and both costs summed over steps 1..step (decode_model.h) */
+     * (tiled), and both costs summed over steps 1..step (decode.c's models) */
     double off_ms;
     double off_flops;
     double cum_on_ms, cum_off_ms;
@@ -179,7 +163,7 @@ struct bench_row {
     double ms_max;   /* slowest run */
     double ms_wall;  /* median wall clock of enqueue + clFinish */
     double build_ms; /* clattn_plan_create, kernel builds included */
-    uint64_t flops, bytes; /* traffic.c's models */
+    uint64_t flops, bytes; /* traffic_model's */
     int64_t scratch_bytes;
     /* --check */
     int checked, passed;
@@ -213,15 +197,12 @@ const char *algo_name(clattn_algorithm algo);
 const char *dtype_name(clattn_dtype dtype);
 const char *align_name(clattn_align align);
 
-
-/* -- traffic.h -- */
 /* The FLOP and global-memory traffic models, and the rates derived from them (documented in
  * attn-bench.1, MODELS).
  *   FLOPs = 4 * d * visible (query, key) pairs: masked work is not credited.
  *   bytes (tiled, windowed) = Q + K + V read once + O written once + LSE (f32) written once.
  *   bytes (naive) = that + 6 * B * H * Nq * Nk * 4: the f32 score matrix written by QK^T,
  *   read and written by scale+mask, read and written by softmax, read by PV. */
-
 
 /* The device's measured peak (clattn_measure_peak), or measured = 0 with --no-peak. */
 struct bench_peak {
@@ -241,13 +222,9 @@ double row_flop_per_byte(const struct bench_row *row);
  * GB/s against the measured bandwidth instead.) */
 double row_peak_fraction(const struct bench_row *row, const struct bench_peak *peak);
 
-
-/* -- session.h -- */
 /* What one attn-bench invocation holds while it runs: the options, the device, its peak, the
  * clock its times are read from and the rows measured so far; and the one check of every
  * allocation attn-bench makes against the memory the device and the host have. */
-
-
 
 struct bench_session {
     const struct bench_options *opt;
@@ -263,9 +240,6 @@ struct bench_session {
     struct bench_rows rows;
     int other_check_failed; /* a --check outside the rows failed (decode's cache contents) */
 };
-
-/* Appends a measured row and prints it in the table. Returns 0 or an exit code. */
-int session_add_row(struct bench_session *s, const struct bench_row *row);
 
 /* Whether any row ran --check and failed it, or another check did. */
 int session_any_check_failed(const struct bench_session *s);
@@ -296,13 +270,10 @@ int session_memory_fits(const struct bench_session *s, const struct memory_need 
 /* session_memory_fits, refusing with the reason on stderr. Returns 0 or BENCH_EXIT_RUNTIME. */
 int session_check_memory(const struct bench_session *s, const struct memory_need *need);
 
-
-/* -- progress.h -- */
 /* A progress line on stderr such as "[7/28] tiled causal seq 4096...": rewritten in place when
  * stderr is a terminal; otherwise (a log, a pipe) printed as lines of their own, at most one a
  * second, so that a long run shows it is alive without flooding the log. None at all when a
  * report goes to standard output (--json - and the like): that caller reads stdout alone. */
-
 
 struct progress {
     int enabled, in_place, width;
@@ -320,13 +291,10 @@ void progress_show(struct progress *p, const char *format, ...);
 /* Erases the line in place, so that what the table prints next starts clean. */
 void progress_clear(struct progress *p);
 
-
 /* ==== run.c ==== */
 
-/* -- shape.h -- */
 /* The problems attn-bench runs: the command line's single problem and the sweep's, and their
  * shape copied into a row. The library is the judge of what is valid. */
-
 
 /* The sweep's lengths: SWEEP_FIRST_SEQ to SWEEP_LAST_SEQ, doubling; naive up to
  * SWEEP_NAIVE_LAST_SEQ, where its score matrix (512 MiB) has made the point of what tiling
@@ -365,15 +333,9 @@ int shape_for_prefill(const clattn_problem *decode, int64_t seq, clattn_problem 
 int shape_with_algorithm(const clattn_problem *problem, clattn_algorithm algo,
                          clattn_problem **out);
 
-/* Copies the problem's shape, mask and dtype into the row. */
-int shape_to_row(const clattn_problem *problem, struct bench_row *row);
-
-
-/* -- inputs.h -- */
 /* The data of one problem shape: deterministic Q, K, V on the host and on the device, the O
  * and LSE buffers every algorithm writes, and the CPU reference, computed at most once per
  * mask since it is slow (scalar f64, one thread). */
-
 
 enum { INPUT_Q, INPUT_K, INPUT_V, OUTPUT_O, OUTPUT_LSE, INPUT_BUFFERS };
 
@@ -412,23 +374,8 @@ int inputs_create(struct bench_session *s, const clattn_problem *shape,
                   struct bench_inputs **out);
 void inputs_destroy(struct bench_inputs *in);
 
-/* Sets every bit of O and LSE (NaN in every dtype), so that output an algorithm leaves
- * unwritten fails the check instead of passing with the previous algorithm's values. */
-int inputs_poison_outputs(struct bench_inputs *in, cl_command_queue queue);
-
-/* Reads O and LSE back into host[OUTPUT_O] and host[OUTPUT_LSE]. */
-int inputs_read_outputs(struct bench_inputs *in, cl_command_queue queue);
-
-/* The reference O (f32, O's layout) and LSE of `problem`, which must have the inputs' shape;
- * computed only when the mask differs from the last one asked for. */
-int inputs_reference(struct bench_inputs *in, const clattn_problem *problem, const float **o,
-                     const float **lse);
-
-
-/* -- run.h -- */
 /* One algorithm on one problem: the plan (its creation timed), warm-up runs, timed runs,
  * per-stage device times and the check against the reference. */
-
 
 /* Creates the plan of `problem` run by `algo` and times its creation (kernel builds
  * included) into *build_ms. With `allow_device_oom`, a problem the device cannot hold is no
@@ -466,10 +413,7 @@ int run_measure(struct bench_session *s, struct bench_inputs *in, const clattn_p
                 clattn_algorithm requested, clattn_plan *plan, double build_ms,
                 struct bench_row *row);
 
-
-/* -- save.h -- */
 /* --save DIR: the single problem's inputs and the first algorithm's outputs as .npy files. */
-
 
 /* Creates DIR when missing. Returns 0 or an exit code after printing why. */
 int save_prepare(const char *dir);
@@ -479,26 +423,10 @@ int save_prepare(const char *dir);
  * run described by `row`. Returns 0 or an exit code after printing why. */
 int save_npy_files(const char *dir, const struct bench_inputs *in, const struct bench_row *row);
 
-
-/* -- npy.h -- */
-/* NumPy .npy files, format version 1.0: the magic, a header dict padded with spaces to a
- * multiple of 64 bytes and ended by a newline, then the raw C-order data. */
-
-
-/* Writes `bytes` of `data` as an array of `ndim` dimensions, of element type `kind` in NumPy's
- * notation without the byte order ("f4", "f2"; the host's order is written). Returns 0, or -1
- * with errno set. */
-int npy_write(const char *path, const char *kind, const int64_t *shape, int ndim,
-              const void *data, size_t bytes);
-
-
 /* ==== report.c ==== */
 
-/* -- report.h -- */
 /* The reports: the table on stdout (row by row as they are measured), and the JSON, CSV and
  * SVG files written at the end. */
-
-
 
 /* The header block (device, peak, problem, timing settings) and the column titles. */
 void table_print_header(FILE *out, const struct bench_session *s);
@@ -506,52 +434,26 @@ void table_print_header(FILE *out, const struct bench_session *s);
 void table_print_device(FILE *out, const struct bench_session *s);
 /* For the header's timing line: "ms = device time (...)", or the wall clock and why. */
 void table_print_clock(FILE *out, const struct bench_session *s);
-/* Row `index` of the session, with its stages under it when --profile; decode mode's rows
- * are decode_table_print_row's. */
-void table_print_row(FILE *out, const struct bench_session *s, size_t index);
-/* The row's --profile stages, one line each. */
-void table_print_stages(FILE *out, const struct bench_row *row);
-/* A row of decode mode's tables (decode_report.c). */
-void decode_table_print_row(FILE *out, const struct bench_session *s, size_t index);
+/* Appends a measured row to the session and prints it in the table, with its --profile
+ * stages under it. Returns 0 or an exit code. */
+int session_add_row(struct bench_session *s, const struct bench_row *row);
 /* A line about a row that was not measured. */
 void table_print_note(FILE *out, const char *text);
 
 /* Each returns 0, or -1 when writing failed (errno set). */
 int json_write(FILE *out, const struct bench_session *s);
 int csv_write(FILE *out, const struct bench_session *s);
+
+/* ==== plot.c ==== */
+
+/* --plot: the latency and throughput of every row over the sequence length, as a standalone
+ * SVG. Returns 0, or -1 when writing failed (errno set). */
 int plot_svg_write(FILE *out, const struct bench_session *s);
-
-
-/* -- row_fields.h -- */
-/* The fields of a row as the machine-readable reports name them, in one order, so that the
- * JSON and the CSV cannot drift apart. */
-
-
-enum field_kind { FIELD_TEXT, FIELD_INTEGER, FIELD_NUMBER, FIELD_BOOL, FIELD_NULL };
-
-struct field {
-    const char *name;
-    enum field_kind kind;
-    const char *text;
-    long long integer; /* also the value of a FIELD_BOOL */
-    double number;     /* may be non-finite: the writers print it as null / empty */
-};
-
-#define ROW_FIELDS_MAX 56
-
-/* Fills `fields` with the row's fields and returns how many; the check fields are there only
- * when the row was checked, the decode fields only in the rows of decode mode. */
-size_t row_fields(const struct bench_row *row, const struct bench_peak *peak,
-                  struct field fields[ROW_FIELDS_MAX]);
-
 
 /* ==== kv_cache.c ==== */
 
-/* -- decode_layout.h -- */
 /* Where decode mode's sequences start and end, and the cache that holds them: computed from
  * the options alone, before any device is opened. */
-
-
 
 struct decode_layout {
     int64_t batch;
@@ -573,21 +475,15 @@ void decode_layout_for_compare(const struct bench_options *opt, struct decode_la
 /* Keys sequence `b` holds before step 1. */
 int64_t decode_layout_start(const struct decode_layout *layout, int64_t b);
 
-/* Pages sequence `b` reaches by its last step (paged layouts). */
-int64_t decode_layout_pages(const struct decode_layout *layout, int64_t b);
-
 /* The longest sequence's keys after step `step`'s append (steps count from 1). */
 int64_t decode_layout_longest(const struct decode_layout *layout, int64_t step);
 
-
-/* -- kv_cache.h -- */
 /* Decode mode's KV cache on the device, as an inference engine keeps it: K and V allocated
  * once for every sequence's last step (contiguous [B, capacity, Hkv, d], or a pool of pages
  * named by a shuffled block table), cache_seqlens, and each step's Q, k_new and v_new. Those
  * come from a ring of KV_RING_STEPS random sets, so that consecutive steps append different
  * rows. With a mirror (--check), a host copy of K and V follows every append, and a step's
  * output can be compared with clattn_reference_kvcache. */
-
 
 struct kv_cache;
 
@@ -644,68 +540,34 @@ void kv_cache_mirror_step(struct kv_cache *cache);
  * appended where it belongs, nothing else touched). Returns 0 or an exit code. */
 int kv_cache_check_contents(struct kv_cache *cache, cl_command_queue queue, int *same);
 
-
 /* ==== sweep.c ==== */
 
-/* -- sweep.h -- */
-/* The standard sweep (shape.h): seq 512..8192, naive up to 4096, batch 1, heads 8, head_dim 64,
- * f32, causal and not; naive, tiled and auto on the full mask, windowed with the window
- * (256, 0). With --full, naive at every length, and on (doubling) past 8192 while the naive
- * path fits in one pass. */
-
+/* The standard sweep (SWEEP_* above): seq 512..8192, naive up to 4096, batch 1, heads 8,
+ * head_dim 64, f32, causal and not; naive, tiled and auto on the full mask, windowed with the
+ * window (256, 0). With --full, naive at every length, and on (doubling) past 8192 while the
+ * naive path fits in one pass. */
 
 /* Runs the sweep for the algorithms of --algo, adding rows to the session. Returns 0 or an
  * exit code after printing why. */
 int sweep_run(struct bench_session *s);
 
-
-/* -- single.h -- */
 /* The single problem given by shape flags, run by each algorithm of --algo. */
-
 
 /* Runs `problem` (from shape_from_options) and, with --save, writes the .npy files. Returns 0
  * or an exit code after printing why. */
 int single_run(struct bench_session *s, const clattn_problem *problem);
 
-
 /* ==== decode.c ==== */
 
-/* -- decode_model.h -- */
-/* Decode mode's models (attn-bench.1, DECODE MODE), per sequence, at L keys: this step's own
- * token included, every key visible to the step's one query row.
- *   decode step:  FLOPs = 4 * H * d * L         (QK^T and PV, one query row per head)
- *                 bytes = 2 * L * Hkv * d * size (K and V of every visible key read once)
- *   without a cache the step recomputes attention over its whole prefix, a causal prefill:
- *                 FLOPs = 4 * H * d * L (L + 1) / 2
- * and the sums over steps that compare the two ("cumulative work"). Figures are doubles:
- * the sums outgrow 64-bit integers long before the caches outgrow memory. */
-
-
-struct decode_dims {
-    int64_t heads, kv_heads, head_dim;
-    size_t elem_size; /* bytes of one element in the storage dtype */
-};
-
-double decode_step_flops(const struct decode_dims *m, int64_t keys);
-double decode_step_bytes(const struct decode_dims *m, int64_t keys);
-double prefill_flops(const struct decode_dims *m, int64_t keys);
-
-/* The exact sums over steps 1..steps of a sequence that held `start` keys before step 1 (so
- * step t attends to start + t keys): of decode_step_flops, and of prefill_flops. */
-double decode_sum_step_flops(const struct decode_dims *m, int64_t start, int64_t steps);
-double decode_sum_prefill_flops(const struct decode_dims *m, int64_t start, int64_t steps);
-
-/* The sum over steps steps[0]..steps[last] of a cost measured at those steps only (steps[0]
- * the first, increasing): the trapezoid rule between samples, plus half of the two ends, so
- * that it is exact for a cost linear in the step and when every step is sampled. */
-double decode_sum_sampled(const int64_t *steps, const double *values, size_t last);
-
-
-/* -- decode.h -- */
 /* Decode mode: --decode (a generation loop against a growing KV cache, and what the same
  * tokens would cost without the cache) and --decode-compare (one step, decode against
  * tiled). */
 
+/* The per-sequence sizes decode mode's models count in. */
+struct decode_dims {
+    int64_t heads, kv_heads, head_dim;
+    size_t elem_size; /* bytes of one element in the storage dtype */
+};
 
 /* What both variants run: the sequences and their cache, and the problem planned for it. */
 struct decode_job {
@@ -724,107 +586,10 @@ void decode_job_free(struct decode_job *job);
  * tables. Returns 0 or an exit code after printing why. */
 int decode_run(struct bench_session *s, const struct decode_job *job);
 
-/* A plan for the job's final capacity, made once: every step runs it, cache_seqlens telling
- * it how long each sequence is by then. */
-struct decode_plan {
-    clattn_plan *plan;
-    clattn_algorithm requested, algo; /* as --algo asked; as the plan chose */
-    int64_t splits, scratch_bytes;
-    double build_ms; /* clattn_plan_create, kernel builds included */
-};
-
-/* Plans the job with `requested`. Returns 0 or an exit code after printing why. */
-int decode_plan_create(struct bench_session *s, const struct decode_job *job,
-                       clattn_algorithm requested, struct decode_plan *out);
-
-/* Sets a decode row's shape, models and plan fields for step `step`, and whether what the step
- * reads fits the session's device's last-level cache (kind and the measurements are the
- * caller's). */
-void decode_row_fill(const struct bench_session *s, const struct decode_job *job,
-                     const struct decode_plan *plan, uint64_t cache_bytes, int64_t step,
-                     struct bench_row *row);
-
-
-/* -- decode_off.h -- */
-/* Decode mode's "cache off": without a KV cache, every step recomputes attention over each
- * sequence's whole prefix, which is a causal prefill of its L tokens (seq_q = seq_kv = L, the
- * tiled algorithm). */
-
-
-/* The longest prefill run measured, in device milliseconds: the prefill is quadratic, and
- * timing it at every length a long --decode reaches would take far longer than the loop. */
-#define DECODE_OFF_BUDGET_MS 1000.0
-
-/* Times the prefill of one sequence of each of `lengths` tokens (distinct, increasing), with
- * the heads, head_dim and dtype of `decode`: ms[i] is the median device time of --iters runs
- * after --warmup. Stops before a length whose run is predicted, from the last one measured by
- * L^2 growth, to take more than DECODE_OFF_BUDGET_MS, or that the device or the host memory
- * cannot hold: ms[i] is NaN from there on. Returns 0 or an exit code after printing why. */
-int decode_off_measure(struct bench_session *s, const clattn_problem *decode,
-                       const int64_t *lengths, size_t count, double *ms);
-
-
-/* -- decode_compare.h -- */
-/* --decode-compare: one decode step at --seq-kv keys, by the decode algorithm (split-KV) and by
- * tiled with seq_q = 1, on the same cache. */
-
-
-/* Plans both, times the step with each (--warmup, --iters; checked with --check), adds a row
- * for each and prints the speed-up. Returns 0 or an exit code after printing why. */
-int decode_compare_run(struct bench_session *s, const struct decode_job *job);
-
-
-/* -- decode_loop.h -- */
-/* --decode: a model's generation loop against a growing KV cache, and the same tokens without
- * one. */
-
-
-/* Plans once for the final capacity, then runs steps 1..--tokens, each appending one token
- * per sequence and attending to the whole cache. Sampled steps (1, the powers of two and
- * every eighth of the way) are repeated and reported as rows (checked with --check); then
- * the cache-off prefills are timed at the same steps and the rows get the cumulative
- * comparison. Returns 0 or an exit code after printing why. */
-int decode_loop_run(struct bench_session *s, const struct decode_job *job);
-
-
-/* -- decode_report.h -- */
-/* Decode mode's tables (the session's table stream): a header block, the rows as they are measured
- * (decode_table_print_row in report.h), and the summaries. */
-
-
-
-/* --decode: the device, the sequences, the cache, the plan, how a step is timed, and the
- * column titles of the steps' table. */
-void decode_print_loop_header(FILE *out, const struct bench_session *s,
-                              const struct decode_job *job, const struct decode_plan *plan,
-                              uint64_t cache_bytes);
-
-/* The whole loop: every step once (sampled steps by their median). */
-void decode_print_loop_total(FILE *out, const struct bench_session *s,
-                             const struct decode_layout *layout, double ms, double wall_ms);
-
-/* --check: whether the device's cache equals the host's copy after the last step. */
-void decode_print_contents_check(FILE *out, int same);
-
-/* The cache-off table of rows[first..first+count) and the cumulative ratios. */
-void decode_print_off(FILE *out, const struct bench_session *s, const struct decode_job *job,
-                      size_t first, size_t count);
-
-/* --decode-compare: the device, the step, the cache, how it is timed, the column titles. */
-void decode_print_compare_header(FILE *out, const struct bench_session *s,
-                                 const struct decode_job *job, uint64_t cache_bytes);
-
-/* The speed-up of decode over tiled. */
-void decode_print_compare_result(FILE *out, const struct bench_session *s,
-                                 const struct bench_row *decode, const struct bench_row *tiled);
-
-
 /* ==== startup.c ==== */
 
-/* -- startup.h -- */
 /* attn-bench --startup: how long a new process takes to its first attention, with the disk
  * cache of compiled kernels empty (cold) and filled (warm). */
-
 
 /* --startup: runs this executable again as --startup-child, --iters times cold (a new, empty
  * CLATTN_CACHE_DIR and the drivers' own kernel caches off) and each time warm right after
@@ -836,28 +601,5 @@ int startup_run(const struct bench_options *opt);
  * heads, head_dim 64, f32) once through clattn_run_host, and writes the CLOCK_MONOTONIC time
  * at which it completed, then the device's name, as one line on stdout. */
 int startup_child(const struct bench_options *opt);
-
-
-/* ==== main.c ==== */
-
-/* -- device_list.h -- */
-/* attn-bench --list-devices. */
-
-
-/* One line per device of clattn's flat list. Returns an exit code: BENCH_EXIT_RUNTIME when no
- * device exists or a query failed (after listing the others). */
-int device_list_print(FILE *out);
-
-
-/* -- tune.h -- */
-/* attn-bench --tune: measures the fused kernels' candidate tiles on the device
- * (clattn_tune) and saves the winners in the per-device tuning file that later runs read. */
-
-
-/* Tunes `problem` (a single problem from shape flags), or, when it is NULL, the classes of the
- * standard sweep: head_dim 64 and 128 tiled, and head_dim 64 windowed (256,0). Prints each
- * report. Returns 0 or an exit code after printing why. */
-int tune_run(struct bench_session *s, const clattn_problem *problem);
-
 
 #endif

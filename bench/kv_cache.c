@@ -1,14 +1,37 @@
+/* Decode mode's KV cache on the device, as an inference engine keeps it, and the layout of
+ * the sequences it holds (bench.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "bench.h"
 
-/* ---- from decode_layout.c ---- */
+/* ---- Where decode mode's sequences start and end, and the cache that holds them: computed
+ * from the options alone, before any device is opened. */
+
 static int64_t pages_for(int64_t keys, int64_t page_size)
 {
     return (keys + page_size - 1) / page_size;
+}
+
+int64_t decode_layout_start(const struct decode_layout *l, int64_t b)
+{
+    return l->ragged ? l->ragged[b] : l->prompt;
+}
+
+/* Pages sequence `b` reaches by its last step (paged layouts). */
+static int64_t decode_layout_pages(const struct decode_layout *l, int64_t b)
+{
+    return pages_for(decode_layout_start(l, b) + l->tokens, l->page_size);
+}
+
+int64_t decode_layout_longest(const struct decode_layout *l, int64_t step)
+{
+    int64_t longest = l->prompt; /* 0 when ragged */
+    for (int64_t b = 0; l->ragged && b < l->batch; b++)
+        if (l->ragged[b] > longest)
+            longest = l->ragged[b];
+    return longest + step;
 }
 
 static void finish(struct decode_layout *l)
@@ -44,26 +67,8 @@ void decode_layout_for_compare(const struct bench_options *opt, struct decode_la
     finish(l);
 }
 
-int64_t decode_layout_start(const struct decode_layout *l, int64_t b)
-{
-    return l->ragged ? l->ragged[b] : l->prompt;
-}
+/* ---- The cache on the device */
 
-int64_t decode_layout_pages(const struct decode_layout *l, int64_t b)
-{
-    return pages_for(decode_layout_start(l, b) + l->tokens, l->page_size);
-}
-
-int64_t decode_layout_longest(const struct decode_layout *l, int64_t step)
-{
-    int64_t longest = l->prompt; /* 0 when ragged */
-    for (int64_t b = 0; l->ragged && b < l->batch; b++)
-        if (l->ragged[b] > longest)
-            longest = l->ragged[b];
-    return longest + step;
-}
-
-/* ---- from kv_cache.c ---- */
 /* Distinct Q, k_new and v_new sets, used in turn by consecutive steps. */
 #define KV_RING_STEPS 8
 

@@ -1,14 +1,12 @@
-#include <math.h>
-#include <stdlib.h>
-
-
-#include "bench.h"
-
-/* ---- from plot_svg.c ---- */
 /* --plot: two panels over the sequence length (log scale), one curve per algorithm and mask
  * (causal dashed): the latency (ms, log scale) above, the throughput (GFLOP/s, linear from 0,
  * with the measured peak and its percentages when there is one) below, since latency shows
  * growth and throughput is what people compare. A standalone SVG written by hand. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "bench.h"
+
 #define WIDTH 900
 #define HEIGHT 900
 #define PLOT_LEFT 80

@@ -1,19 +1,15 @@
-/* The reports: the table (a header block, then each row as it is measured, decode mode's
- * rows included), and the JSON and CSV files written at the end, whose fields are named once
- * (row_fields) so that the two cannot drift apart. */
+/* The reports: the table (on stdout, or stderr when a report takes stdout: a header block,
+ * then one line per row as it is measured, decode mode's rows included), and the JSON and CSV
+ * files written at the end, whose fields are named once (row_fields) so that the two cannot
+ * drift apart. */
 #include <math.h>
-#include <stdio.h>
-
 #include <stdlib.h>
-
 #include <string.h>
-
 
 #include "bench.h"
 
-/* ---- from report_table.c ---- */
-/* The table (on stdout, or stderr when a report takes stdout): a header block, then one line
- * per row as it is measured. */
+/* ---- The table */
+
 static void print_problem(FILE *out, const struct bench_options *opt)
 {
     if (!opt->single) {
@@ -102,7 +98,8 @@ static double ratio_to_previous(const struct bench_rows *rows, size_t index)
     return 0;
 }
 
-void table_print_stages(FILE *out, const struct bench_row *r)
+/* The row's --profile stages, one line each. */
+static void table_print_stages(FILE *out, const struct bench_row *r)
 {
     const double total = row_stages_ms(r);
     for (int i = 0; i < r->stage_count; i++)
@@ -110,7 +107,38 @@ void table_print_stages(FILE *out, const struct bench_row *r)
                 total > 0 ? 100 * r->stages[i].ms / total : 0.0);
 }
 
-void table_print_row(FILE *out, const struct bench_session *s, size_t index)
+static void print_bandwidth_share(FILE *out, const struct bench_session *s,
+                                  const struct bench_row *r)
+{
+    char share[16] = "-";
+    if (r->decode.cache_resident)
+        snprintf(share, sizeof share, "LLC");
+    else if (s->peak.measured && s->peak.gbps > 0)
+        snprintf(share, sizeof share, "%.1f%%", 100 * row_gbps(r) / s->peak.gbps);
+    fprintf(out, " %6s", share);
+}
+
+/* A row of decode mode's tables. */
+static void decode_table_print_row(FILE *out, const struct bench_session *s, size_t index)
+{
+    const struct bench_row *r = &s->rows.items[index];
+    if (r->kind == ROW_DECODE_COMPARE)
+        fprintf(out, "%-13s %6lld ", row_algo_label(r), (long long)r->decode.splits);
+    else
+        fprintf(out, "%7lld ", (long long)r->decode.step);
+    fprintf(out, "%10lld %10.3f %10.3f %10.1f %9.2f %9.2f", (long long)r->seq_kv, r->ms,
+            r->ms_wall, r->decode.tokens_per_s, row_gflops(r), row_gbps(r));
+    print_bandwidth_share(out, s, r);
+    if (r->kind == ROW_DECODE_COMPARE)
+        fprintf(out, " %10.1f", r->build_ms);
+    if (r->checked)
+        fprintf(out, " %9.2e %9.2e %5s", r->max_abs_err, r->lse_err, r->passed ? "PASS" : "FAIL");
+    fputc('\n', out);
+    table_print_stages(out, r);
+}
+
+/* Row `index` of the session, with its stages under it when --profile. */
+static void table_print_row(FILE *out, const struct bench_session *s, size_t index)
 {
     const struct bench_row *r = &s->rows.items[index];
     if (r->kind != ROW_ATTENTION) {
@@ -152,37 +180,30 @@ void table_print_note(FILE *out, const char *text)
     fprintf(out, "-- %s\n", text);
 }
 
-/* ---- from decode_report_row.c ---- */
-static void print_bandwidth_share(FILE *out, const struct bench_session *s,
-                                  const struct bench_row *r)
+int session_add_row(struct bench_session *s, const struct bench_row *row)
 {
-    char share[16] = "-";
-    if (r->decode.cache_resident)
-        snprintf(share, sizeof share, "LLC");
-    else if (s->peak.measured && s->peak.gbps > 0)
-        snprintf(share, sizeof share, "%.1f%%", 100 * row_gbps(r) / s->peak.gbps);
-    fprintf(out, " %6s", share);
+    if (rows_append(&s->rows, row))
+        return fail_host_memory();
+    table_print_row(s->table, s, s->rows.count - 1);
+    fflush(s->table);
+    return 0;
 }
 
-void decode_table_print_row(FILE *out, const struct bench_session *s, size_t index)
-{
-    const struct bench_row *r = &s->rows.items[index];
-    if (r->kind == ROW_DECODE_COMPARE)
-        fprintf(out, "%-13s %6lld ", row_algo_label(r), (long long)r->decode.splits);
-    else
-        fprintf(out, "%7lld ", (long long)r->decode.step);
-    fprintf(out, "%10lld %10.3f %10.3f %10.1f %9.2f %9.2f", (long long)r->seq_kv, r->ms,
-            r->ms_wall, r->decode.tokens_per_s, row_gflops(r), row_gbps(r));
-    print_bandwidth_share(out, s, r);
-    if (r->kind == ROW_DECODE_COMPARE)
-        fprintf(out, " %10.1f", r->build_ms);
-    if (r->checked)
-        fprintf(out, " %9.2e %9.2e %5s", r->max_abs_err, r->lse_err, r->passed ? "PASS" : "FAIL");
-    fputc('\n', out);
-    table_print_stages(out, r);
-}
+/* ---- The fields of a row as the machine-readable reports name them, in one order, so that
+ * the JSON and the CSV cannot drift apart. */
 
-/* ---- from row_fields.c ---- */
+enum field_kind { FIELD_TEXT, FIELD_INTEGER, FIELD_NUMBER, FIELD_BOOL, FIELD_NULL };
+
+struct field {
+    const char *name;
+    enum field_kind kind;
+    const char *text;
+    long long integer; /* also the value of a FIELD_BOOL */
+    double number;     /* may be non-finite: the writers print it as null / empty */
+};
+
+#define ROW_FIELDS_MAX 56
+
 static struct field text(const char *name, const char *value)
 {
     return (struct field){name, FIELD_TEXT, value, 0, 0};
@@ -203,8 +224,10 @@ static struct field boolean(const char *name, int value)
     return (struct field){name, FIELD_BOOL, NULL, value != 0, 0};
 }
 
-size_t row_fields(const struct bench_row *r, const struct bench_peak *peak,
-                  struct field f[ROW_FIELDS_MAX])
+/* Fills `fields` with the row's fields and returns how many; the check fields are there only
+ * when the row was checked, the decode fields only in the rows of decode mode. */
+static size_t row_fields(const struct bench_row *r, const struct bench_peak *peak,
+                         struct field f[ROW_FIELDS_MAX])
 {
     size_t n = 0;
     f[n++] = text("algo", algo_name(r->algo));
@@ -271,10 +294,10 @@ size_t row_fields(const struct bench_row *r, const struct bench_peak *peak,
     return n;
 }
 
-/* ---- from report_csv.c ---- */
-/* The CSV report: a header line, then one line per row, with row_fields' names and order, and
- * then the run's own fields, the same on every line (a CSV has no header block): its start
+/* ---- The CSV report: a header line, then one line per row, with row_fields' names and order,
+ * and then the run's own fields, the same on every line (a CSV has no header block): its start
  * and the peak measured in it. */
+
 /* RFC 4180: quote a field holding a comma, a quote or a line break, doubling its quotes. */
 static void write_text(FILE *out, const char *text)
 {
@@ -350,9 +373,9 @@ int csv_write(FILE *out, const struct bench_session *s)
     return ferror(out) ? -1 : 0;
 }
 
-/* ---- from report_json.c ---- */
-/* The JSON report: one object with the run's time, the device, its measured peak, the clock,
- * the command and the rows. */
+/* ---- The JSON report: one object with the run's time, the device, its measured peak, the
+ * clock, the command and the rows. */
+
 static void write_string(FILE *out, const char *text)
 {
     fputc('"', out);

@@ -4,17 +4,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdlib.h>
-
 #include <string.h>
-#include <string.h>
-
 #include <sys/stat.h>
-
 
 #include "bench.h"
 
-/* ---- from shape.c ---- */
+/* ---- Shapes */
+
 struct setting {
     clattn_param param;
     int64_t value;
@@ -143,7 +139,8 @@ int shape_with_algorithm(const clattn_problem *problem, clattn_algorithm algo,
     return 0;
 }
 
-int shape_to_row(const clattn_problem *problem, struct bench_row *row)
+/* Copies the problem's shape, mask and dtype into the row. */
+static int shape_to_row(const clattn_problem *problem, struct bench_row *row)
 {
     int64_t causal = 0, align = 0, dtype = 0;
     const struct {
@@ -175,7 +172,8 @@ int shape_to_row(const clattn_problem *problem, struct bench_row *row)
     return 0;
 }
 
-/* ---- from inputs.c ---- */
+/* ---- Inputs, and the CPU reference */
+
 /* splitmix64: a fixed, portable stream, so the same shape always gets the same inputs. */
 uint64_t inputs_next_random(uint64_t *state)
 {
@@ -349,7 +347,9 @@ void inputs_destroy(struct bench_inputs *in)
     free(in);
 }
 
-int inputs_poison_outputs(struct bench_inputs *in, cl_command_queue queue)
+/* Sets every bit of O and LSE (NaN in every dtype), so that output an algorithm leaves
+ * unwritten fails the check instead of passing with the previous algorithm's values. */
+static int inputs_poison_outputs(struct bench_inputs *in, cl_command_queue queue)
 {
     const cl_uchar all_ones = 0xFF;
     for (int b = OUTPUT_O; b <= OUTPUT_LSE; b++) {
@@ -361,7 +361,8 @@ int inputs_poison_outputs(struct bench_inputs *in, cl_command_queue queue)
     return 0;
 }
 
-int inputs_read_outputs(struct bench_inputs *in, cl_command_queue queue)
+/* Reads O and LSE back into host[OUTPUT_O] and host[OUTPUT_LSE]. */
+static int inputs_read_outputs(struct bench_inputs *in, cl_command_queue queue)
 {
     for (int b = OUTPUT_O; b <= OUTPUT_LSE; b++) {
         cl_int err = clEnqueueReadBuffer(queue, in->mem[b], CL_TRUE, 0, in->bytes[b],
@@ -390,8 +391,10 @@ static int same_mask(const clattn_problem *a, const clattn_problem *b, int *same
     return 0;
 }
 
-int inputs_reference(struct bench_inputs *in, const clattn_problem *problem, const float **o,
-                     const float **lse)
+/* The reference O (f32, O's layout) and LSE of `problem`, which must have the inputs' shape;
+ * computed only when the mask differs from the last one asked for. */
+static int inputs_reference(struct bench_inputs *in, const clattn_problem *problem,
+                            const float **o, const float **lse)
 {
     int same = 0;
     int rc = in->ref_problem ? same_mask(in->ref_problem, problem, &same) : 0;
@@ -423,7 +426,8 @@ int inputs_reference(struct bench_inputs *in, const clattn_problem *problem, con
     return 0;
 }
 
-/* ---- from run.c ---- */
+/* ---- Runs */
+
 int run_plan_create(struct bench_session *s, const clattn_problem *problem,
                     clattn_algorithm algo, int allow_device_oom, clattn_plan **plan,
                     double *build_ms)
@@ -586,7 +590,7 @@ int run_timed_inputs(struct bench_session *s, clattn_plan *plan, struct bench_in
 
 static int check(struct bench_inputs *in, const clattn_problem *problem, struct bench_row *row)
 {
-    const float *o_ref, *lse_ref;
+    const float *o_ref = NULL, *lse_ref = NULL;
     int rc = inputs_reference(in, problem, &o_ref, &lse_ref);
     if (rc)
         return rc;
@@ -639,7 +643,74 @@ int run_measure(struct bench_session *s, struct bench_inputs *in, const clattn_p
     return rc;
 }
 
-/* ---- from save.c ---- */
+/* ---- --save: the single problem's inputs and the first algorithm's outputs as .npy files */
+
+#define MAGIC_AND_VERSION "\x93NUMPY\x01\x00"
+#define PREAMBLE_BYTES 10 /* magic (6), version (2), header length (2) */
+
+static char host_byte_order(void)
+{
+    const uint16_t one = 1;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    return first ? '<' : '>';
+}
+
+/* The header dict, unpadded; NULL when out of memory. */
+static char *header_dict(const char *kind, const int64_t *shape, int ndim)
+{
+    /* each dimension takes at most 20 digits and ", " */
+    size_t size = 96 + strlen(kind) + (size_t)ndim * 22;
+    char *text = malloc(size);
+    if (!text)
+        return NULL;
+    int n = snprintf(text, size, "{'descr': '%c%s', 'fortran_order': False, 'shape': (",
+                     host_byte_order(), kind);
+    for (int i = 0; i < ndim; i++)
+        n += snprintf(text + n, size - (size_t)n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    snprintf(text + n, size - (size_t)n, "%s), }", ndim == 1 ? "," : "");
+    return text;
+}
+
+/* Writes `bytes` of `data` as an array of `ndim` dimensions, of element type `kind` in NumPy's
+ * notation without the byte order ("f4", "f2"; the host's order is written), as a .npy file of
+ * format version 1.0: the magic, a header dict padded with spaces to a multiple of 64 bytes and
+ * ended by a newline, then the raw C-order data. Returns 0, or -1 with errno set. */
+static int npy_write(const char *path, const char *kind, const int64_t *shape, int ndim,
+                     const void *data, size_t bytes)
+{
+    char *dict = header_dict(kind, shape, ndim);
+    if (!dict)
+        return -1;
+    /* dict, spaces, newline: the data then starts at a multiple of 64 bytes */
+    size_t length = strlen(dict) + 1;
+    length += (64 - (PREAMBLE_BYTES + length) % 64) % 64;
+    if (length > 0xFFFF) {
+        free(dict);
+        errno = EOVERFLOW;
+        return -1;
+    }
+    FILE *out = fopen(path, "wb");
+    if (!out) {
+        free(dict);
+        return -1;
+    }
+    const unsigned char length_le[2] = {(unsigned char)(length & 0xFF),
+                                        (unsigned char)(length >> 8)};
+    fwrite(MAGIC_AND_VERSION, 1, 8, out);
+    fwrite(length_le, 1, 2, out);
+    fprintf(out, "%-*s\n", (int)(length - 1), dict);
+    free(dict);
+    fwrite(data, 1, bytes, out);
+    int failed = ferror(out);
+    if (fclose(out) != 0 || failed) {
+        if (!errno)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 int save_prepare(const char *dir)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
@@ -707,67 +778,4 @@ int save_npy_files(const char *dir, const struct bench_inputs *in, const struct 
         rc = save_tensor(dir, "lse.npy", CLATTN_DTYPE_F32, lse_shape, 3, in->host[OUTPUT_LSE],
                          in->bytes[OUTPUT_LSE]);
     return rc;
-}
-
-/* ---- from npy.c ---- */
-#define MAGIC_AND_VERSION "\x93NUMPY\x01\x00"
-#define PREAMBLE_BYTES 10 /* magic (6), version (2), header length (2) */
-
-static char host_byte_order(void)
-{
-    const uint16_t one = 1;
-    unsigned char first;
-    memcpy(&first, &one, 1);
-    return first ? '<' : '>';
-}
-
-/* The header dict, unpadded; NULL when out of memory. */
-static char *header_dict(const char *kind, const int64_t *shape, int ndim)
-{
-    /* each dimension takes at most 20 digits and ", " */
-    size_t size = 96 + strlen(kind) + (size_t)ndim * 22;
-    char *text = malloc(size);
-    if (!text)
-        return NULL;
-    int n = snprintf(text, size, "{'descr': '%c%s', 'fortran_order': False, 'shape': (",
-                     host_byte_order(), kind);
-    for (int i = 0; i < ndim; i++)
-        n += snprintf(text + n, size - (size_t)n, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    snprintf(text + n, size - (size_t)n, "%s), }", ndim == 1 ? "," : "");
-    return text;
-}
-
-int npy_write(const char *path, const char *kind, const int64_t *shape, int ndim,
-              const void *data, size_t bytes)
-{
-    char *dict = header_dict(kind, shape, ndim);
-    if (!dict)
-        return -1;
-    /* dict, spaces, newline: the data then starts at a multiple of 64 bytes */
-    size_t length = strlen(dict) + 1;
-    length += (64 - (PREAMBLE_BYTES + length) % 64) % 64;
-    if (length > 0xFFFF) {
-        free(dict);
-        errno = EOVERFLOW;
-        return -1;
-    }
-    FILE *out = fopen(path, "wb");
-    if (!out) {
-        free(dict);
-        return -1;
-    }
-    const unsigned char length_le[2] = {(unsigned char)(length & 0xFF),
-                                        (unsigned char)(length >> 8)};
-    fwrite(MAGIC_AND_VERSION, 1, 8, out);
-    fwrite(length_le, 1, 2, out);
-    fprintf(out, "%-*s\n", (int)(length - 1), dict);
-    free(dict);
-    fwrite(data, 1, bytes, out);
-    int failed = ferror(out);
-    if (fclose(out) != 0 || failed) {
-        if (!errno)
-            errno = EIO;
-        return -1;
-    }
-    return 0;
 }

@@ -5,21 +5,15 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdio.h>
-
 #include <stdlib.h>
-#include <stdlib.h>
-
 #include <string.h>
-
 #include <time.h>
-
 #include <unistd.h>
-
 
 #include "bench.h"
 
-/* ---- from diag.c ---- */
+/* ---- Exit codes, and the one place that words a failure on stderr */
+
 int fail_clattn(const clattn_context *ctx, clattn_status status, const char *what)
 {
     const char *detail = clattn_message(ctx);
@@ -53,7 +47,8 @@ int fail_usage(const char *message)
     return BENCH_EXIT_USAGE;
 }
 
-/* ---- from clock.c ---- */
+/* ---- Which clock the times are read from */
+
 /* Fills timed by the probe: one plausible reading is enough to trust the timestamps. */
 #define PROBE_FILLS 3
 
@@ -124,7 +119,8 @@ int clock_choose(cl_context context, cl_command_queue queue, size_t bytes,
     return 0;
 }
 
-/* ---- from format.c ---- */
+/* ---- Text formatting shared by the reports */
+
 const char *format_bytes(char buf[FORMAT_BYTES_LEN], uint64_t bytes)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -146,7 +142,8 @@ const char *format_timestamp(char buf[FORMAT_TIMESTAMP_LEN], time_t when)
     return buf;
 }
 
-/* ---- from device_info.c ---- */
+/* ---- The device's own figures */
+
 static int query(cl_device_id device, cl_device_info what, size_t size, void *out,
                  const char *name)
 {
@@ -278,7 +275,8 @@ const char *device_type_name(cl_device_type type)
     return "other";
 }
 
-/* ---- from row.c ---- */
+/* ---- The rows */
+
 int rows_append(struct bench_rows *rows, const struct bench_row *row)
 {
     if (rows->count == rows->capacity) {
@@ -361,7 +359,8 @@ const char *align_name(clattn_align align)
     return align == CLATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right";
 }
 
-/* ---- from traffic.c ---- */
+/* ---- The FLOP and traffic models, and the rates derived from them */
+
 clattn_status traffic_model(const clattn_problem *problem, struct bench_row *row)
 {
     uint64_t pairs = 0;
@@ -403,15 +402,7 @@ double row_peak_fraction(const struct bench_row *row, const struct bench_peak *p
     return peak->gflops > 0 ? row_gflops(row) / peak->gflops : 0;
 }
 
-/* ---- from session.c ---- */
-int session_add_row(struct bench_session *s, const struct bench_row *row)
-{
-    if (rows_append(&s->rows, row))
-        return fail_host_memory();
-    table_print_row(s->table, s, s->rows.count - 1);
-    fflush(s->table);
-    return 0;
-}
+/* ---- The session's memory checks */
 
 int session_any_check_failed(const struct bench_session *s)
 {
@@ -518,7 +509,8 @@ int session_check_memory(const struct bench_session *s, const struct memory_need
     return BENCH_EXIT_RUNTIME;
 }
 
-/* ---- from progress.c ---- */
+/* ---- The progress line */
+
 /* Lines mode: the least time between two lines. */
 #define LINE_INTERVAL_MS 1000.0
 

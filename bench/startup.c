@@ -1,3 +1,5 @@
+/* attn-bench --startup: how long a new process takes to its first attention, with the disk
+ * cache of compiled kernels empty (cold) and filled (warm). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,10 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "bench.h"
 
-/* ---- from startup.c ---- */
 #define STARTUP_SEQ 1024
 
 /* What makes a start cold besides clattn's empty cache: the drivers' own caches of compiled

@@ -1,9 +1,11 @@
+/* The problems of the command line's shape flags: the standard sweep (bench.h), and the
+ * single problem, run by each algorithm of --algo. */
 #include <stdio.h>
-
 
 #include "bench.h"
 
-/* ---- from sweep.c ---- */
+/* ---- The sweep */
+
 /* "[7/28] tiled causal seq 4096..." */
 struct sweep_progress {
     struct progress line;
@@ -184,7 +186,8 @@ int sweep_run(struct bench_session *s)
     }
 }
 
-/* ---- from single.c ---- */
+/* ---- The single problem */
+
 int single_run(struct bench_session *s, const clattn_problem *problem)
 {
     const struct bench_options *opt = s->opt;
