@@ -255,16 +255,9 @@ static int parse_window(const char *text, int64_t *left, int64_t *right)
     return ok;
 }
 
+/* An algorithm by the library's name for it, or "all". */
 static int parse_algo(const char *text, struct bench_options *opt)
 {
-    static const struct {
-        const char *name;
-        clattn_algorithm algo;
-    } single[] = {{"naive", CLATTN_ALGO_NAIVE},
-                  {"tiled", CLATTN_ALGO_TILED},
-                  {"windowed", CLATTN_ALGO_WINDOWED},
-                  {"decode", CLATTN_ALGO_DECODE},
-                  {"auto", CLATTN_ALGO_AUTO}};
     if (strcmp(text, "all") == 0) {
         opt->algos[0] = CLATTN_ALGO_NAIVE;
         opt->algos[1] = CLATTN_ALGO_TILED;
@@ -272,9 +265,9 @@ static int parse_algo(const char *text, struct bench_options *opt)
         opt->algo_count = 3;
         return 1;
     }
-    for (size_t i = 0; i < sizeof single / sizeof *single; i++)
-        if (strcmp(text, single[i].name) == 0) {
-            opt->algos[0] = single[i].algo;
+    for (int a = CLATTN_ALGO_AUTO; a <= CLATTN_ALGO_DECODE; a++)
+        if (strcmp(text, clattn_algorithm_name((clattn_algorithm)a)) == 0) {
+            opt->algos[0] = (clattn_algorithm)a;
             opt->algo_count = 1;
             return 1;
         }

@@ -190,10 +190,12 @@ double row_stages_ms(const struct bench_row *row);
 /* Whether two rows differ in their sequence lengths only: points of one curve. */
 int rows_same_series(const struct bench_row *a, const struct bench_row *b);
 
-/* The algorithm as the reports print it: "tiled", or "auto:tiled" when auto chose it. Static
- * strings. */
-const char *row_algo_label(const struct bench_row *row);
-const char *algo_name(clattn_algorithm algo);
+/* Enough for any row_algo_label. */
+#define ROW_LABEL_LEN 32
+
+/* The algorithm as the reports print it: the library's name for it (clattn_algorithm_name),
+ * or "auto:tiled" in `buf` when auto chose it. */
+const char *row_algo_label(const struct bench_row *row, char buf[ROW_LABEL_LEN]);
 const char *dtype_name(clattn_dtype dtype);
 const char *align_name(clattn_align align);
 

@@ -269,7 +269,7 @@ static void decode_print_loop_header(FILE *out, const struct bench_session *s,
                 (long long)l->capacity);
     }
     print_cache(out, job, cache_bytes);
-    fprintf(out, "plan:    %s", algo_name(plan->algo));
+    fprintf(out, "plan:    %s", clattn_algorithm_name(plan->algo));
     if (plan->requested == CLATTN_ALGO_AUTO)
         fputs(" (chosen by auto)", out);
     if (plan->algo == CLATTN_ALGO_DECODE)
@@ -736,8 +736,8 @@ static int decode_compare_run(struct bench_session *s, const struct decode_job *
     progress_init(&progress, s->opt);
     int measured = 0;
     for (; measured < COMPARED && !rc; measured++) {
-        progress_show(&progress, "compare: %s at %lld keys", algo_name(compared[measured]),
-                      (long long)job->layout.capacity);
+        progress_show(&progress, "compare: %s at %lld keys",
+                      clattn_algorithm_name(compared[measured]), (long long)job->layout.capacity);
         rc = measure_compared(s, job, compared[measured], cache, &rows[measured]);
     }
     progress_clear(&progress);

@@ -122,8 +122,9 @@ static void print_bandwidth_share(FILE *out, const struct bench_session *s,
 static void decode_table_print_row(FILE *out, const struct bench_session *s, size_t index)
 {
     const struct bench_row *r = &s->rows.items[index];
+    char label[ROW_LABEL_LEN];
     if (r->kind == ROW_DECODE_COMPARE)
-        fprintf(out, "%-13s %6lld ", row_algo_label(r), (long long)r->decode.splits);
+        fprintf(out, "%-13s %6lld ", row_algo_label(r, label), (long long)r->decode.splits);
     else
         fprintf(out, "%7lld ", (long long)r->decode.step);
     fprintf(out, "%10lld %10.3f %10.3f %10.1f %9.2f %9.2f", (long long)r->seq_kv, r->ms,
@@ -146,6 +147,7 @@ static void table_print_row(FILE *out, const struct bench_session *s, size_t ind
         return;
     }
     char window[48], seq[48], scratch[FORMAT_BYTES_LEN], fraction[16], ratio[16];
+    char label[ROW_LABEL_LEN];
     if (r->window_left >= 0 || r->window_right >= 0)
         snprintf(window, sizeof window, "%lld,%lld", (long long)r->window_left,
                  (long long)r->window_right);
@@ -166,7 +168,7 @@ static void table_print_row(FILE *out, const struct bench_session *s, size_t ind
     else
         snprintf(ratio, sizeof ratio, "-");
     fprintf(out, "%-13s %-6s %-7s %11s %10.3f %10.3f %10.1f %9.2f %8.2f %7.1f %6s %10s %7s",
-            row_algo_label(r), r->causal ? "yes" : "no", window, seq, r->ms, r->ms_wall,
+            row_algo_label(r, label), r->causal ? "yes" : "no", window, seq, r->ms, r->ms_wall,
             r->build_ms, row_gflops(r), row_gbps(r), row_flop_per_byte(r), fraction,
             format_bytes(scratch, (uint64_t)r->scratch_bytes), ratio);
     if (r->checked)
@@ -230,8 +232,8 @@ static size_t row_fields(const struct bench_row *r, const struct bench_peak *pea
                          struct field f[ROW_FIELDS_MAX])
 {
     size_t n = 0;
-    f[n++] = text("algo", algo_name(r->algo));
-    f[n++] = text("requested_algo", algo_name(r->requested));
+    f[n++] = text("algo", clattn_algorithm_name(r->algo));
+    f[n++] = text("requested_algo", clattn_algorithm_name(r->requested));
     f[n++] = integer("batch", r->batch);
     f[n++] = integer("heads", r->heads);
     f[n++] = integer("kv_heads", r->kv_heads);

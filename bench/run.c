@@ -446,7 +446,7 @@ int run_plan_create(struct bench_session *s, const clattn_problem *problem,
     }
     if (st) {
         char what[64];
-        snprintf(what, sizeof what, "planning %s", algo_name(algo));
+        snprintf(what, sizeof what, "planning %s", clattn_algorithm_name(algo));
         return fail_clattn(s->ctx, st, what);
     }
     return 0;
@@ -546,7 +546,7 @@ int run_timed(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue
                     "attn-bench: warning: %s: device time %.3g ms against %.3g ms of wall "
                     "clock: the profiling timestamps look unreliable; this row reports the "
                     "wall clock\n",
-                    algo_name(row->algo), device_ms, row->ms_wall);
+                    clattn_algorithm_name(row->algo), device_ms, row->ms_wall);
             row->clock = BENCH_CLOCK_WALL;
         }
         const double *times = row->clock == BENCH_CLOCK_WALL ? wall : device;

@@ -318,30 +318,13 @@ int rows_same_series(const struct bench_row *a, const struct bench_row *b)
            a->causal == b->causal && a->align == b->align && a->dtype == b->dtype;
 }
 
-const char *algo_name(clattn_algorithm algo)
+const char *row_algo_label(const struct bench_row *row, char buf[ROW_LABEL_LEN])
 {
-    switch (algo) {
-    case CLATTN_ALGO_AUTO: return "auto";
-    case CLATTN_ALGO_NAIVE: return "naive";
-    case CLATTN_ALGO_TILED: return "tiled";
-    case CLATTN_ALGO_WINDOWED: return "windowed";
-    case CLATTN_ALGO_DECODE: return "decode";
-    }
-    return "?";
-}
-
-const char *row_algo_label(const struct bench_row *row)
-{
+    const char *name = clattn_algorithm_name(row->algo);
     if (row->requested != CLATTN_ALGO_AUTO)
-        return algo_name(row->algo);
-    switch (row->algo) {
-    case CLATTN_ALGO_NAIVE: return "auto:naive";
-    case CLATTN_ALGO_TILED: return "auto:tiled";
-    case CLATTN_ALGO_WINDOWED: return "auto:windowed";
-    case CLATTN_ALGO_DECODE: return "auto:decode";
-    case CLATTN_ALGO_AUTO: break;
-    }
-    return "auto";
+        return name;
+    snprintf(buf, ROW_LABEL_LEN, "auto:%s", name);
+    return buf;
 }
 
 const char *dtype_name(clattn_dtype dtype)

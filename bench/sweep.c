@@ -15,8 +15,8 @@ struct sweep_progress {
 static void show_row(struct sweep_progress *p, clattn_algorithm algo, int causal, int64_t seq)
 {
     p->done++;
-    progress_show(&p->line, "[%d/%d] %s%s seq %lld", p->done, p->total, algo_name(algo),
-                  causal ? " causal" : "", (long long)seq);
+    progress_show(&p->line, "[%d/%d] %s%s seq %lld", p->done, p->total,
+                  clattn_algorithm_name(algo), causal ? " causal" : "", (long long)seq);
 }
 
 /* Whether the sweep runs `algo` at `seq`. */
@@ -205,10 +205,11 @@ int single_run(struct bench_session *s, const clattn_problem *problem)
             rc = session_add_row(s, &row); /* the session owns the row's stages from here */
         /* O and LSE are overwritten by the next algorithm: save the first one's now */
         if (!rc && a == 0 && opt->save_dir) {
+            char label[ROW_LABEL_LEN];
             rc = save_npy_files(opt->save_dir, in, &row);
             if (!rc && opt->algo_count > 1)
                 fprintf(stderr, "attn-bench: o.npy and lse.npy in %s are %s's output\n",
-                        opt->save_dir, row_algo_label(&row));
+                        opt->save_dir, row_algo_label(&row, label));
         }
     }
     inputs_destroy(in);
