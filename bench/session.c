@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CL/cl_ext.h> /* CL_DEVICE_HALF_FP_CONFIG */
+
 #include "bench.h"
 
 /* ---- Exit codes, and the one place that words a failure on stderr */
@@ -142,29 +144,24 @@ const char *format_timestamp(char buf[FORMAT_TIMESTAMP_LEN], time_t when)
     return buf;
 }
 
-/* ---- The device's own figures */
+/* ---- The device's own figures, as it reports them, for display and for the memory checks.
+ * They are OpenCL queries of the device the library opened (clattn_context_get_cl,
+ * clattn_device_get), not a copy of the library's view: CLATTN_DEVICE_LIMITS changes what the
+ * library plans for, not these, and nothing here derives what the library decides from them. */
 
-static int query(cl_device_id device, cl_device_info what, size_t size, void *out,
-                 const char *name)
-{
-    cl_int err = clGetDeviceInfo(device, what, size, out, NULL);
-    return err == CL_SUCCESS ? 0 : fail_cl(err, name);
-}
-
-#define QUERY(device, what, var) \
-    query(device, what, sizeof(var), &(var), "clGetDeviceInfo(" #what ")")
-
-/* A string property of any length, asked for its size first. */
-static int query_string(cl_int (*get)(void *, cl_uint, size_t, void *, size_t *), void *object,
-                        cl_uint what, const char *name, char **out)
+/* A string property of `device`, or of `platform` when that is not NULL, of any length. */
+static int query_text(cl_device_id device, cl_platform_id platform, cl_uint what,
+                      const char *name, char **out)
 {
     size_t size = 0;
-    cl_int err = get(object, what, 0, NULL, &size);
+    cl_int err = platform ? clGetPlatformInfo(platform, what, 0, NULL, &size)
+                          : clGetDeviceInfo(device, what, 0, NULL, &size);
     char *text = err == CL_SUCCESS ? malloc(size + 1) : NULL;
     if (err == CL_SUCCESS && !text)
         return fail_host_memory();
     if (err == CL_SUCCESS)
-        err = get(object, what, size, text, NULL);
+        err = platform ? clGetPlatformInfo(platform, what, size, text, NULL)
+                       : clGetDeviceInfo(device, what, size, text, NULL);
     if (err != CL_SUCCESS) {
         free(text);
         return fail_cl(err, name);
@@ -174,25 +171,13 @@ static int query_string(cl_int (*get)(void *, cl_uint, size_t, void *, size_t *)
     return 0;
 }
 
-/* clGetDeviceInfo and clGetPlatformInfo differ only in their handle type. */
-static cl_int get_device_info(void *device, cl_uint what, size_t size, void *out, size_t *ret)
+/* A floating-point configuration (CL_DEVICE_HALF_FP_CONFIG, CL_DEVICE_DOUBLE_FP_CONFIG): 0
+ * when the device has no such arithmetic, which a driver may also say by refusing the query. */
+static cl_device_fp_config fp_config(cl_device_id device, cl_device_info what)
 {
-    return clGetDeviceInfo((cl_device_id)device, what, size, out, ret);
-}
-
-static cl_int get_platform_info(void *platform, cl_uint what, size_t size, void *out, size_t *ret)
-{
-    return clGetPlatformInfo((cl_platform_id)platform, what, size, out, ret);
-}
-
-/* Whether the space-separated extension list holds `name` as a whole word. */
-static int has_word(const char *list, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *p = strstr(list, name); p; p = strstr(p + 1, name))
-        if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
-            return 1;
-    return 0;
+    cl_device_fp_config config = 0;
+    return clGetDeviceInfo(device, what, sizeof config, &config, NULL) == CL_SUCCESS ? config
+                                                                                     : 0;
 }
 
 int device_info_query(cl_device_id device, struct device_info *info)
@@ -201,42 +186,43 @@ int device_info_query(cl_device_id device, struct device_info *info)
     cl_platform_id platform = NULL;
     cl_device_local_mem_type local_type = CL_GLOBAL;
     cl_bool available = CL_FALSE, unified = CL_FALSE;
-    char *extensions = NULL;
-    int rc = QUERY(device, CL_DEVICE_PLATFORM, platform);
+#define NUMBER(what, var) {what, sizeof(var), &(var), "clGetDeviceInfo(" #what ")"}
+    const struct {
+        cl_device_info what;
+        size_t size;
+        void *out;
+        const char *name;
+    } numbers[] = {
+        NUMBER(CL_DEVICE_PLATFORM, platform),
+        NUMBER(CL_DEVICE_TYPE, info->type),
+        NUMBER(CL_DEVICE_MAX_COMPUTE_UNITS, info->compute_units),
+        NUMBER(CL_DEVICE_MAX_CLOCK_FREQUENCY, info->clock_mhz),
+        NUMBER(CL_DEVICE_GLOBAL_MEM_SIZE, info->global_mem),
+        NUMBER(CL_DEVICE_MAX_MEM_ALLOC_SIZE, info->max_alloc),
+        NUMBER(CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, info->global_cache),
+        NUMBER(CL_DEVICE_LOCAL_MEM_SIZE, info->local_mem),
+        NUMBER(CL_DEVICE_LOCAL_MEM_TYPE, local_type),
+        NUMBER(CL_DEVICE_MAX_WORK_GROUP_SIZE, info->max_work_group),
+        NUMBER(CL_DEVICE_AVAILABLE, available),
+    };
+#undef NUMBER
+    int rc = 0;
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers && !rc; i++) {
+        cl_int err = clGetDeviceInfo(device, numbers[i].what, numbers[i].size, numbers[i].out,
+                                     NULL);
+        if (err != CL_SUCCESS)
+            rc = fail_cl(err, numbers[i].name);
+    }
     if (!rc)
-        rc = QUERY(device, CL_DEVICE_TYPE, info->type);
+        rc = query_text(device, NULL, CL_DEVICE_NAME, "clGetDeviceInfo(CL_DEVICE_NAME)",
+                        &info->name);
     if (!rc)
-        rc = QUERY(device, CL_DEVICE_MAX_COMPUTE_UNITS, info->compute_units);
+        rc = query_text(device, NULL, CL_DRIVER_VERSION, "clGetDeviceInfo(CL_DRIVER_VERSION)",
+                        &info->driver);
     if (!rc)
-        rc = QUERY(device, CL_DEVICE_MAX_CLOCK_FREQUENCY, info->clock_mhz);
-    if (!rc)
-        rc = QUERY(device, CL_DEVICE_GLOBAL_MEM_SIZE, info->global_mem);
-    if (!rc)
-        rc = QUERY(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, info->max_alloc);
-    if (!rc)
-        rc = QUERY(device, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, info->global_cache);
-    if (!rc)
-        rc = QUERY(device, CL_DEVICE_LOCAL_MEM_SIZE, info->local_mem);
-    if (!rc)
-        rc = QUERY(device, CL_DEVICE_LOCAL_MEM_TYPE, local_type);
-    if (!rc)
-        rc = QUERY(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, info->max_work_group);
-    if (!rc)
-        rc = QUERY(device, CL_DEVICE_AVAILABLE, available);
-    if (!rc)
-        rc = query_string(get_device_info, device, CL_DEVICE_NAME,
-                          "clGetDeviceInfo(CL_DEVICE_NAME)", &info->name);
-    if (!rc)
-        rc = query_string(get_device_info, device, CL_DRIVER_VERSION,
-                          "clGetDeviceInfo(CL_DRIVER_VERSION)", &info->driver);
-    if (!rc)
-        rc = query_string(get_device_info, device, CL_DEVICE_EXTENSIONS,
-                          "clGetDeviceInfo(CL_DEVICE_EXTENSIONS)", &extensions);
-    if (!rc)
-        rc = query_string(get_platform_info, platform, CL_PLATFORM_NAME,
-                          "clGetPlatformInfo(CL_PLATFORM_NAME)", &info->platform);
+        rc = query_text(device, platform, CL_PLATFORM_NAME,
+                        "clGetPlatformInfo(CL_PLATFORM_NAME)", &info->platform);
     if (rc) {
-        free(extensions);
         device_info_free(info);
         return rc;
     }
@@ -248,9 +234,8 @@ int device_info_query(cl_device_id device, struct device_info *info)
         CL_SUCCESS)
         unified = CL_FALSE;
     info->host_unified = unified == CL_TRUE || (info->type & CL_DEVICE_TYPE_CPU) != 0;
-    info->fp16 = has_word(extensions, "cl_khr_fp16");
-    info->fp64 = has_word(extensions, "cl_khr_fp64");
-    free(extensions);
+    info->fp16 = fp_config(device, CL_DEVICE_HALF_FP_CONFIG) != 0;
+    info->fp64 = fp_config(device, CL_DEVICE_DOUBLE_FP_CONFIG) != 0;
     return 0;
 }
 
