@@ -52,8 +52,12 @@ enum bench_clock {
     BENCH_CLOCK_WALL        /* CLOCK_MONOTONIC around enqueue + clFinish */
 };
 
-/* Milliseconds of CLOCK_MONOTONIC since an arbitrary origin. */
+/* Milliseconds of CLOCK_MONOTONIC since an arbitrary origin, the same in every process of the
+ * machine (so that --startup's child's reading compares with its parent's). */
 double clock_ms(void);
+
+/* The median of `count` (at least 1) values, which it sorts in place. */
+double median(double *values, int count);
 
 /* "device" or "wall", as the reports name the clock. */
 const char *clock_name(enum bench_clock clock);
@@ -427,8 +431,8 @@ int save_npy_files(const char *dir, const struct bench_inputs *in, const struct 
 
 /* ==== report.c ==== */
 
-/* The reports: the table on stdout (row by row as they are measured), and the JSON, CSV and
- * SVG files written at the end. */
+/* The reports: the table on stdout (row by row as they are measured), and the JSON and CSV
+ * files written at the end. */
 
 /* The header block (device, peak, problem, timing settings) and the column titles. */
 void table_print_header(FILE *out, const struct bench_session *s);
@@ -600,7 +604,7 @@ int decode_run(struct bench_session *s, const struct decode_job *job);
 int startup_run(const struct bench_options *opt);
 
 /* --startup-child: opens the device, plans and runs the default problem (tiled, seq 1024, 8
- * heads, head_dim 64, f32) once through clattn_run_host, and writes the CLOCK_MONOTONIC time
+ * heads, head_dim 64, f32) once through clattn_run_host, and writes the time (clock_ms)
  * at which it completed, then the device's name, as one line on stdout. */
 int startup_child(const struct bench_options *opt);
 

@@ -477,19 +477,6 @@ static int device_time(struct bench_session *s, const clattn_plan *plan,
     return 0;
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts `values` in place. */
-static double median(double *values, int count)
-{
-    qsort(values, (size_t)count, sizeof *values, compare_doubles);
-    return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
-}
-
 int run_once(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue, void *arg,
              double *device_ms, double *wall_ms, struct bench_stage *stages)
 {
