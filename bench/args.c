@@ -274,28 +274,39 @@ static int parse_algo(const char *text, struct bench_options *opt)
     return 0;
 }
 
+const char *dtype_name(clattn_dtype dtype)
+{
+    switch (dtype) {
+    case CLATTN_DTYPE_F32: return "f32";
+    case CLATTN_DTYPE_F16: return "f16";
+    case CLATTN_DTYPE_BF16: return "bf16";
+    }
+    return "?";
+}
+
+const char *align_name(clattn_align align)
+{
+    return align == CLATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right";
+}
+
 static int parse_dtype(const char *text, clattn_dtype *out)
 {
-    if (strcmp(text, "f32") == 0)
-        *out = CLATTN_DTYPE_F32;
-    else if (strcmp(text, "f16") == 0)
-        *out = CLATTN_DTYPE_F16;
-    else if (strcmp(text, "bf16") == 0)
-        *out = CLATTN_DTYPE_BF16;
-    else
-        return 0;
-    return 1;
+    for (int d = CLATTN_DTYPE_F32; d <= CLATTN_DTYPE_BF16; d++)
+        if (strcmp(text, dtype_name((clattn_dtype)d)) == 0) {
+            *out = (clattn_dtype)d;
+            return 1;
+        }
+    return 0;
 }
 
 static int parse_align(const char *text, clattn_align *out)
 {
-    if (strcmp(text, "bottom-right") == 0)
-        *out = CLATTN_ALIGN_BOTTOM_RIGHT;
-    else if (strcmp(text, "top-left") == 0)
-        *out = CLATTN_ALIGN_TOP_LEFT;
-    else
-        return 0;
-    return 1;
+    for (int a = CLATTN_ALIGN_BOTTOM_RIGHT; a <= CLATTN_ALIGN_TOP_LEFT; a++)
+        if (strcmp(text, align_name((clattn_align)a)) == 0) {
+            *out = (clattn_align)a;
+            return 1;
+        }
+    return 0;
 }
 
 

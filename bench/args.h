@@ -76,6 +76,11 @@ int bench_report_to_stdout(const struct bench_options *opt);
  * with a one-line reason naming the flag and value in `err` (truncated to `errlen`). */
 int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen);
 
+/* The names --dtype and --align take, which the reports print too: "f32", "f16", "bf16";
+ * "bottom-right", "top-left". */
+const char *dtype_name(clattn_dtype dtype);
+const char *align_name(clattn_align align);
+
 /* The --help text, in parts to print in order, NULL-terminated. */
 const char *const *bench_usage(void);
 

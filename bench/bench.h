@@ -200,8 +200,6 @@ int rows_same_series(const struct bench_row *a, const struct bench_row *b);
 /* The algorithm as the reports print it: the library's name for it (clattn_algorithm_name),
  * or "auto:tiled" in `buf` when auto chose it. */
 const char *row_algo_label(const struct bench_row *row, char buf[ROW_LABEL_LEN]);
-const char *dtype_name(clattn_dtype dtype);
-const char *align_name(clattn_align align);
 
 /* The FLOP and global-memory traffic models, and the rates derived from them (documented in
  * attn-bench.1, MODELS).

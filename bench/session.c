@@ -324,21 +324,6 @@ const char *row_algo_label(const struct bench_row *row, char buf[ROW_LABEL_LEN])
     return buf;
 }
 
-const char *dtype_name(clattn_dtype dtype)
-{
-    switch (dtype) {
-    case CLATTN_DTYPE_F32: return "f32";
-    case CLATTN_DTYPE_F16: return "f16";
-    case CLATTN_DTYPE_BF16: return "bf16";
-    }
-    return "?";
-}
-
-const char *align_name(clattn_align align)
-{
-    return align == CLATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right";
-}
-
 /* ---- The FLOP and traffic models, and the rates derived from them */
 
 clattn_status traffic_model(const clattn_problem *problem, struct bench_row *row)
