@@ -49,7 +49,7 @@ int fail_usage(const char *message)
     return BENCH_EXIT_USAGE;
 }
 
-/* ---- Which clock the times are read from */
+/* ---- Which clock the times are read from, and the median of timed runs */
 
 /* Fills timed by the probe: one plausible reading is enough to trust the timestamps. */
 #define PROBE_FILLS 3
@@ -367,7 +367,7 @@ double row_peak_fraction(const struct bench_row *row, const struct bench_peak *p
     return peak->gflops > 0 ? row_gflops(row) / peak->gflops : 0;
 }
 
-/* ---- The session's memory checks */
+/* ---- The session's checks: --check's outcome, and the memory every allocation needs */
 
 int session_any_check_failed(const struct bench_session *s)
 {
