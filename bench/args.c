@@ -255,16 +255,9 @@ static int parse_window(const char *text, int64_t *left, int64_t *right)
     return ok;
 }
 
+/* An algorithm by the library's name for it, or "all". */
 static int parse_algo(const char *text, struct bench_options *opt)
 {
-    static const struct {
-        const char *name;
-        clattn_algorithm algo;
-    } single[] = {{"naive", CLATTN_ALGO_NAIVE},
-                  {"tiled", CLATTN_ALGO_TILED},
-                  {"windowed", CLATTN_ALGO_WINDOWED},
-                  {"decode", CLATTN_ALGO_DECODE},
-                  {"auto", CLATTN_ALGO_AUTO}};
     if (strcmp(text, "all") == 0) {
         opt->algos[0] = CLATTN_ALGO_NAIVE;
         opt->algos[1] = CLATTN_ALGO_TILED;
@@ -272,37 +265,52 @@ static int parse_algo(const char *text, struct bench_options *opt)
         opt->algo_count = 3;
         return 1;
     }
-    for (size_t i = 0; i < sizeof single / sizeof *single; i++)
-        if (strcmp(text, single[i].name) == 0) {
-            opt->algos[0] = single[i].algo;
+    for (int a = CLATTN_ALGO_AUTO; a <= CLATTN_ALGO_DECODE; a++)
+        if (strcmp(text, clattn_algorithm_name((clattn_algorithm)a)) == 0) {
+            opt->algos[0] = (clattn_algorithm)a;
             opt->algo_count = 1;
             return 1;
         }
     return 0;
 }
 
+const char *dtype_name(clattn_dtype dtype)
+{
+    switch (dtype) {
+    case CLATTN_DTYPE_F32: return "f32";
+    case CLATTN_DTYPE_F16: return "f16";
+    case CLATTN_DTYPE_BF16: return "bf16";
+    case CLATTN_DTYPE_Q8_0: return "q8_0";
+    case CLATTN_DTYPE_Q4_0: return "q4_0";
+    case CLATTN_DTYPE_FP8_E4M3: return "fp8_e4m3";
+    case CLATTN_DTYPE_FP8_E5M2: return "fp8_e5m2";
+    }
+    return "?";
+}
+
+const char *align_name(clattn_align align)
+{
+    return align == CLATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right";
+}
+
 static int parse_dtype(const char *text, clattn_dtype *out)
 {
-    if (strcmp(text, "f32") == 0)
-        *out = CLATTN_DTYPE_F32;
-    else if (strcmp(text, "f16") == 0)
-        *out = CLATTN_DTYPE_F16;
-    else if (strcmp(text, "bf16") == 0)
-        *out = CLATTN_DTYPE_BF16;
-    else
-        return 0;
-    return 1;
+    for (int d = CLATTN_DTYPE_F32; d <= CLATTN_DTYPE_BF16; d++)
+        if (strcmp(text, dtype_name((clattn_dtype)d)) == 0) {
+            *out = (clattn_dtype)d;
+            return 1;
+        }
+    return 0;
 }
 
 static int parse_align(const char *text, clattn_align *out)
 {
-    if (strcmp(text, "bottom-right") == 0)
-        *out = CLATTN_ALIGN_BOTTOM_RIGHT;
-    else if (strcmp(text, "top-left") == 0)
-        *out = CLATTN_ALIGN_TOP_LEFT;
-    else
-        return 0;
-    return 1;
+    for (int a = CLATTN_ALIGN_BOTTOM_RIGHT; a <= CLATTN_ALIGN_TOP_LEFT; a++)
+        if (strcmp(text, align_name((clattn_align)a)) == 0) {
+            *out = (clattn_align)a;
+            return 1;
+        }
+    return 0;
 }
 
 
@@ -417,7 +425,7 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
         return parse_size(f->name, value, 1, MAX_CACHE_LEN, &opt->tokens, err, errlen);
     case FLAG_PROMPT:
         return parse_size(f->name, value, 0, MAX_CACHE_LEN, &opt->prompt, err, errlen);
-    case FLAG_PAGE_SIZE: /* the library judges the size itself (shape.c) */
+    case FLAG_PAGE_SIZE: /* the library judges the size itself (run.c) */
         if (parse_size(f->name, value, 1, INT64_MAX, &opt->page_size, err, errlen))
             return fail(err, errlen, f->name, value,
                         "a positive integer (leave --page-size out for a contiguous cache)");

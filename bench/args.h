@@ -1,7 +1,7 @@
 /* attn-bench's command line: a pure parser (no printing, no exit, no globals) so that a fuzz
  * target can link args.c alone. Only syntax and the tool's own limits are checked here; the
  * library's bounds on the shape (head_dim <= 256, heads % kv_heads, ...) are applied when the
- * problem is built (shape.c), so they are never restated. */
+ * problem is built (run.c), so they are never restated. */
 #ifndef ATTN_BENCH_ARGS_H
 #define ATTN_BENCH_ARGS_H
 
@@ -27,7 +27,7 @@ enum bench_action {
 /* The longest --kv-lens list: one length per batch entry. */
 #define BENCH_MAX_KV_LENS 256
 
-/* The decode benchmark (decode.h). */
+/* The decode benchmark (decode.c). */
 enum bench_decode {
     BENCH_DECODE_NONE = 0,
     BENCH_DECODE_LOOP,   /* --decode: generate --tokens tokens against a growing cache */
@@ -75,6 +75,11 @@ int bench_report_to_stdout(const struct bench_options *opt);
 /* Parses argv[1..argc-1] into `opt` (every field set, defaults included). Returns 0, or -1
  * with a one-line reason naming the flag and value in `err` (truncated to `errlen`). */
 int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen);
+
+/* The names --dtype and --align take, which the reports print too: "f32", "f16", "bf16";
+ * "bottom-right", "top-left". */
+const char *dtype_name(clattn_dtype dtype);
+const char *align_name(clattn_align align);
 
 /* The --help text, in parts to print in order, NULL-terminated. */
 const char *const *bench_usage(void);

@@ -1,24 +1,142 @@
 /* attn-bench: benchmark and validate clattn's attention algorithms on an OpenCL device.
- * This file is the flow; each step lives in its own file (see bench/meson.build). */
+ * This file is the flow, and the actions too small for a file of their own (--list-devices,
+ * --tune, --peak, --version); bench.h lists the files that hold each step. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "args.h"
-#include "decode.h"
-#include "device_list.h"
-#include "diag.h"
-#include "inputs.h"
-#include "kv_cache.h"
-#include "report.h"
-#include "save.h"
-#include "session.h"
-#include "shape.h"
-#include "single.h"
-#include "startup.h"
-#include "sweep.h"
-#include "tune.h"
+#include "bench.h"
+
+/* ---- --list-devices */
+
+static void print_device(FILE *out, int index, const struct device_info *d, int is_default)
+{
+    char global[FORMAT_BYTES_LEN], alloc[FORMAT_BYTES_LEN], local[FORMAT_BYTES_LEN];
+    fprintf(out,
+            "%d: %s / %s: %s, %u compute units, %u MHz, global %s, max alloc %s, local %s %s, "
+            "max work-group %zu, fp16 %s, fp64 %s, driver %s%s%s\n",
+            index, d->platform, d->name, device_type_name(d->type), d->compute_units,
+            d->clock_mhz, format_bytes(global, d->global_mem), format_bytes(alloc, d->max_alloc),
+            format_bytes(local, d->local_mem), d->local_mem_dedicated ? "CL_LOCAL" : "CL_GLOBAL",
+            d->max_work_group, d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no", d->driver,
+            d->available ? "" : ", NOT AVAILABLE", is_default ? ", default" : "");
+}
+
+/* One line per device of clattn's flat list. Returns an exit code: BENCH_EXIT_RUNTIME when no
+ * device exists or a query failed (after listing the others). */
+static int device_list_print(FILE *out)
+{
+    int count = 0;
+    clattn_status st = clattn_device_count(&count);
+    if (st)
+        return fail_clattn(NULL, st, "listing OpenCL devices");
+    if (count == 0) {
+        fprintf(stderr, "attn-bench: no OpenCL device found: is an OpenCL ICD (for example "
+                        "pocl-opencl-icd) installed?\n");
+        return BENCH_EXIT_RUNTIME;
+    }
+    /* The default is only a marker here: a bad $CLATTN_DEVICE must not stop the listing. */
+    int default_index = -1;
+    if (clattn_device_default(&default_index) != CLATTN_SUCCESS)
+        default_index = -1;
+    int rc = BENCH_EXIT_OK;
+    for (int i = 0; i < count; i++) {
+        cl_device_id device;
+        struct device_info info;
+        if ((st = clattn_device_get(i, NULL, &device))) {
+            rc = fail_clattn(NULL, st, "listing OpenCL devices");
+            continue;
+        }
+        if (device_info_query(device, &info)) {
+            rc = BENCH_EXIT_RUNTIME;
+            continue;
+        }
+        print_device(out, i, &info, i == default_index);
+        device_info_free(&info);
+    }
+    return rc;
+}
+
+/* ---- --tune: measures the fused kernels' candidate tiles on the device (clattn_tune) and
+ * saves the winners in the per-device tuning file that later runs read. */
+
+/* The sweep's shapes, long enough that a block of keys and rows are what they will be at
+ * every length the sweep runs. */
+static clattn_problem *sweep_class(int head_dim, int windowed)
+{
+    clattn_problem *p;
+    if (clattn_problem_create(&p))
+        return NULL;
+    clattn_problem_set(p, CLATTN_PARAM_HEADS, 8);
+    clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, 2048);
+    clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, 2048);
+    clattn_problem_set(p, CLATTN_PARAM_HEAD_DIM, head_dim);
+    if (windowed) {
+        clattn_problem_set(p, CLATTN_PARAM_CAUSAL, 1);
+        clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, 256);
+        clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, 0);
+        clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, CLATTN_ALGO_WINDOWED);
+    } else {
+        clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, CLATTN_ALGO_TILED);
+    }
+    return p;
+}
+
+/* clattn_tune keeps Q, K, V and O of the problem on the device, each made from a host copy
+ * that it frees once uploaded: checked before it allocates any. */
+static int check_memory(struct bench_session *s, const clattn_problem *p)
+{
+    struct memory_need need = {.what = "clattn_tune's Q, K, V and O"};
+    for (int t = CLATTN_TENSOR_Q; t <= CLATTN_TENSOR_O; t++) {
+        size_t bytes = 0;
+        clattn_status st = clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes);
+        if (st)
+            return fail_clattn(NULL, st, "sizing the tensors");
+        need.device = memory_add(need.device, bytes);
+        if (bytes > need.largest)
+            need.largest = need.host = bytes;
+    }
+    return session_check_memory(s, &need);
+}
+
+static int tune_one(struct bench_session *s, const clattn_problem *p)
+{
+    /* one line per candidate: a few dozen candidates fit easily */
+    static char report[65536];
+    int rc = check_memory(s, p);
+    if (rc)
+        return rc;
+    fprintf(stderr, "tuning (each candidate is a kernel build; this takes a while)...\n");
+    clattn_status st = clattn_tune(s->ctx, p, report, sizeof report);
+    if (st)
+        return fail_clattn(s->ctx, st, "tuning");
+    fputs(report, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+/* Tunes `problem` (a single problem from shape flags), or, when it is NULL, the classes of the
+ * standard sweep: head_dim 64 and 128 tiled, and head_dim 64 windowed (256,0). Prints each
+ * report. Returns 0 or an exit code after printing why. */
+static int tune_run(struct bench_session *s, const clattn_problem *problem)
+{
+    if (problem)
+        return tune_one(s, problem);
+    static const struct { int head_dim, windowed; } classes[] = {{64, 0}, {128, 0}, {64, 1}};
+    for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
+        clattn_problem *p = sweep_class(classes[i].head_dim, classes[i].windowed);
+        if (!p)
+            return fail_host_memory();
+        int rc = tune_one(s, p);
+        clattn_problem_destroy(p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- The flow */
 
 /* The machine-readable reports, opened before any device work so that a bad path fails at
  * once rather than after a long sweep, and written when every row is in. */
@@ -137,7 +255,7 @@ static int check_memory_first(struct bench_session *s, const clattn_problem *pro
     return rc ? rc : session_check_memory(s, &need);
 }
 
-/* The clock every row reads (clock.h), chosen by a fill of 16 MiB (less on a device that
+/* The clock every row reads (clock_choose), chosen by a fill of 16 MiB (less on a device that
  * cannot allocate that much). */
 static int choose_clock(struct bench_session *s)
 {

@@ -1,17 +1,14 @@
-#include "startup.h"
-
+/* attn-bench --startup: how long a new process takes to its first attention, with the disk
+ * cache of compiled kernels empty (cold) and filled (warm). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "device_info.h"
-#include "diag.h"
-#include "shape.h"
+#include "bench.h"
 
 #define STARTUP_SEQ 1024
 
@@ -23,15 +20,6 @@ static const char *const cold_env[][2] = {
     {"CUDA_CACHE_DISABLE", "1"},
     {"MESA_SHADER_CACHE_DISABLE", "true"},
 };
-
-/* CLOCK_MONOTONIC is one clock for every process of the machine, so a child's reading
- * compares with its parent's. */
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 int startup_child(const struct bench_options *opt)
 {
@@ -56,13 +44,13 @@ int startup_child(const struct bench_options *opt)
     }
     if (!rc && (st = clattn_run_host(plan, tensor[0], tensor[1], tensor[2], tensor[3], NULL)))
         rc = fail_clattn(ctx, st, "running the attention");
-    const double done = now_s();
+    const double done = clock_ms();
     cl_device_id device;
     struct device_info info;
     if (!rc && (st = clattn_context_get_cl(ctx, NULL, &device, NULL)))
         rc = fail_clattn(ctx, st, "getting the OpenCL device");
     if (!rc && !(rc = device_info_query(device, &info))) {
-        printf("%.9f %s (%s, driver %s)\n", done, info.name, info.platform, info.driver);
+        printf("%.6f %s (%s, driver %s)\n", done, info.name, info.platform, info.driver);
         device_info_free(&info);
     }
     for (int t = 0; t < 4; t++)
@@ -83,7 +71,7 @@ static int run_child(const struct bench_options *opt, const char *dir, double *s
     if (pipe(fds) != 0)
         return fail_file("a pipe", "open");
     fflush(NULL); /* or the child's exit would write what is buffered here a second time */
-    const double start = now_s();
+    const double start = clock_ms();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -129,7 +117,7 @@ static int run_child(const struct bench_options *opt, const char *dir, double *s
     }
     line[strcspn(line, "\n")] = '\0';
     snprintf(device, device_size, "%s", line + name_at);
-    *seconds = done - start;
+    *seconds = (done - start) * 1e-3;
     return 0;
 }
 
@@ -145,18 +133,6 @@ static void remove_dir(const char *path)
     }
     if (rmdir(path) != 0)
         fprintf(stderr, "attn-bench: warning: cannot remove %s: %s\n", path, strerror(errno));
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *values, int count)
-{
-    qsort(values, (size_t)count, sizeof *values, compare_doubles);
-    return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
 }
 
 int startup_run(const struct bench_options *opt)

@@ -1,13 +1,10 @@
-#include "sweep.h"
-
+/* The problems of the command line's shape flags: the standard sweep (bench.h), and the
+ * single problem, run by each algorithm of --algo. */
 #include <stdio.h>
 
-#include "diag.h"
-#include "inputs.h"
-#include "progress.h"
-#include "report.h"
-#include "run.h"
-#include "shape.h"
+#include "bench.h"
+
+/* ---- The sweep */
 
 /* "[7/28] tiled causal seq 4096..." */
 struct sweep_progress {
@@ -18,8 +15,8 @@ struct sweep_progress {
 static void show_row(struct sweep_progress *p, clattn_algorithm algo, int causal, int64_t seq)
 {
     p->done++;
-    progress_show(&p->line, "[%d/%d] %s%s seq %lld", p->done, p->total, algo_name(algo),
-                  causal ? " causal" : "", (long long)seq);
+    progress_show(&p->line, "[%d/%d] %s%s seq %lld", p->done, p->total,
+                  clattn_algorithm_name(algo), causal ? " causal" : "", (long long)seq);
 }
 
 /* Whether the sweep runs `algo` at `seq`. */
@@ -187,4 +184,34 @@ int sweep_run(struct bench_session *s)
         if (rc)
             return rc;
     }
+}
+
+/* ---- The single problem */
+
+int single_run(struct bench_session *s, const clattn_problem *problem)
+{
+    const struct bench_options *opt = s->opt;
+    struct bench_inputs *in = NULL;
+    int rc = inputs_create(s, problem, &in);
+    for (int a = 0; a < opt->algo_count && !rc; a++) {
+        clattn_plan *plan = NULL;
+        double build_ms;
+        struct bench_row row;
+        rc = run_plan_create(s, problem, opt->algos[a], 0, &plan, &build_ms);
+        if (!rc)
+            rc = run_measure(s, in, problem, opt->algos[a], plan, build_ms, &row);
+        clattn_plan_destroy(plan);
+        if (!rc)
+            rc = session_add_row(s, &row); /* the session owns the row's stages from here */
+        /* O and LSE are overwritten by the next algorithm: save the first one's now */
+        if (!rc && a == 0 && opt->save_dir) {
+            char label[ROW_LABEL_LEN];
+            rc = save_npy_files(opt->save_dir, in, &row);
+            if (!rc && opt->algo_count > 1)
+                fprintf(stderr, "attn-bench: o.npy and lse.npy in %s are %s's output\n",
+                        opt->save_dir, row_algo_label(&row, label));
+        }
+    }
+    inputs_destroy(in);
+    return rc;
 }

@@ -12,18 +12,6 @@
 #include "message.h"
 #include "tile_select.h"
 
-static const char *algorithm_name(clattn_algorithm a)
-{
-    switch (a) {
-    case CLATTN_ALGO_AUTO: return "auto";
-    case CLATTN_ALGO_NAIVE: return "naive";
-    case CLATTN_ALGO_TILED: return "tiled";
-    case CLATTN_ALGO_WINDOWED: return "windowed";
-    case CLATTN_ALGO_DECODE: return "decode";
-    }
-    return "?";
-}
-
 void plan_describe(clattn_plan *plan, const char *fmt, ...)
 {
     va_list ap, copy;
@@ -79,7 +67,7 @@ static void choose_algorithm(clattn_plan *plan)
     clattn_algorithm asked = (clattn_algorithm)problem_get(p, CLATTN_PARAM_ALGORITHM);
     if (asked != CLATTN_ALGO_AUTO) {
         plan->algorithm = asked;
-        plan_describe(plan, "algorithm: %s (requested)", algorithm_name(asked));
+        plan_describe(plan, "algorithm: %s (requested)", clattn_algorithm_name(asked));
         return;
     }
     if (problem_get(p, CLATTN_PARAM_SEQ_Q) <= DECODE_MAX_ROWS) {

@@ -1,6 +1,7 @@
 /* The device-side API: contexts, plans, and every way an enqueue can be wrong. A rejected
  * call returns its status with a message and changes nothing. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -509,6 +510,34 @@ START_TEST(enqueue_checks_strided_spans)
 }
 END_TEST
 
+/* The enums' names, the ones the library's own descriptions use: one per value, the enum's
+ * suffix in lower case, and "unknown" (never NULL) outside the enum. */
+START_TEST(enum_names)
+{
+    static const char *const algorithms[] = {"auto", "naive", "tiled", "windowed", "decode"};
+    for (int a = CLATTN_ALGO_AUTO; a <= CLATTN_ALGO_DECODE; a++)
+        ck_assert_str_eq(clattn_algorithm_name((clattn_algorithm)a), algorithms[a]);
+    static const char *const shapes[] = {"none", "local_tiles", "register_blocks"};
+    for (int k = CLATTN_SHAPE_NONE; k <= CLATTN_SHAPE_REGISTER_BLOCKS; k++)
+        ck_assert_str_eq(clattn_kernel_shape_name((clattn_kernel_shape)k), shapes[k]);
+    const int outside[] = {-1, CLATTN_ALGO_DECODE + 1, 1000, INT32_MIN};
+    for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) {
+        ck_assert_str_eq(clattn_algorithm_name((clattn_algorithm)outside[i]), "unknown");
+        ck_assert_str_eq(clattn_kernel_shape_name((clattn_kernel_shape)outside[i]), "unknown");
+    }
+    /* a plan describes what it runs by the same name */
+    attn_case c = case_default();
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_TILED);
+    clattn_plan *plan;
+    ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_SUCCESS);
+    char line[64];
+    snprintf(line, sizeof line, "algorithm: %s (requested)", clattn_algorithm_name(CLATTN_ALGO_TILED));
+    ck_assert_ptr_nonnull(strstr(clattn_plan_describe(plan), line));
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 START_TEST(peak_is_measured)
 {
     double gflops = 0, gbps = 0;
@@ -606,6 +635,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, invalid_problem_is_refused_by_plan);
     tcase_add_test(tc, misspelt_naive_gemm_is_refused);
     tcase_add_test(tc, peak_is_measured);
+    tcase_add_test(tc, enum_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("enqueue");
     tcase_set_timeout(tc, 300);

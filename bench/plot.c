@@ -5,8 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "report.h"
-#include "traffic.h"
+#include "bench.h"
 
 #define WIDTH 900
 #define HEIGHT 900
@@ -198,11 +197,12 @@ static int compare_rows_by_seq(const void *a, const void *b)
 static void write_legend_entry(FILE *out, const struct bench_row *r, int entry)
 {
     const int ly = LATENCY_TOP + 8 + 34 * entry, lx = PLOT_RIGHT + 20;
+    char label[ROW_LABEL_LEN];
     fprintf(out,
             "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"%s/>\n"
             "<text x=\"%d\" y=\"%d\">%s%s</text>\n",
             lx, ly, lx + 30, ly, series_color(r),
-            r->causal ? " stroke-dasharray=\"6 4\"" : "", lx + 38, ly + 4, row_algo_label(r),
+            r->causal ? " stroke-dasharray=\"6 4\"" : "", lx + 38, ly + 4, row_algo_label(r, label),
             r->causal ? ", causal" : "");
     const int windowed = r->window_left >= 0 || r->window_right >= 0;
     if (!windowed && r->seq_q == r->seq_kv)
