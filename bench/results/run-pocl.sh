@@ -2,7 +2,8 @@
 # Re-creates the figures in this folder on the machine at hand: run from the source root
 # after `meson setup build && ninja -C build`, with nothing else running (2 cores: a second
 # job halves every figure). Each command's output lands in pocl-*.txt with the command on
-# its first line; JSON/CSV/SVG files beside them. Takes about 15 minutes on PoCL.
+# its first line; JSON/CSV/SVG files beside them. Takes about 15 minutes on PoCL, and 5 to
+# 10 more for the comparison with PyTorch at the end.
 set -eu
 out=bench/results
 bench=build/bench/attn-bench
@@ -37,13 +38,6 @@ run pocl-decode-compare --decode-compare --seq-kv 32768 --profile --json "$out/j
 run pocl-decode-loop --decode --check --json "$out/json/decode-loop.json"
 # start-up with the kernel cache cold and warm
 run pocl-startup --startup
-# PyTorch on the same shapes, when an interpreter here has it (Debian's python3-torch lives
-# in the system Python)
-for python in python3 /usr/bin/python3; do
-    if "$python" -c "import torch" 2>/dev/null; then
-        echo "\$ $python bench/peers/torch_attention.py --threads 2" > "$out/peer-torch.txt"
-        "$python" bench/peers/torch_attention.py --threads 2 --json "$out/json/peer-torch.json" \
-            >> "$out/peer-torch.txt" 2>&1
-        break
-    fi
-done
+# PyTorch 2.x's scaled_dot_product_attention beside clattn on the same problems, in one run
+# (installs PyTorch into a virtual environment under ~/.cache the first time)
+bench/peers/compare-torch "$out/peer-torch.txt"
