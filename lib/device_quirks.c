@@ -31,12 +31,11 @@ void device_quirks_describe(const device_quirks *q, char *buf, size_t size)
     int n = 0;
     buf[0] = '\0';
     if (q->local_tiles_max_keys)
-        n += snprintf(buf + n, size - (size_t)n,
-                      "%sloops end after 65535 iterations (Mesa's llvmpipe): keys split into "
-                      "runs of at most %lld per work-group, at most %lld splits merged",
-                      n ? "; " : "", (long long)q->local_tiles_max_keys,
-                      (long long)q->merge_max_splits);
-    if (n >= 0 && (size_t)n < size && q->kernel_local_reported_twice)
+        n = snprintf(buf, size,
+                     "loops end after 65535 iterations (Mesa's llvmpipe): keys split into runs "
+                     "of at most %lld per work-group, at most %lld splits merged",
+                     (long long)q->local_tiles_max_keys, (long long)q->merge_max_splits);
+    if (q->kernel_local_reported_twice && n >= 0 && (size_t)n < size)
         snprintf(buf + n, size - (size_t)n,
                  "%skernels' __local bytes reported twice and work-groups of at most %zu "
                  "(rusticl up to Mesa 22)",
