@@ -5,14 +5,15 @@
  *   cl/decode.cl         on CPU-like devices (register blocks);
  *   cl/decode_local.cl   on GPUs, when a kv head's query rows fit one work-group's
  *                        registers (every step of generation);
- *   cl/tiled_local.cl    on GPUs for more rows, and for long prefills on devices that cap a
- *                        work-group's key loop (local_tiles_max_keys). */
+ *   cl/tiled_local.cl    on GPUs for more rows, and for the fused algorithms' long prefills on
+ *                        devices whose loops end early (lib/dispatch.c, local_tiles_max_keys in
+ *                        lib/device_quirks.h). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cl_error.h"
-#include "fused.h"
-#include "kv_kernel.h"
+#include "dispatch.h"
+#include "kernel_build.h"
 #include "launch.h"
 #include "merge.h"
 #include "message.h"
@@ -140,7 +141,7 @@ static int choose_splits(const clattn_plan *plan, const decode_impl *d)
         splits = nk / MIN_SPLIT_KEYS;
     int64_t max_keys = d->kind == DECODE_LOCAL ? d->split_max : 0;
     if (d->kind == DECODE_TILES)
-        max_keys = local_tiles_max_keys(&plan->ctx->limits);
+        max_keys = plan->ctx->limits.quirks.local_tiles_max_keys;
     if (max_keys && splits < (nk + max_keys - 1) / max_keys)
         splits = (nk + max_keys - 1) / max_keys;
     return splits < 1 ? 1 : (int)splits;
@@ -278,7 +279,6 @@ clattn_status decode_setup(clattn_plan *plan)
         return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     plan->impl = d;
     plan->ops = &decode_ops;
-    plan->shape = select_shape(&plan->ctx->limits);
     clattn_status st;
     if (plan->shape == CLATTN_SHAPE_REGISTER_BLOCKS) {
         d->kind = DECODE_REGISTERS;
@@ -297,12 +297,12 @@ clattn_status decode_setup(clattn_plan *plan)
     plan->splits = choose_splits(plan, d);
     const int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV);
     d->split_len = (int)((nk + plan->splits - 1) / plan->splits);
-    const int64_t max_splits = merge_max_splits(&plan->ctx->limits);
+    const int64_t max_splits = plan->ctx->limits.quirks.merge_max_splits;
     if (max_splits && plan->splits > max_splits)
         return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
                     "seq_kv = %lld needs %lld splits of %d keys on this device, which merges at "
                     "most %lld correctly (its kernels' loops end early: merge_max_splits in "
-                    "lib/fused.h): at most %lld keys",
+                    "lib/device_quirks.h): at most %lld keys",
                     (long long)nk, (long long)plan->splits, d->split_len, (long long)max_splits,
                     (long long)(max_splits * d->split_len));
     if (plan->splits > 1) {

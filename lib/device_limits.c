@@ -119,16 +119,14 @@ clattn_status device_limits_query(cl_device_id dev, device_limits *out)
     if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
         out->has_fma = (fp & CL_FP_FMA) != 0;
     out->simd_width = simd_width(dev);
-    /* rusticl 22 (Mesa's version is the driver version: "22.3.6") says work-groups of 1024,
-     * but every kernel's CL_KERNEL_WORK_GROUP_SIZE is 32, and each __local byte counts
-     * twice (docs/devices.md). */
-    if (strcmp(out->platform_name, "rusticl") == 0 && atoi(out->driver_version) <= 22) {
-        out->kernel_local_reported_twice = 1;
-        if (out->max_work_group_size > 32)
-            out->max_work_group_size = 32;
-        if (out->max_work_item_size0 > 32)
-            out->max_work_item_size0 = 32;
-    }
+    /* rusticl 22 says work-groups of 1024, but every kernel's CL_KERNEL_WORK_GROUP_SIZE is
+     * 32 (docs/devices.md): the device's limit is taken to be the kernels'. */
+    out->quirks = device_quirks_of(out->platform_name, out->name, out->driver_version);
+    const size_t group_cap = out->quirks.max_work_group_size;
+    if (group_cap && out->max_work_group_size > group_cap)
+        out->max_work_group_size = group_cap;
+    if (group_cap && out->max_work_item_size0 > group_cap)
+        out->max_work_item_size0 = group_cap;
     out->has_fp16 = has_extension(dev, "cl_khr_fp16");
     out->has_fp64 = has_extension(dev, "cl_khr_fp64");
     if (out->vector_width == 0)
@@ -142,7 +140,7 @@ cl_ulong kernel_local_mem(const device_limits *l, cl_device_id device, cl_kernel
     cl_ulong bytes = 0;
     *err = clGetKernelWorkGroupInfo(kernel, device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof bytes, &bytes,
                                     NULL);
-    return *err ? 0 : l->kernel_local_reported_twice ? bytes / 2 : bytes;
+    return *err ? 0 : l->quirks.kernel_local_reported_twice ? bytes / 2 : bytes;
 }
 
 static int parse_u64(const char *text, size_t len, cl_ulong *out)

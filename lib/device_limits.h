@@ -4,6 +4,7 @@
 #define CLATTN_DEVICE_LIMITS_H
 
 #include "clattn.h"
+#include "device_quirks.h"
 
 typedef struct device_limits {
     char name[256];
@@ -34,17 +35,17 @@ typedef struct device_limits {
     int c_version_major, c_version_minor;
     int has_fp16, has_fp64;
     int has_fma; /* CL_FP_FMA: fused multiply-add in hardware */
-    /* rusticl 22 reports twice the __local bytes a kernel declares as its
-     * CL_KERNEL_LOCAL_MEM_SIZE, and runs kernels whose report exceeds the device's local
-     * memory (docs/devices.md); kernel_local_mem halves the report there. */
-    int kernel_local_reported_twice;
+    /* The implementation's known bugs, from its names (lib/device_quirks.h); the limits
+     * above already allow for those that lower them. */
+    device_quirks quirks;
     int available;
     /* The CLATTN_DEVICE_LIMITS text applied, "" when none. */
     char simulated[256];
 } device_limits;
 
 /* A compiled kernel's __local bytes per work-group (CL_KERNEL_LOCAL_MEM_SIZE, corrected for
- * the device's known misreport); 0 with the OpenCL error in *err on failure. */
+ * the device's known misreport: quirks.kernel_local_reported_twice); 0 with the OpenCL error
+ * in *err on failure. */
 cl_ulong kernel_local_mem(const device_limits *limits, cl_device_id device, cl_kernel kernel,
                           cl_int *err);
 

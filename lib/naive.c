@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "launch.h"
 #include "message.h"
 #include "pack.h"

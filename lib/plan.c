@@ -1,6 +1,6 @@
 /* clattn_plan_create and the plan's queries: which algorithm, and the bookkeeping shared by
- * all of them (description, stages, scratch allocation). The algorithms set themselves up in
- * lib/fused.c and lib/naive.c. */
+ * all of them (description, stages, scratch allocation). lib/dispatch.c says which algorithm's
+ * code sets the plan up. */
 #include "plan.h"
 
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cl_error.h"
+#include "dispatch.h"
 #include "message.h"
 #include "tile_select.h"
 
@@ -100,6 +101,10 @@ static void describe_device(clattn_plan *plan)
                   (unsigned long long)(l->local_mem_size / 1024), l->max_work_group_size,
                   l->vector_width, l->simulated[0] ? ", simulated by CLATTN_DEVICE_LIMITS=" : "",
                   l->simulated);
+    char quirks[512];
+    device_quirks_describe(&l->quirks, quirks, sizeof quirks);
+    if (quirks[0])
+        plan_describe(plan, "device quirks (lib/device_quirks.h): %s", quirks);
 }
 
 void plan_release_impl(clattn_plan *plan, const cl_kernel *kernels, size_t kernel_count,
@@ -166,9 +171,7 @@ clattn_status clattn_plan_create(clattn_context *ctx, const clattn_problem *prob
     plan->splits = 1;
     choose_algorithm(plan);
     describe_device(plan);
-    clattn_status st = plan->algorithm == CLATTN_ALGO_NAIVE    ? naive_setup(plan)
-                       : plan->algorithm == CLATTN_ALGO_DECODE ? decode_setup(plan)
-                                                               : fused_setup(plan);
+    clattn_status st = dispatch_setup(plan);
     if (!st && !plan->description)
         st = fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     if (st) {

@@ -1,5 +1,5 @@
 /* The plan: what will run for one problem on one context, decided and compiled before any
- * call. Each algorithm fills in its ops and private state (lib/fused.c, lib/naive.c). */
+ * call. Each algorithm fills in its ops and private state (lib/dispatch.c says which). */
 #ifndef CLATTN_PLAN_H
 #define CLATTN_PLAN_H
 
@@ -79,10 +79,5 @@ clattn_status plan_alloc(clattn_plan *plan, size_t bytes, const char *what, cl_m
  * plan->impl itself. For the algorithms' plan_ops.release. */
 void plan_release_impl(clattn_plan *plan, const cl_kernel *kernels, size_t kernel_count,
                        const cl_mem *mems, size_t mem_count);
-
-/* Algorithm set-up, called by clattn_plan_create once the algorithm and shape are chosen. */
-clattn_status fused_setup(clattn_plan *plan);
-clattn_status naive_setup(clattn_plan *plan);
-clattn_status decode_setup(clattn_plan *plan);
 
 #endif

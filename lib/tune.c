@@ -11,7 +11,7 @@
 
 #include "cl_error.h"
 #include "context.h"
-#include "fused.h"
+#include "kernel_build.h"
 #include "message.h"
 #include "plan.h"
 #include "tuning.h"

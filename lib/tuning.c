@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cache_dir.h"
-#include "fused.h"
+#include "kernel_build.h"
 #include "sha256.h"
 #include "tile_select.h"
 

@@ -692,7 +692,7 @@ START_TEST(extreme_lengths_touch_nothing)
 END_TEST
 
 /* Whether the test device is Mesa's llvmpipe, which merges at most 8192 splits
- * (merge_max_splits in lib/fused.h). */
+ * (merge_max_splits in lib/device_quirks.h). */
 static int device_is_llvmpipe(void)
 {
     cl_device_id device;

@@ -209,6 +209,46 @@ START_TEST(no_tile_fits_is_unsupported)
 }
 END_TEST
 
+/* Whether the context's real device is Mesa's llvmpipe (CLATTN_DEVICE_LIMITS leaves names). */
+static int on_llvmpipe(clattn_context *ctx)
+{
+    cl_device_id dev;
+    char name[256] = "";
+    clattn_context_get_cl(ctx, NULL, &dev, NULL);
+    clGetDeviceInfo(dev, CL_DEVICE_NAME, sizeof name - 1, name, NULL);
+    return strstr(name, "llvmpipe") != NULL;
+}
+
+/* A GPU whose local memory is carved from global memory and that vectorises across
+ * work-items (an Arm Mali's class of limits, and llvmpipe's) gets llvmpipe's key-run cap only
+ * where the kernels really run on llvmpipe (lib/device_quirks.h): elsewhere a tiled plan over
+ * 4097 keys is one pass of the local-tiles kernel. */
+START_TEST(llvmpipe_caps_follow_the_driver)
+{
+    clattn_context *ctx = context_with("type=gpu,local_mem_type=global,vector_width=1");
+    ck_assert_ptr_nonnull(ctx);
+    attn_case c = sample(16, CLATTN_DTYPE_F32);
+    c.seq_q = 16;
+    c.seq_kv = 4097;
+    c.causal = 0;
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_TILED);
+    clattn_plan *plan;
+    ck_assert_msg(clattn_plan_create(ctx, p, &plan) == CLATTN_SUCCESS, "%s", clattn_message(ctx));
+    int64_t shape, splits;
+    clattn_plan_get(plan, CLATTN_PLAN_KERNEL_SHAPE, &shape);
+    clattn_plan_get(plan, CLATTN_PLAN_SPLITS, &splits);
+    ck_assert_int_eq(shape, CLATTN_SHAPE_LOCAL_TILES);
+    if (on_llvmpipe(ctx))
+        ck_assert_msg(splits >= 3, "%s", clattn_plan_describe(plan));
+    else
+        ck_assert_msg(splits == 1, "%s", clattn_plan_describe(plan));
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(p);
+    run_case(ctx, &c, CLATTN_ALGO_TILED, NULL);
+    clattn_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(malformed_limits_are_refused)
 {
     static const char *const bad[] = {"local_mem_size", "local_mem_size=abc", "bogus=1",
@@ -241,6 +281,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, allocation_cap_splits_naive_into_chunks);
     tcase_add_test(tc, packed_kv_too_large);
     tcase_add_test(tc, no_tile_fits_is_unsupported);
+    tcase_add_test(tc, llvmpipe_caps_follow_the_driver);
     tcase_add_test(tc, malformed_limits_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -3,8 +3,9 @@
  * chosen work-group must be a whole number of SIMD widths within the device's limits, its
  * tiles must fit local memory, and a work-group must hold enough query rows that each K and V
  * tile is reused: at least 32 rows (16 at head_dim 256) where there are 48 KiB of local
- * memory, at least 16 (8 at 256) where there are 32 KiB. Linked with the library's internal
- * archive; needs no OpenCL device. */
+ * memory, at least 16 (8 at 256) where there are 32 KiB. Also that device workarounds follow
+ * the implementation's names. Linked with the library's internal archive; needs no OpenCL
+ * device. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -169,6 +170,36 @@ START_TEST(small_device_fits_head_dim_256)
 }
 END_TEST
 
+/* Workarounds follow the implementation's names, not its limits: no GPU of the table has
+ * llvmpipe's loop cap, though some share its class of limits (an Arm Mali's local memory is
+ * CL_GLOBAL), and llvmpipe has it whatever its Mesa version. rusticl's misreports end with
+ * Mesa 22. */
+START_TEST(quirks_follow_names)
+{
+    for (size_t i = 0; i < device_table_count; i++) {
+        const device_quirks q = device_quirks_of("rusticl", device_table[i].name, "24.2.0");
+        ck_assert_msg(q.local_tiles_max_keys == 0 && q.merge_max_splits == 0, "%s",
+                      device_table[i].name);
+    }
+    device_quirks q = device_quirks_of("rusticl", "llvmpipe (LLVM 15.0.6, 256 bits)", "22.3.6");
+    ck_assert_int_eq(q.local_tiles_max_keys, 2048);
+    ck_assert_int_eq(q.merge_max_splits, 8192);
+    ck_assert_int_eq(q.kernel_local_reported_twice, 1);
+    ck_assert_uint_eq(q.max_work_group_size, 32);
+    q = device_quirks_of("rusticl", "llvmpipe (LLVM 17.0.6, 256 bits)", "24.2.0");
+    ck_assert_int_eq(q.local_tiles_max_keys, 2048);
+    ck_assert_int_eq(q.kernel_local_reported_twice, 0);
+    ck_assert_uint_eq(q.max_work_group_size, 0);
+    /* PoCL's CPU device, also CL_GLOBAL: nothing */
+    q = device_quirks_of("Portable Computing Language", "cpu-skylake-avx512", "3.1");
+    ck_assert(!q.local_tiles_max_keys && !q.merge_max_splits && !q.kernel_local_reported_twice &&
+              !q.max_work_group_size);
+    char line[512];
+    device_quirks_describe(&q, line, sizeof line);
+    ck_assert_str_eq(line, "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tiles");
@@ -179,6 +210,7 @@ int main(void)
     tcase_add_loop_test(tc, candidates_are_ranked, 0, n);
     tcase_add_loop_test(tc, decode_rows_get_small_tiles, 0, n);
     tcase_add_test(tc, small_device_fits_head_dim_256);
+    tcase_add_test(tc, quirks_follow_names);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

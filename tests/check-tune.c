@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "context.h"
-#include "fused.h"
+#include "kernel_build.h"
 #include "tile_select.h"
 #include "tuning.h"
 

@@ -3,8 +3,8 @@
  * it up, for a few problems on a few simulated devices, in both kernel shapes. Nothing may
  * crash, and tiles are accepted only when they are among the candidates clattn_tune tries for
  * that device and problem, and then parse into tiles that fit the problem and the device. */
-#include "fused.h"
 #include "fuzz_input.h"
+#include "kernel_build.h"
 #include "tile_select.h"
 #include "tuning.h"
 
