@@ -106,7 +106,7 @@ static void fill(void)
     tables[5] = (case_table){"layouts", layouts, n};
 
     /* rows with no visible key (zeros, LSE -inf), logits of 1e4 and beyond, all-equal
-     * scores, a custom scale, a scale of 1e30 */
+     * scores, a scale of 0, a custom scale, a scale of 1e30 */
     n = 0;
     edges[n++] = masked(shape(1, 2, 2, 40, 20, 64), 1, BR, -1, -1); /* first 20 rows empty */
     edges[n++] = masked(shape(1, 2, 2, 40, 20, 64), 0, TL, 2, 0);   /* rows past 22 empty */
@@ -116,9 +116,14 @@ static void fill(void)
     big.lse_relative = 1e-6; /* ~16 f32 ulps: see attn_case */
     edges[n++] = big;
     attn_case flat = shape(1, 2, 2, 33, 57, 64);
-    flat.scale = 0.0;
     flat.magnitude = 1e-6f; /* scores ~1e-12: all equal to f32 */
     edges[n++] = flat;
+    /* scale 0: every visible score is exactly 0 whatever Q and K hold, so each row is the
+     * plain mean of its visible V rows and its LSE ln(visible keys) */
+    attn_case zero = masked(shape(1, 2, 2, 33, 57, 64), 1, BR, 20, -1);
+    zero.scale = 0.0;
+    zero.magnitude = 30.0f; /* logits in the hundreds, had the scale not zeroed them */
+    edges[n++] = zero;
     attn_case sharp = shape(1, 2, 2, 33, 57, 64);
     sharp.scale = 3.5;
     edges[n++] = sharp;

@@ -13,7 +13,7 @@ static clattn_context *context;
 attn_case case_default(void)
 {
     attn_case c = {1, 1, 1, 1, 1, 64, 0, CLATTN_ALIGN_BOTTOM_RIGHT, -1, -1,
-                   CLATTN_DTYPE_F32, LAYOUT_BNHD, 0.0, 0.0f, 0.0};
+                   CLATTN_DTYPE_F32, LAYOUT_BNHD, NAN, 0.0f, 0.0};
     return c;
 }
 
@@ -22,11 +22,14 @@ const char *case_name(const attn_case *c)
     static char text[256];
     static const char *const dtypes[] = {"f32", "f16", "bf16"};
     static const char *const layouts[] = {"BNHd", "BHNd", "padded"};
+    char scale[32] = "default";
+    if (!isnan(c->scale))
+        snprintf(scale, sizeof scale, "%g", c->scale);
     snprintf(text, sizeof text,
-             "B%d H%d:%d Nq%d Nk%d d%d %s%s window(%d,%d) %s %s scale %g magnitude %g",
+             "B%d H%d:%d Nq%d Nk%d d%d %s%s window(%d,%d) %s %s scale %s magnitude %g",
              c->batch, c->heads, c->kv_heads, c->seq_q, c->seq_kv, c->head_dim,
              c->causal ? "causal " : "", c->align == CLATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right",
-             c->window_left, c->window_right, dtypes[c->dtype], layouts[c->layout], c->scale,
+             c->window_left, c->window_right, dtypes[c->dtype], layouts[c->layout], scale,
              (double)c->magnitude);
     return text;
 }
@@ -74,7 +77,7 @@ clattn_problem *case_problem(const attn_case *c, clattn_algorithm algo)
     OK(clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, c->window_right));
     OK(clattn_problem_set(p, CLATTN_PARAM_DTYPE, c->dtype));
     OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, algo));
-    if (c->scale != 0.0)
+    if (!isnan(c->scale))
         OK(clattn_problem_set_scale(p, c->scale));
     set_layout(p, c);
     OK(clattn_problem_check(p));
