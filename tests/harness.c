@@ -245,6 +245,37 @@ static int count_devices_in_child(int *available)
     return n;
 }
 
+/* What ran and what was skipped, by name, over every device of this process. */
+static struct part {
+    char what[96];
+    int ran, skipped;
+} parts[256];
+static int part_count, skips_on_device;
+
+static struct part *part_named(const char *what)
+{
+    for (int i = 0; i < part_count; i++)
+        if (strcmp(parts[i].what, what) == 0)
+            return &parts[i];
+    ck_assert_msg(part_count < (int)(sizeof parts / sizeof *parts), "too many named test parts");
+    struct part *p = &parts[part_count++];
+    snprintf(p->what, sizeof p->what, "%s", what);
+    return p;
+}
+
+void test_skipped(const char *what, const char *why)
+{
+    part_named(what)->skipped++;
+    skips_on_device++;
+    printf("  SKIPPED %s: %s\n", what, why);
+    fflush(stdout);
+}
+
+void test_ran(const char *what)
+{
+    part_named(what)->ran++;
+}
+
 static int run_suite(Suite *(*make_suite)(void))
 {
     SRunner *sr = srunner_create(make_suite());
@@ -278,12 +309,23 @@ int test_main(Suite *(*make_suite)(void), int needs_device)
         current_device = i;
         printf("== device %d\n", i);
         fflush(stdout);
+        skips_on_device = 0;
         failed += run_suite(make_suite);
+        if (skips_on_device)
+            printf("== device %d: %d part(s) skipped (SKIPPED lines above)\n", i, skips_on_device);
         ran++;
     }
     if (!ran) {
         fprintf(stderr, "no usable OpenCL device%s\n", required ? " (required: failing)" : ": skipped");
         return required ? EXIT_FAILURE : 77;
     }
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    int never_ran = 0;
+    fflush(stdout);
+    for (int i = 0; i < part_count; i++)
+        if (parts[i].skipped && !parts[i].ran) {
+            fprintf(stderr, "%s was skipped on every device under test%s\n", parts[i].what,
+                    required ? " (CLATTN_TEST_REQUIRE_DEVICE=1: failing)" : "");
+            never_ran++;
+        }
+    return failed || (required && never_ran) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -55,6 +55,14 @@ int test_device(void);
 /* Deterministic inputs: `count` values uniform in [-magnitude, magnitude] in `dtype`. */
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed);
 
+/* A part of a test, named `what`, that this device cannot run (`why`, printed). Every skip is
+ * printed and counted, and test_main prints the count per device. Under
+ * CLATTN_TEST_REQUIRE_DEVICE=1 a `what` that was skipped on every device under test, and ran
+ * on none (test_ran), fails the run: a small device may skip what a larger one runs, but CI
+ * must prove each part ran somewhere. Counts need CK_FORK=no, as the suites run. */
+void test_skipped(const char *what, const char *why);
+void test_ran(const char *what);
+
 /* Runs the suite once per device under test: CLATTN_TEST_DEVICE=N picks one, otherwise every
  * available device of the flat list. Exits 77 (skipped) when there is none, unless
  * CLATTN_TEST_REQUIRE_DEVICE=1 (as in CI), where that is a failure. `needs_device` 0 runs the
