@@ -29,8 +29,9 @@ static attn_case masked(attn_case c, int causal, clattn_align align, int wl, int
 
 #define MAX_CASES 64
 static attn_case head_dims[MAX_CASES], lengths[MAX_CASES], dtypes[MAX_CASES],
-    windows[MAX_CASES], groups[MAX_CASES], layouts[MAX_CASES], edges[MAX_CASES];
-static case_table tables[7];
+    windows[MAX_CASES], groups[MAX_CASES], layouts[MAX_CASES], edges[MAX_CASES],
+    longs[MAX_CASES];
+static case_table tables[8];
 
 static void fill(void)
 {
@@ -132,6 +133,17 @@ static void fill(void)
     huge.lse_relative = 1e-6;
     edges[n++] = huge;
     tables[6] = (case_table){"edges", edges, n};
+
+    /* key counts one past a power of two, beyond the lengths above: many key tiles and decode
+     * splits, a last tile of one key. Few heads and small head_dims keep the reference (and
+     * naive's score matrix, 64 MiB at most) quick. */
+    n = 0;
+    longs[n++] = masked(shape(1, 2, 1, 4097, 4097, 8), 1, BR, -1, -1);
+    longs[n++] = shape(1, 2, 2, 33, 4097, 16);
+    longs[n++] = masked(shape(1, 1, 1, 100, 16385, 8), 1, BR, -1, -1);
+    longs[n++] = shape(1, 2, 1, 5, 16385, 16);
+    longs[n++] = masked(shape(1, 1, 1, 600, 16385, 8), 0, TL, 100, 0);
+    tables[7] = (case_table){"long", longs, n};
 }
 
 int case_tables(const case_table **out)
