@@ -15,7 +15,7 @@ typedef struct profile {
 
 static const profile profiles[] = {
     /* work-groups of 32: what rusticl's kernels take (docs/devices.md), so that it runs too */
-    {"embedded-gpu", "local_mem_type=local,local_mem_size=16k,max_work_group_size=32,fp64=0"},
+    {"embedded-gpu", "local_mem_type=local,local_mem_size=16k,max_work_group_size=32"},
     {"desktop-gpu", "local_mem_type=local,local_mem_size=64k,max_work_group_size=1024"},
     {"cpu", "local_mem_type=global,vector_width=8"},
 };
@@ -264,7 +264,7 @@ START_TEST(malformed_limits_are_refused)
 {
     static const char *const bad[] = {"local_mem_size", "local_mem_size=abc", "bogus=1",
                                       "local_mem_type=fast", "vector_width=3",
-                                      "max_work_group_size=0"};
+                                      "max_work_group_size=0", "fp64=0"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         setenv("CLATTN_DEVICE_LIMITS", bad[i], 1);
         clattn_context *ctx = NULL;
