@@ -127,8 +127,6 @@ clattn_status device_limits_query(cl_device_id dev, device_limits *out)
         out->max_work_group_size = group_cap;
     if (group_cap && out->max_work_item_size0 > group_cap)
         out->max_work_item_size0 = group_cap;
-    out->has_fp16 = has_extension(dev, "cl_khr_fp16");
-    out->has_fp64 = has_extension(dev, "cl_khr_fp64");
     if (out->vector_width == 0)
         out->vector_width = 1;
     return CLATTN_SUCCESS;
@@ -244,13 +242,11 @@ static clattn_status apply_one(device_limits *lim, const char *key, size_t key_l
         lim->simd_width = (cl_uint)v;
         return CLATTN_SUCCESS;
     }
-    if (IS("fp16") || IS("fp64") || IS("fma")) {
-        int *flag = IS("fp16") ? &lim->has_fp16 : IS("fp64") ? &lim->has_fp64 : &lim->has_fma;
-        if (v > 1 || (v == 1 && !*flag))
+    if (IS("fma")) {
+        if (v > 1 || (v == 1 && !lim->has_fma))
             return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
-                        "CLATTN_DEVICE_LIMITS: %.*s can only be turned off (0)", (int)key_len,
-                        key);
-        *flag = (int)v;
+                        "CLATTN_DEVICE_LIMITS: fma can only be turned off (0)");
+        lim->has_fma = (int)v;
         return CLATTN_SUCCESS;
     }
 #undef IS

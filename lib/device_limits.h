@@ -33,7 +33,6 @@ typedef struct device_limits {
      * CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE tells then). Work-groups are multiples. */
     cl_uint simd_width;
     int c_version_major, c_version_minor;
-    int has_fp16, has_fp64;
     int has_fma; /* CL_FP_FMA: fused multiply-add in hardware */
     /* The implementation's known bugs, from its names (lib/device_quirks.h); the limits
      * above already allow for those that lower them. */
@@ -54,7 +53,7 @@ clattn_status device_limits_query(cl_device_id device, device_limits *out);
 
 /* Applies "key=value,key=value" (docs/devices.md, "Simulated devices"): type (cpu|gpu),
  * local_mem_size, local_mem_type (local|global), max_work_group_size, vector_width, simd_width,
- * compute_units, max_alloc_size, global_mem_size, fp16, fp64, fma. Sizes may only shrink what
+ * compute_units, max_alloc_size, global_mem_size, fma. Sizes may only shrink what
  * the device has. On error nothing is changed and the reason is in clattn_message(NULL). */
 clattn_status device_limits_override(device_limits *limits, const char *spec);
 

@@ -34,8 +34,8 @@ clattn_kernel_shape select_shape(const device_limits *l)
 
 /* Independent multiply-add chains per work-item. A core retires about two vector FMAs per
  * cycle with a latency of about four, so at least eight chains must be in flight; sixteen
- * leaves room for the loads between them and is what the measurements in
- * shared/notes/pocl-performance.md found best (4 had half the throughput). */
+ * leaves room for the loads between them and is what measuring PoCL on the build machine
+ * found best (4 had half the throughput); `attn-bench --tune` (lib/tune.c) also tries 32. */
 #define FMA_CHAINS 16
 /* Register rows per block: each costs a broadcast load per multiply-add column, so beyond
  * eight the loads, not the FMAs, set the pace. */

@@ -29,8 +29,9 @@ static attn_case masked(attn_case c, int causal, clattn_align align, int wl, int
 
 #define MAX_CASES 64
 static attn_case head_dims[MAX_CASES], lengths[MAX_CASES], dtypes[MAX_CASES],
-    windows[MAX_CASES], groups[MAX_CASES], layouts[MAX_CASES], edges[MAX_CASES];
-static case_table tables[7];
+    windows[MAX_CASES], groups[MAX_CASES], layouts[MAX_CASES], edges[MAX_CASES],
+    longs[MAX_CASES];
+static case_table tables[8];
 
 static void fill(void)
 {
@@ -106,7 +107,7 @@ static void fill(void)
     tables[5] = (case_table){"layouts", layouts, n};
 
     /* rows with no visible key (zeros, LSE -inf), logits of 1e4 and beyond, all-equal
-     * scores, a custom scale, a scale of 1e30 */
+     * scores, a scale of 0, a custom scale, a scale of 1e30 */
     n = 0;
     edges[n++] = masked(shape(1, 2, 2, 40, 20, 64), 1, BR, -1, -1); /* first 20 rows empty */
     edges[n++] = masked(shape(1, 2, 2, 40, 20, 64), 0, TL, 2, 0);   /* rows past 22 empty */
@@ -116,9 +117,14 @@ static void fill(void)
     big.lse_relative = 1e-6; /* ~16 f32 ulps: see attn_case */
     edges[n++] = big;
     attn_case flat = shape(1, 2, 2, 33, 57, 64);
-    flat.scale = 0.0;
     flat.magnitude = 1e-6f; /* scores ~1e-12: all equal to f32 */
     edges[n++] = flat;
+    /* scale 0: every visible score is exactly 0 whatever Q and K hold, so each row is the
+     * plain mean of its visible V rows and its LSE ln(visible keys) */
+    attn_case zero = masked(shape(1, 2, 2, 33, 57, 64), 1, BR, 20, -1);
+    zero.scale = 0.0;
+    zero.magnitude = 30.0f; /* logits in the hundreds, had the scale not zeroed them */
+    edges[n++] = zero;
     attn_case sharp = shape(1, 2, 2, 33, 57, 64);
     sharp.scale = 3.5;
     edges[n++] = sharp;
@@ -127,6 +133,17 @@ static void fill(void)
     huge.lse_relative = 1e-6;
     edges[n++] = huge;
     tables[6] = (case_table){"edges", edges, n};
+
+    /* key counts one past a power of two, beyond the lengths above: many key tiles and decode
+     * splits, a last tile of one key. Few heads and small head_dims keep the reference (and
+     * naive's score matrix, 64 MiB at most) quick. */
+    n = 0;
+    longs[n++] = masked(shape(1, 2, 1, 4097, 4097, 8), 1, BR, -1, -1);
+    longs[n++] = shape(1, 2, 2, 33, 4097, 16);
+    longs[n++] = masked(shape(1, 1, 1, 100, 16385, 8), 1, BR, -1, -1);
+    longs[n++] = shape(1, 2, 1, 5, 16385, 16);
+    longs[n++] = masked(shape(1, 1, 1, 600, 16385, 8), 0, TL, 100, 0);
+    tables[7] = (case_table){"long", longs, n};
 }
 
 int case_tables(const case_table **out)

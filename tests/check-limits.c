@@ -15,7 +15,7 @@ typedef struct profile {
 
 static const profile profiles[] = {
     /* work-groups of 32: what rusticl's kernels take (docs/devices.md), so that it runs too */
-    {"embedded-gpu", "local_mem_type=local,local_mem_size=16k,max_work_group_size=32,fp64=0"},
+    {"embedded-gpu", "local_mem_type=local,local_mem_size=16k,max_work_group_size=32"},
     {"desktop-gpu", "local_mem_type=local,local_mem_size=64k,max_work_group_size=1024"},
     {"cpu", "local_mem_type=global,vector_width=8"},
 };
@@ -33,6 +33,20 @@ static clattn_context *context_with(const char *limits)
     if (st == CLATTN_ERROR_INVALID_ARGUMENT && strstr(clattn_message(NULL), "must be between"))
         return NULL; /* this device cannot pretend to be larger than it is */
     ck_assert_msg(st == CLATTN_SUCCESS, "%s: %s", limits, clattn_message(NULL));
+    return ctx;
+}
+
+/* The context of a profile for the test part `what` (counted as run), or NULL, counted and
+ * printed as a skip (tests/harness.h), when the device is smaller than the profile. */
+static clattn_context *profile_context(const profile *prof, const char *what)
+{
+    char part[96];
+    snprintf(part, sizeof part, "%s profile, %s", prof->name, what);
+    clattn_context *ctx = context_with(prof->limits);
+    if (ctx)
+        test_ran(part);
+    else
+        test_skipped(part, "the device is smaller than the profile");
     return ctx;
 }
 
@@ -95,9 +109,8 @@ START_TEST(profiles_choose_different_plans)
     int64_t plans[3][4];
     int tried = 0;
     for (int i = 0; i < 3; i++) {
-        clattn_context *ctx = context_with(profiles[i].limits);
+        clattn_context *ctx = profile_context(&profiles[i], "its plan");
         if (!ctx) {
-            printf("  %s: the device is smaller than this profile, skipped\n", profiles[i].name);
             memset(plans[i], 0xff, sizeof plans[i]);
             continue;
         }
@@ -121,16 +134,17 @@ END_TEST
 START_TEST(profiles_agree_with_reference)
 {
     /* _i: profile * 4 + variant; variants cover algorithms, dtypes and awkward head dims */
-    const profile *prof = &profiles[_i / 4];
-    clattn_context *ctx = context_with(prof->limits);
-    if (!ctx)
-        return;
     static const struct { int d; clattn_dtype dtype; clattn_algorithm algo; } variants[] = {
         {256, CLATTN_DTYPE_F32, CLATTN_ALGO_TILED},
         {40, CLATTN_DTYPE_F16, CLATTN_ALGO_TILED},
         {80, CLATTN_DTYPE_BF16, CLATTN_ALGO_NAIVE},
         {3, CLATTN_DTYPE_F32, CLATTN_ALGO_WINDOWED},
     };
+    char what[64];
+    snprintf(what, sizeof what, "variant %d against the reference", _i % 4);
+    clattn_context *ctx = profile_context(&profiles[_i / 4], what);
+    if (!ctx)
+        return;
     attn_case c = sample(variants[_i % 4].d, variants[_i % 4].dtype);
     if (variants[_i % 4].algo == CLATTN_ALGO_WINDOWED) {
         c.window_left = 6;
@@ -169,11 +183,55 @@ START_TEST(allocation_cap_splits_naive_into_chunks)
 }
 END_TEST
 
+/* A naive plan under the 60 KiB cap of packed_kv_too_large, with CLATTN_NAIVE_GEMM set to
+ * `gemm` (NULL: the device's rule). */
+static void naive_under_cap(clattn_context *ctx, const attn_case *c, const char *gemm)
+{
+    const char *env = getenv("CLATTN_NAIVE_GEMM");
+    char *kept = env ? strdup(env) : NULL;
+    if (gemm)
+        setenv("CLATTN_NAIVE_GEMM", gemm, 1);
+    else
+        unsetenv("CLATTN_NAIVE_GEMM");
+    clattn_problem *p = case_problem(c, CLATTN_ALGO_NAIVE);
+    clattn_plan *naive = NULL;
+    clattn_status st = clattn_plan_create(ctx, p, &naive);
+    if (st == CLATTN_SUCCESS) {
+        /* naive, on the products asked for, the scores in one pass, and right */
+        int64_t v;
+        clattn_plan_get(naive, CLATTN_PLAN_ALGORITHM, &v);
+        ck_assert_int_eq(v, CLATTN_ALGO_NAIVE);
+        clattn_plan_get(naive, CLATTN_PLAN_USES_CLBLAST, &v);
+        if (gemm)
+            ck_assert_msg(v == (strcmp(gemm, "clblast") == 0), "CLATTN_NAIVE_GEMM=%s:\n%s", gemm,
+                          clattn_plan_describe(naive));
+        clattn_plan_get(naive, CLATTN_PLAN_CHUNKS, &v);
+        ck_assert_msg(v == 1, "%lld chunks:\n%s", (long long)v, clattn_plan_describe(naive));
+        run_case(ctx, c, CLATTN_ALGO_NAIVE, NULL);
+    } else {
+#ifdef TEST_HAVE_CLBLAST
+        ck_assert_msg(!gemm || strcmp(gemm, "clblast") != 0, "CLATTN_NAIVE_GEMM=clblast refused: %s",
+                      clattn_message(ctx));
+#endif
+        ck_assert_int_eq(st, CLATTN_ERROR_DEVICE_OUT_OF_MEMORY);
+        ck_assert_ptr_nonnull(strstr(clattn_message(ctx), "largest allocation"));
+    }
+    clattn_plan_destroy(naive);
+    clattn_problem_destroy(p);
+    if (kept)
+        setenv("CLATTN_NAIVE_GEMM", kept, 1);
+    else
+        unsetenv("CLATTN_NAIVE_GEMM");
+    free(kept);
+}
+
 START_TEST(packed_kv_too_large)
 {
     /* K of 45 KiB fits a 60 KiB cap, but packed with its keys padded to whole blocks of 64
-     * (64 KiB) it does not: tiled reads K and V in place instead; naive, which needs the
-     * packed copies (unless CLBlast takes the products), says so */
+     * (64 KiB, PoCL's register blocks) it does not: tiled reads K and V in place instead.
+     * Naive on its own products needs the packed copies: it runs where the device's blocks
+     * are small enough (rusticl), and otherwise says why not; on CLBlast's (where built) it
+     * needs no packing and runs */
     clattn_context *ctx = context_with("max_alloc_size=60k");
     ck_assert_ptr_nonnull(ctx);
     attn_case c = sample(64, CLATTN_DTYPE_F32);
@@ -181,15 +239,9 @@ START_TEST(packed_kv_too_large)
     int64_t plan[4];
     run_case(ctx, &c, CLATTN_ALGO_TILED, plan);
     ck_assert_int_eq(plan[0], CLATTN_SHAPE_LOCAL_TILES);
-    clattn_problem *p = case_problem(&c, CLATTN_ALGO_NAIVE);
-    clattn_plan *naive = NULL;
-    clattn_status st = clattn_plan_create(ctx, p, &naive);
-    if (st != CLATTN_SUCCESS) { /* CLBlast needs no packing and may well fit */
-        ck_assert_int_eq(st, CLATTN_ERROR_DEVICE_OUT_OF_MEMORY);
-        ck_assert_ptr_nonnull(strstr(clattn_message(ctx), "largest allocation"));
-    }
-    clattn_plan_destroy(naive);
-    clattn_problem_destroy(p);
+    naive_under_cap(ctx, &c, NULL);
+    naive_under_cap(ctx, &c, "own");
+    naive_under_cap(ctx, &c, "clblast");
     clattn_context_destroy(ctx);
 }
 END_TEST
@@ -253,7 +305,7 @@ START_TEST(malformed_limits_are_refused)
 {
     static const char *const bad[] = {"local_mem_size", "local_mem_size=abc", "bogus=1",
                                       "local_mem_type=fast", "vector_width=3",
-                                      "max_work_group_size=0"};
+                                      "max_work_group_size=0", "fp64=0"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         setenv("CLATTN_DEVICE_LIMITS", bad[i], 1);
         clattn_context *ctx = NULL;

@@ -51,10 +51,21 @@ START_TEST(out_of_range_changes_nothing)
     ck_assert_int_eq(clattn_param_bounds((clattn_param)0, NULL, NULL), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_problem_set(p, CLATTN_PARAM_HEAD_DIM, 257), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, -5), CLATTN_ERROR_INVALID_ARGUMENT);
+    /* not finite: refused, and the scale (here the default, 1/sqrt(64)) is unchanged */
+    double scale;
     ck_assert_int_eq(clattn_problem_set_scale(p, NAN), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_problem_set_scale(p, INFINITY), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(clattn_problem_set_scale(p, -INFINITY), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(clattn_problem_get_scale(p, &scale), CLATTN_SUCCESS);
+    ck_assert(scale == 0.125);
+    /* 0 is a scale like any other (uniform weights over the visible keys) */
+    ck_assert_int_eq(clattn_problem_set_scale(p, 0.0), CLATTN_SUCCESS);
+    clattn_problem_get_scale(p, &scale);
+    ck_assert(scale == 0.0);
+    ck_assert_int_eq(clattn_problem_set_scale(p, NAN), CLATTN_ERROR_INVALID_ARGUMENT);
+    clattn_problem_get_scale(p, &scale);
+    ck_assert(scale == 0.0);
     /* finite as a double, but not once the kernels take scale * log2(e) in f32 */
-    double scale;
     ck_assert_int_eq(clattn_problem_set_scale(p, 0.5), CLATTN_SUCCESS);
     ck_assert_int_eq(clattn_problem_set_scale(p, 1e300), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(clattn_message(NULL), "scale = 1e+300"));

@@ -50,6 +50,28 @@ START_TEST(default_scale_is_inverse_sqrt_d)
 }
 END_TEST
 
+START_TEST(scale_zero_is_a_scale)
+{
+    /* a case's scale 0 reaches the problem (it is not "the default"), and makes every score 0
+     * however large Q.K: O is the mean of V, LSE ln(keys) */
+    attn_case c = case_default();
+    c.seq_kv = 3;
+    c.head_dim = 2;
+    c.scale = 0.0;
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_AUTO);
+    double scale = -1;
+    ck_assert_int_eq(clattn_problem_get_scale(p, &scale), CLATTN_SUCCESS);
+    ck_assert(scale == 0.0);
+    float q[2] = {100, -50}, k[6] = {30, 1, -20, 7, 0, 90}, v[6] = {1, 2, 4, 8, 16, 32};
+    float o[2], lse[1];
+    ck_assert_int_eq(clattn_reference(p, q, k, v, o, lse), CLATTN_SUCCESS);
+    ck_assert_float_eq_tol(o[0], 7.0f, 1e-6f);
+    ck_assert_float_eq_tol(o[1], 14.0f, 1e-6f);
+    ck_assert_float_eq_tol(lse[0], (float)log(3.0), 1e-6f);
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 /* With q = 0 every visible score is 0, so O is the mean of the visible V rows and LSE is
  * ln(count): the visibility rule can be read straight off the output. */
 static void uniform_rows(clattn_problem *p, int nq, int nk, const int *first, const int *last)
@@ -290,6 +312,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("by-hand");
     tcase_add_test(tc, two_keys_by_hand);
     tcase_add_test(tc, default_scale_is_inverse_sqrt_d);
+    tcase_add_test(tc, scale_zero_is_a_scale);
     tcase_add_test(tc, causal_bottom_right_aligns_last_rows);
     tcase_add_test(tc, causal_top_left_aligns_first_rows);
     tcase_add_test(tc, causal_rows_before_the_keys_are_empty);

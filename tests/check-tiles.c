@@ -28,7 +28,6 @@ static device_limits limits_of(const device_entry *e)
     l.max_alloc_size = e->max_alloc_size;
     l.vector_width = e->vector_width;
     l.simd_width = e->simd_width;
-    l.has_fp16 = e->has_fp16;
     l.available = 1;
     return l;
 }

@@ -13,7 +13,7 @@ static clattn_context *context;
 attn_case case_default(void)
 {
     attn_case c = {1, 1, 1, 1, 1, 64, 0, CLATTN_ALIGN_BOTTOM_RIGHT, -1, -1,
-                   CLATTN_DTYPE_F32, LAYOUT_BNHD, 0.0, 0.0f, 0.0};
+                   CLATTN_DTYPE_F32, LAYOUT_BNHD, NAN, 0.0f, 0.0};
     return c;
 }
 
@@ -22,11 +22,14 @@ const char *case_name(const attn_case *c)
     static char text[256];
     static const char *const dtypes[] = {"f32", "f16", "bf16"};
     static const char *const layouts[] = {"BNHd", "BHNd", "padded"};
+    char scale[32] = "default";
+    if (!isnan(c->scale))
+        snprintf(scale, sizeof scale, "%g", c->scale);
     snprintf(text, sizeof text,
-             "B%d H%d:%d Nq%d Nk%d d%d %s%s window(%d,%d) %s %s scale %g magnitude %g",
+             "B%d H%d:%d Nq%d Nk%d d%d %s%s window(%d,%d) %s %s scale %s magnitude %g",
              c->batch, c->heads, c->kv_heads, c->seq_q, c->seq_kv, c->head_dim,
              c->causal ? "causal " : "", c->align == CLATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right",
-             c->window_left, c->window_right, dtypes[c->dtype], layouts[c->layout], c->scale,
+             c->window_left, c->window_right, dtypes[c->dtype], layouts[c->layout], scale,
              (double)c->magnitude);
     return text;
 }
@@ -74,7 +77,7 @@ clattn_problem *case_problem(const attn_case *c, clattn_algorithm algo)
     OK(clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, c->window_right));
     OK(clattn_problem_set(p, CLATTN_PARAM_DTYPE, c->dtype));
     OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, algo));
-    if (c->scale != 0.0)
+    if (!isnan(c->scale))
         OK(clattn_problem_set_scale(p, c->scale));
     set_layout(p, c);
     OK(clattn_problem_check(p));
@@ -242,6 +245,37 @@ static int count_devices_in_child(int *available)
     return n;
 }
 
+/* What ran and what was skipped, by name, over every device of this process. */
+static struct part {
+    char what[96];
+    int ran, skipped;
+} parts[256];
+static int part_count, skips_on_device;
+
+static struct part *part_named(const char *what)
+{
+    for (int i = 0; i < part_count; i++)
+        if (strcmp(parts[i].what, what) == 0)
+            return &parts[i];
+    ck_assert_msg(part_count < (int)(sizeof parts / sizeof *parts), "too many named test parts");
+    struct part *p = &parts[part_count++];
+    snprintf(p->what, sizeof p->what, "%s", what);
+    return p;
+}
+
+void test_skipped(const char *what, const char *why)
+{
+    part_named(what)->skipped++;
+    skips_on_device++;
+    printf("  SKIPPED %s: %s\n", what, why);
+    fflush(stdout);
+}
+
+void test_ran(const char *what)
+{
+    part_named(what)->ran++;
+}
+
 static int run_suite(Suite *(*make_suite)(void))
 {
     SRunner *sr = srunner_create(make_suite());
@@ -275,12 +309,23 @@ int test_main(Suite *(*make_suite)(void), int needs_device)
         current_device = i;
         printf("== device %d\n", i);
         fflush(stdout);
+        skips_on_device = 0;
         failed += run_suite(make_suite);
+        if (skips_on_device)
+            printf("== device %d: %d part(s) skipped (SKIPPED lines above)\n", i, skips_on_device);
         ran++;
     }
     if (!ran) {
         fprintf(stderr, "no usable OpenCL device%s\n", required ? " (required: failing)" : ": skipped");
         return required ? EXIT_FAILURE : 77;
     }
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    int never_ran = 0;
+    fflush(stdout);
+    for (int i = 0; i < part_count; i++)
+        if (parts[i].skipped && !parts[i].ran) {
+            fprintf(stderr, "%s was skipped on every device under test%s\n", parts[i].what,
+                    required ? " (CLATTN_TEST_REQUIRE_DEVICE=1: failing)" : "");
+            never_ran++;
+        }
+    return failed || (required && never_ran) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

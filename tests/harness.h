@@ -22,7 +22,7 @@ typedef struct attn_case {
     int window_left, window_right; /* -1 unbounded */
     clattn_dtype dtype;
     test_layout layout;
-    double scale;      /* 0: the default 1/sqrt(d) */
+    double scale;      /* NAN (case_default): not set, so the default 1/sqrt(d); 0 is a scale */
     float magnitude;   /* inputs uniform in [-magnitude, magnitude]; 0 means 1 */
     /* 0: LSE within docs/semantics.md's 1e-4. Otherwise a relative bound, for logits of 1e3
      * and more, where f32 scores (which the semantics mandate) carry errors of a few f32
@@ -54,6 +54,14 @@ int test_device(void);
 
 /* Deterministic inputs: `count` values uniform in [-magnitude, magnitude] in `dtype`. */
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed);
+
+/* A part of a test, named `what`, that this device cannot run (`why`, printed). Every skip is
+ * printed and counted, and test_main prints the count per device. Under
+ * CLATTN_TEST_REQUIRE_DEVICE=1 a `what` that was skipped on every device under test, and ran
+ * on none (test_ran), fails the run: a small device may skip what a larger one runs, but CI
+ * must prove each part ran somewhere. Counts need CK_FORK=no, as the suites run. */
+void test_skipped(const char *what, const char *why);
+void test_ran(const char *what);
 
 /* Runs the suite once per device under test: CLATTN_TEST_DEVICE=N picks one, otherwise every
  * available device of the flat list. Exits 77 (skipped) when there is none, unless

@@ -1,7 +1,8 @@
 /* A program outside the tree, as an application would write it: built by tools/consumer-test
  * with `cc consumer.c $(pkg-config --cflags --libs clattn)` and nothing else. It computes one
  * causal attention on the default device, compares it with the CPU reference, and prints
- * PASS. */
+ * PASS. It chooses its OpenCL API version, as include/clattn.h asks of its includers. */
+#define CL_TARGET_OPENCL_VERSION 120
 #include <clattn.h>
 #include <stdio.h>
 #include <stdlib.h>

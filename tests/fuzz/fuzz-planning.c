@@ -29,7 +29,7 @@ static device_limits fuzz_limits(fuzz_input *in)
     l.global_mem_size = take_u64(in);
     l.max_alloc_size = take_u64(in);
     l.compute_units = take_u8(in);
-    l.has_fp16 = l.has_fp64 = l.has_fma = l.available = 1;
+    l.has_fma = l.available = 1;
     if (l.max_work_group_size == 0)
         l.max_work_group_size = 1;
     if (l.max_work_item_size0 == 0)
