@@ -65,17 +65,47 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
     *hi = (int)max(first, last);
 }
 
-/* The end of a row: 1 / sum to normalise its output, and its LSE in natural log. m is the
- * row's largest score in base 2 (common.cl's scores), sum its sum of exp2(s - m). A row with
- * no visible key has sum 0: zeros and LSE -inf. All-NaN scores leave m = -inf but sum NaN, and
- * their LSE must be NaN; an impossible entry length (n_given < 0) makes the row NaN. */
+/* The rules that keep a row's softmax exact at its edges (docs/semantics.md), for every
+ * kernel. m is a row's largest score so far and sum its sum of exp(s - m) over the keys seen.
+ * - A row that has seen no visible key keeps m = -inf. Its scores are shifted by 0 instead,
+ *   so that exp(-inf - -inf) does not turn its zeros into NaN (score_shift).
+ * - At the end such a row has sum 0, and only such a row: otherwise the largest score adds
+ *   exp(0) = 1. Its output is zeros (1 / sum taken as 0) and its LSE -inf.
+ * - fmax skips NaN, so all-NaN scores also leave m = -inf, but their sum is NaN: the tests
+ *   are on sum, never on m, and output and LSE come out NaN. */
+inline float score_shift(float m)
+{
+    return m == -INFINITY ? 0.0f : m;
+}
+
+inline float row_inverse(float sum)
+{
+    return sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
+}
+
+/* The LSE in natural log, from m and sum in natural log (lse_natural) or in base 2, the
+ * fused kernels' scores (lse_base2). */
+inline float lse_natural(float m, float sum)
+{
+    return sum == 0.0f ? -INFINITY : m + log(sum);
+}
+
+inline float lse_base2(float m, float sum)
+{
+    return sum == 0.0f ? -INFINITY : (m + log2(sum)) * LN2;
+}
+
+/* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
+ * An impossible entry length (n_given < 0) makes the row NaN. */
 inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse)
 {
     if (n_given < 0)
         sum = NAN;
-    *inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
-    *lse = sum == 0.0f ? -INFINITY : (m + log2(sum)) * LN2;
+    *inv = row_inverse(sum);
+    *lse = lse_base2(m, sum);
 }
+
+#define D4 ((HEAD_DIM + 3) / 4) /* float4 chunks of a row, the last zero-padded past d */
 
 /* Columns 4 * c4 .. 4 * c4 + 3 of the row at element `row` as f32, zero past d: one vector
  * load (16 bytes in f32, 8 in f16 and bf16), or element by element for a last, partial
@@ -193,6 +223,36 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
         __global float *lse, ulong lse_off, int write_lse, int heads, int group, int nq,        \
         int nk, int align_br, int causal, long wl, long wr, float qscale, KV_LAYOUT_PARAMS,     \
         int split_len, int part_rows, __global float *part_o, __global float *part_lse
+
+/* Where a finished query row goes, for every kernel that ends rows (cl/tiled_local.cl,
+ * cl/decode_local.cl, cl/decode.cl, cl/tiled_registers.cl). With one split: row (b, pos, h)
+ * of O in the storage type, and its LSE if the caller asked for it. With several, split
+ * `split` writes the row's f32 partial output and LSE for cl/merge.cl to part_o / part_lse,
+ * at row split * part_rows + (the row's index in LSE order). */
+#define RESULT_PARAMS                                                                          \
+    __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh, __global float *lse,   \
+        ulong lse_off, int write_lse, int heads, int nq, int part_rows, __global float *part_o,  \
+        __global float *part_lse
+#define RESULT                                                                                 \
+    o, o_off, o_sb, o_ss, o_sh, lse, lse_off, write_lse, heads, nq, part_rows, part_o, part_lse
+
+/* Columns 4 * c4 .. 4 * c4 + 3 (those below HEAD_DIM) of row (b, pos, h), normalised, and
+ * the row's LSE where lse_here: exactly one call per row sets it. */
+inline void write_result4(int split, int splits, int b, int pos, int h, int c4, float4 x,
+                          int lse_here, float row_lse, RESULT_PARAMS)
+{
+    const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)pos;
+    if (splits > 1) {
+        const ulong part = (ulong)split * (ulong)part_rows + row_id;
+        store_row4(part_o + part * HEAD_DIM, c4, x);
+        if (lse_here)
+            part_lse[part] = row_lse;
+    } else {
+        store_out4(o, o_off + (ulong)(b * o_sb + (long)pos * o_ss + h * o_sh), c4, x);
+        if (write_lse && lse_here)
+            lse[lse_off + row_id] = row_lse;
+    }
+}
 
 /* Entry b's number of keys, or -1 when the caller's length is impossible. */
 inline int kv_length(int b, int nk, KV_LAYOUT_PARAMS)
@@ -343,4 +403,20 @@ inline vec_t exp2_nonpositive(vec_t x)
 /* Packed head_dim: V rows and output accumulators are whole vectors, zero-padded past d. */
 #define D_VECS ((HEAD_DIM + VW - 1) / VW)
 #define D_PAD (D_VECS * VW)
+
+/* The end of a row held as D_VECS vectors (cl/decode.cl, cl/tiled_registers.cl): acc * inv,
+ * written chunk by chunk with its LSE. */
+#define ROW_PAD (D_PAD > 4 * D4 ? D_PAD : 4 * D4)
+inline void write_result_row(const vec_t *acc, float inv, float row_lse, int split, int splits,
+                             int b, int pos, int h, RESULT_PARAMS)
+{
+    float out[ROW_PAD];
+#pragma unroll
+    for (int t = 0; t < D_VECS; t++)
+        VSTORE(acc[t] * (vec_t)(inv), &out[t * VW]);
+    for (int c = D_PAD; c < ROW_PAD; c++) /* VW < 4 and d not a multiple of 4 */
+        out[c] = 0.0f;
+    for (int c4 = 0; c4 < D4; c4++)
+        write_result4(split, splits, b, pos, h, c4, vload4(c4, out), c4 == 0, row_lse, RESULT);
+}
 #endif

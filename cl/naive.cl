@@ -88,7 +88,7 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
     for (int j = 0; j < s_stride; j += VW)
         mv = fmax(mv, VLOAD(row + j));
     const float m = hmax(mv);
-    const float m_use = m == -INFINITY ? 0.0f : m; /* a fully masked row stays all zeros */
+    const float m_use = score_shift(m); /* a fully masked row stays all zeros */
     vec_t sv = (vec_t)(0.0f);
     for (int j = 0; j < s_stride; j += VW) {
         const vec_t e = exp(VLOAD(row + j) - (vec_t)(m_use));
@@ -96,14 +96,11 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
         sv += e;
     }
     const float sum = hsum(sv);
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    const float inv = row_inverse(sum);
     for (int j = 0; j < s_stride; j += VW)
         VSTORE(VLOAD(row + j) * (vec_t)(inv), row + j);
-    /* Only a row with no visible key sums to 0. fmax skips NaN scores, so a row whose
-     * scores are all NaN also ends with m = -inf, but its sum is NaN: its LSE must be too. */
     if (write_lse)
-        lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] =
-            sum == 0.0f ? -INFINITY : m + log(sum);
+        lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] = lse_natural(m, sum);
 }
 
 /* Work-item: ROWS rows of O. Grid: (ceil(rows / ROWS), zc). */
