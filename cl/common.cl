@@ -419,4 +419,32 @@ inline void write_result_row(const vec_t *acc, float inv, float row_lse, int spl
     for (int c4 = 0; c4 < D4; c4++)
         write_result4(split, splits, b, pos, h, c4, vload4(c4, out), c4 == 0, row_lse, RESULT);
 }
+
+#ifdef KV_VECS
+/* The register-blocked product S = Q K^T of cl/tiled_registers.cl and cl/naive.cl: ROWS query
+ * rows against one block of BC keys of packed, transposed K (cl/pack.cl: row c of a block
+ * holds element c of its BC keys), from the block's start kblock. s[r][u] gets the scores of
+ * row r and keys u * VW .. u * VW + VW - 1 of the block; Q_AT(r, c) is element c of row r's
+ * q. Per c, KV_VECS vector loads of K and one broadcast of q per row feed ROWS * KV_VECS
+ * independent FMA chains, enough to hide the FMA latency. */
+#define BC (KV_VECS * VW)
+#define SCORE_BLOCK(s, kblock, Q_AT)                                                           \
+    do {                                                                                       \
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++)                                       \
+            _Pragma("unroll") for (int u = 0; u < KV_VECS; u++)                                \
+                (s)[r][u] = (vec_t)(0.0f);                                                     \
+        _Pragma("unroll 4") for (int c = 0; c < HEAD_DIM; c++)                                 \
+        {                                                                                      \
+            vec_t kvec[KV_VECS];                                                               \
+            _Pragma("unroll") for (int u = 0; u < KV_VECS; u++)                                \
+                kvec[u] = VLOAD((kblock) + c * BC + u * VW);                                   \
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++)                                   \
+            {                                                                                  \
+                const vec_t qc = (vec_t)(Q_AT(r, c));                                          \
+                _Pragma("unroll") for (int u = 0; u < KV_VECS; u++)                            \
+                    (s)[r][u] = MAD(qc, kvec[u], (s)[r][u]);                                   \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+#endif
 #endif

@@ -7,10 +7,11 @@
  * A chunk covers heads [z0, z0 + zc) of the flattened (batch, head) index and query rows
  * [i0, i0 + rows), so that S fits the device's largest allocation.
  *
- * The products use the register blocking of cl/tiled_registers.cl on packed K and V
- * (cl/pack.cl). Host defines: VW, ROWS, KV_VECS, and common.cl's DTYPE and HEAD_DIM. */
+ * The products use the register blocking of cl/tiled_registers.cl (common.cl's SCORE_BLOCK)
+ * on packed K and V (cl/pack.cl). Host defines: VW, ROWS, KV_VECS, and common.cl's DTYPE and
+ * HEAD_DIM. */
 
-#define BC (KV_VECS * VW)
+#define Q_OF_ROW(r, c) LOAD(q, qrow[r] + (ulong)(c)) /* for SCORE_BLOCK: q of row rr0 + r */
 
 /* Work-item: ROWS rows x BC keys of S. Grid: (s_stride / BC, ceil(rows / ROWS), zc). */
 __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, long q_ss,
@@ -26,32 +27,16 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
     if (rr0 >= rows)
         return;
 
-    vec_t acc[ROWS][KV_VECS];
     ulong qrow[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int i = i0 + min(rr0 + r, rows - 1);
         qrow[r] = q_off + (ulong)(b * q_sb + (long)i * q_ss + h * q_sh);
-#pragma unroll
-        for (int u = 0; u < KV_VECS; u++)
-            acc[r][u] = (vec_t)(0.0f);
     }
     /* blocked transposed K (cl/pack.cl): the BC keys of this block, row c after row c */
     __global const float *kblock = kt + ((ulong)bkv * (ulong)nk_pad + (ulong)j0) * HEAD_DIM;
-#pragma unroll 4
-    for (int c = 0; c < HEAD_DIM; c++) {
-        vec_t kvec[KV_VECS];
-#pragma unroll
-        for (int u = 0; u < KV_VECS; u++)
-            kvec[u] = VLOAD(kblock + c * BC + u * VW);
-#pragma unroll
-        for (int r = 0; r < ROWS; r++) {
-            const vec_t qc = (vec_t)(LOAD(q, qrow[r] + (ulong)c));
-#pragma unroll
-            for (int u = 0; u < KV_VECS; u++)
-                acc[r][u] = MAD(qc, kvec[u], acc[r][u]);
-        }
-    }
+    vec_t acc[ROWS][KV_VECS];
+    SCORE_BLOCK(acc, kblock, Q_OF_ROW);
 #pragma unroll
     for (int r = 0; r < ROWS; r++)
         if (rr0 + r < rows)

@@ -18,9 +18,9 @@
  *
  * Host defines: VW, ROWS, GROUPS, KV_VECS, DV_CHUNK, and common.cl's DTYPE and HEAD_DIM. */
 
-#define BC (KV_VECS * VW)
 #define ROWS_ALL (ROWS * GROUPS)
 #define ROWS_PAD ((ROWS + VW - 1) / VW * VW) /* a group's rows rounded up to whole vectors */
+#define Q_OF_GROUP(r, c) qv[r0 + (r)][c]     /* for SCORE_BLOCK: row r of group gr's q */
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,
@@ -98,23 +98,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                 continue; /* no row of this group sees this block */
             const int r0 = gr * ROWS;
             vec_t s[ROWS][KV_VECS];
-#pragma unroll
-            for (int r = 0; r < ROWS; r++)
-#pragma unroll
-                for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = (vec_t)(0.0f);
-#pragma unroll 4
-            for (int c = 0; c < HEAD_DIM; c++) {
-                vec_t kvec[KV_VECS];
-#pragma unroll
-                for (int u = 0; u < KV_VECS; u++)
-                    kvec[u] = VLOAD(kblock + c * BC + u * VW);
-#pragma unroll
-                for (int r = 0; r < ROWS; r++)
-#pragma unroll
-                    for (int u = 0; u < KV_VECS; u++)
-                        s[r][u] = MAD((vec_t)(qv[r0 + r][c]), kvec[u], s[r][u]);
-            }
+            SCORE_BLOCK(s, kblock, Q_OF_GROUP);
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
             if (!(j0 >= group_lo_max[gr] && j0 + BC <= group_hi_min[gr])) {
