@@ -66,7 +66,8 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 }
 
 /* The rules that keep a row's softmax exact at its edges (docs/semantics.md), for every
- * kernel. m is a row's largest score so far and sum its sum of exp(s - m) over the keys seen.
+ * kernel. m is a row's largest score so far and sum its sum of exp(s - m) over the keys seen
+ * (exp2 for scores in base 2).
  * - A row that has seen no visible key keeps m = -inf. Its scores are shifted by 0 instead,
  *   so that exp(-inf - -inf) does not turn its zeros into NaN (score_shift).
  * - At the end such a row has sum 0, and only such a row: otherwise the largest score adds
@@ -83,8 +84,8 @@ inline float row_inverse(float sum)
     return sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
 }
 
-/* The LSE in natural log, from m and sum in natural log (lse_natural) or in base 2, the
- * fused kernels' scores (lse_base2). */
+/* The row's LSE in natural log, from scores in natural log (lse_natural: cl/naive.cl,
+ * cl/merge.cl) or in base 2 (lse_base2: the fused kernels). */
 inline float lse_natural(float m, float sum)
 {
     return sum == 0.0f ? -INFINITY : m + log(sum);
