@@ -69,32 +69,19 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
  * kernel. m is a row's largest score so far and sum its sum of exp(s - m) over the keys seen
  * (exp2 for scores in base 2).
  * - A row that has seen no visible key keeps m = -inf. Its scores are shifted by 0 instead,
- *   so that exp(-inf - -inf) does not turn its zeros into NaN (score_shift).
+ *   so that exp(-inf - -inf) does not turn its zeros into NaN (SCORE_SHIFT).
  * - At the end such a row has sum 0, and only such a row: otherwise the largest score adds
  *   exp(0) = 1. Its output is zeros (1 / sum taken as 0) and its LSE -inf.
  * - fmax skips NaN, so all-NaN scores also leave m = -inf, but their sum is NaN: the tests
  *   are on sum, never on m, and output and LSE come out NaN. */
-inline float score_shift(float m)
-{
-    return m == -INFINITY ? 0.0f : m;
-}
+#define SCORE_SHIFT(m) ((m) == -INFINITY ? 0.0f : (m))
+#define ROW_INVERSE(sum) ((sum) > 0.0f ? 1.0f / (sum) : (sum) == 0.0f ? 0.0f : NAN)
 
-inline float row_inverse(float sum)
-{
-    return sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
-}
-
-/* The row's LSE in natural log, from scores in natural log (lse_natural: cl/naive.cl,
- * cl/merge.cl) or in base 2 (lse_base2: the fused kernels). */
-inline float lse_natural(float m, float sum)
-{
-    return sum == 0.0f ? -INFINITY : m + log(sum);
-}
-
-inline float lse_base2(float m, float sum)
-{
-    return sum == 0.0f ? -INFINITY : (m + log2(sum)) * LN2;
-}
+/* The row's LSE in natural log, from scores in natural log (LSE_NATURAL: cl/naive.cl,
+ * cl/merge.cl) or in base 2 (LSE_BASE2: the fused kernels). Macros, like the two above: a
+ * kernel pays no call for them where its compiler does not inline (oclgrind). */
+#define LSE_NATURAL(m, sum) ((sum) == 0.0f ? -INFINITY : (m) + log(sum))
+#define LSE_BASE2(m, sum) ((sum) == 0.0f ? -INFINITY : ((m) + log2(sum)) * LN2)
 
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */
@@ -102,8 +89,8 @@ inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse
 {
     if (n_given < 0)
         sum = NAN;
-    *inv = row_inverse(sum);
-    *lse = lse_base2(m, sum);
+    *inv = ROW_INVERSE(sum);
+    *lse = LSE_BASE2(m, sum);
 }
 
 #define D4 ((HEAD_DIM + 3) / 4) /* float4 chunks of a row, the last zero-padded past d */
@@ -237,23 +224,37 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
 #define RESULT                                                                                 \
     o, o_off, o_sb, o_ss, o_sh, lse, lse_off, write_lse, heads, nq, part_rows, part_o, part_lse
 
-/* Columns 4 * c4 .. 4 * c4 + 3 (those below HEAD_DIM) of row (b, pos, h), normalised, and
- * the row's LSE where lse_here: exactly one call per row sets it. */
-inline void write_result4(int split, int splits, int b, int pos, int h, int c4, float4 x,
-                          int lse_here, float row_lse, RESULT_PARAMS)
-{
-    const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)pos;
-    if (splits > 1) {
-        const ulong part = (ulong)split * (ulong)part_rows + row_id;
-        store_row4(part_o + part * HEAD_DIM, c4, x);
-        if (lse_here)
-            part_lse[part] = row_lse;
-    } else {
-        store_out4(o, o_off + (ulong)(b * o_sb + (long)pos * o_ss + h * o_sh), c4, x);
-        if (write_lse && lse_here)
-            lse[lse_off + row_id] = row_lse;
-    }
-}
+/* Ends query row (b, pos, h) in a kernel with the RESULT arguments and split, splits: chunks
+ * u < CHUNKS of the float4 array x, times inv, are its columns 4 * c4 .. 4 * c4 + 3 (those
+ * below HEAD_DIM) for c4 = FIRST + u * STEP below D4; where lse_here, its LSE too (exactly
+ * one work-item per row). A macro, so that CHUNKS and STEP stay constants and the row's
+ * destination is found once per row. */
+#define WRITE_RESULT(x, CHUNKS, FIRST, STEP, inv, lse_here, row_lse, b, pos, h)                   \
+    do {                                                                                       \
+        const ulong row_id_ = ((ulong)(b) * heads + (h)) * (ulong)nq + (ulong)(pos);            \
+        if (splits > 1) {                                                                      \
+            const ulong part_ = (ulong)split * (ulong)part_rows + row_id_;                     \
+            __global float *part_row_ = part_o + part_ * HEAD_DIM;                             \
+            _Pragma("unroll") for (int u_ = 0; u_ < (CHUNKS); u_++)                             \
+            {                                                                                  \
+                const int c4_ = (FIRST) + u_ * (STEP);                                         \
+                if (D4 % (STEP) == 0 || c4_ < D4)                                              \
+                    store_row4(part_row_, c4_, (x)[u_] * (inv));                               \
+            }                                                                                  \
+            if (lse_here)                                                                      \
+                part_lse[part_] = (row_lse);                                                   \
+        } else {                                                                               \
+            const ulong base_ = o_off + (ulong)((b) * o_sb + (long)(pos) * o_ss + (h) * o_sh);  \
+            _Pragma("unroll") for (int u_ = 0; u_ < (CHUNKS); u_++)                             \
+            {                                                                                  \
+                const int c4_ = (FIRST) + u_ * (STEP);                                         \
+                if (D4 % (STEP) == 0 || c4_ < D4)                                              \
+                    store_out4(o, base_, c4_, (x)[u_] * (inv));                                \
+            }                                                                                  \
+            if (write_lse && (lse_here))                                                       \
+                lse[lse_off + row_id_] = (row_lse);                                            \
+        }                                                                                      \
+    } while (0)
 
 /* Entry b's number of keys, or -1 when the caller's length is impossible. */
 inline int kv_length(int b, int nk, KV_LAYOUT_PARAMS)
@@ -406,19 +407,19 @@ inline vec_t exp2_nonpositive(vec_t x)
 #define D_PAD (D_VECS * VW)
 
 /* The end of a row held as D_VECS vectors (cl/decode.cl, cl/tiled_registers.cl): acc * inv,
- * written chunk by chunk with its LSE. */
-#define ROW_PAD (D_PAD > 4 * D4 ? D_PAD : 4 * D4)
+ * through WRITE_RESULT as float4 chunks. */
+#define ROW_PAD (D_PAD > 4 * D4 ? D_PAD : 4 * D4) /* a multiple of 4 */
 inline void write_result_row(const vec_t *acc, float inv, float row_lse, int split, int splits,
                              int b, int pos, int h, RESULT_PARAMS)
 {
-    float out[ROW_PAD];
+    float4 out[ROW_PAD / 4];
+    __private float *outf = (__private float *)out;
 #pragma unroll
     for (int t = 0; t < D_VECS; t++)
-        VSTORE(acc[t] * (vec_t)(inv), &out[t * VW]);
+        VSTORE(acc[t] * (vec_t)(inv), &outf[t * VW]);
     for (int c = D_PAD; c < ROW_PAD; c++) /* VW < 4 and d not a multiple of 4 */
-        out[c] = 0.0f;
-    for (int c4 = 0; c4 < D4; c4++)
-        write_result4(split, splits, b, pos, h, c4, vload4(c4, out), c4 == 0, row_lse, RESULT);
+        outf[c] = 0.0f;
+    WRITE_RESULT(out, D4, 0, 1, 1.0f, 1, row_lse, b, pos, h); /* normalised above */
 }
 
 #ifdef KV_VECS

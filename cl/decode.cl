@@ -119,7 +119,7 @@ void decode_registers(IN_PLACE_PARAMS)
         for (int r = 0; r < ROWS; r++) {
             const vec_t s = VLOAD(sc[r]);
             const float m_new = fmax(m[r], hmax(s));
-            const float m_use = score_shift(m_new);
+            const float m_use = SCORE_SHIFT(m_new);
             alpha[r] = exp2(m[r] - m_use);
             const vec_t pv = exp2_nonpositive(s - (vec_t)(m_use));
             l[r] = MAD(l[r], (vec_t)(alpha[r]), pv);

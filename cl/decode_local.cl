@@ -140,7 +140,7 @@ void decode_local(IN_PLACE_PARAMS)
     for (int jj = lid; jj < keys; jj += WG)
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
-            const float p = exp2(scores[r * SPLIT_MAX + jj] - score_shift(m[r]));
+            const float p = exp2(scores[r * SPLIT_MAX + jj] - SCORE_SHIFT(m[r]));
             scores[r * SPLIT_MAX + jj] = p;
             sum[r] += p;
         }
@@ -182,6 +182,6 @@ void decode_local(IN_PLACE_PARAMS)
         row_epilogue(n_given, m[r], red[r * WG], &inv, &row_lse);
         const int row = r_first + r;
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-        write_result4(split, splits, b, i, h, lid, out * inv, lid == 0, row_lse, RESULT);
+        WRITE_RESULT(&out, 1, lid, D4, inv, lid == 0, row_lse, b, i, h);
     }
 }

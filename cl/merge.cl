@@ -37,7 +37,7 @@ __kernel void merge_splits(__global const float *part_o, __global const float *p
     float m = -INFINITY;
     for (int s = 0; s < splits; s++)
         m = fmax(m, part_lse[(ulong)s * rows + row]);
-    const float m_use = score_shift(m);
+    const float m_use = SCORE_SHIFT(m);
     float sum = 0.0f, acc[MERGE_COLS];
     for (int c = 0; c < MERGE_COLS; c++)
         acc[c] = 0.0f;
@@ -49,12 +49,12 @@ __kernel void merge_splits(__global const float *part_o, __global const float *p
         for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM; c++)
             acc[c] = MAD(w, src[c], acc[c]);
     }
-    const float inv = row_inverse(sum);
+    const float inv = ROW_INVERSE(sum);
     const ulong base = o_row(row, heads, nq, o_off, o_sb, o_ss, o_sh) + (ulong)c0;
     for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM; c++)
         STORE(o, base + (ulong)c, acc[c] * inv);
     if (write_lse && c0 == 0)
-        lse[lse_off + row] = lse_natural(m, sum);
+        lse[lse_off + row] = LSE_NATURAL(m, sum);
 }
 
 /* clattn_enqueue_merge: two results in the problem's O layout and dtype, LSE f32. One
@@ -70,10 +70,10 @@ __kernel void merge_pair(__global const storage_t *o_a, ulong a_off, __global co
         return;
     const float la = lse_a[lse_a_off + row], lb = lse_b[lse_b_off + row];
     const float m = fmax(la, lb);
-    const float m_use = score_shift(m);
+    const float m_use = SCORE_SHIFT(m);
     const float wa = exp(la - m_use), wb = exp(lb - m_use);
     const float sum = wa + wb;
-    const float inv = row_inverse(sum);
+    const float inv = ROW_INVERSE(sum);
     const ulong ra = o_row(row, heads, nq, a_off, o_sb, o_ss, o_sh);
     const ulong rb = o_row(row, heads, nq, b_off, o_sb, o_ss, o_sh);
     const ulong ro = o_row(row, heads, nq, o_off, o_sb, o_ss, o_sh);
@@ -84,5 +84,5 @@ __kernel void merge_pair(__global const storage_t *o_a, ulong a_off, __global co
         STORE(o, ro + (ulong)c, (xa + xb) * inv);
     }
     if (write_lse)
-        lse[lse_off + row] = lse_natural(m, sum);
+        lse[lse_off + row] = LSE_NATURAL(m, sum);
 }

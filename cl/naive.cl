@@ -73,7 +73,7 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
     for (int j = 0; j < s_stride; j += VW)
         mv = fmax(mv, VLOAD(row + j));
     const float m = hmax(mv);
-    const float m_use = score_shift(m); /* a fully masked row stays all zeros */
+    const float m_use = SCORE_SHIFT(m); /* a fully masked row stays all zeros */
     vec_t sv = (vec_t)(0.0f);
     for (int j = 0; j < s_stride; j += VW) {
         const vec_t e = exp(VLOAD(row + j) - (vec_t)(m_use));
@@ -81,11 +81,11 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
         sv += e;
     }
     const float sum = hsum(sv);
-    const float inv = row_inverse(sum);
+    const float inv = ROW_INVERSE(sum);
     for (int j = 0; j < s_stride; j += VW)
         VSTORE(VLOAD(row + j) * (vec_t)(inv), row + j);
     if (write_lse)
-        lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] = lse_natural(m, sum);
+        lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] = LSE_NATURAL(m, sum);
 }
 
 /* Work-item: ROWS rows of O. Grid: (ceil(rows / ROWS), zc). */

@@ -295,7 +295,7 @@ void attend_local(IN_PLACE_PARAMS)
             const int rr = rg * TM + i;
             const float tile_max = row_partials(partial + rr * KG, 1);
             const float m_new = fmax(m[i], tile_max);
-            const float m_use = score_shift(m_new); /* common.cl: a row without keys yet */
+            const float m_use = SCORE_SHIFT(m_new); /* common.cl: a row without keys yet */
             alpha[i] = exp2(m[i] - m_use);
             m[i] = m_new;
             float sum = 0.0f;
@@ -364,12 +364,6 @@ void attend_local(IN_PLACE_PARAMS)
         row_epilogue(n_given, m[i], sum, &inv, &row_lse);
         const int row = r_first + rr;
         const int pos = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-#pragma unroll
-        for (int u = 0; u < TD4; u++) {
-            const int c4 = kg + u * KG;
-            if (D4 % KG == 0 || c4 < D4)
-                write_result4(split, splits, b, pos, h, c4, acc[i][u] * inv, kg == 0 && u == 0,
-                              row_lse, RESULT);
-        }
+        WRITE_RESULT(acc[i], TD4, kg, KG, inv, kg == 0, row_lse, b, pos, h);
     }
 }

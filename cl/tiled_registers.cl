@@ -125,7 +125,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                 for (int u = 1; u < KV_VECS; u++)
                     vmax = MAX_OF(vmax, s[r][u]);
                 const float m_new = fmax(m[r0 + r], hmax(vmax));
-                m_use[r] = score_shift(m_new); /* common.cl: a row without keys yet */
+                m_use[r] = SCORE_SHIFT(m_new); /* common.cl: a row without keys yet */
                 shift[r] = m[r0 + r] - m_use[r];
                 m[r0 + r] = m_new;
             }
