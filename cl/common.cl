@@ -65,17 +65,35 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
     *hi = (int)max(first, last);
 }
 
-/* The end of a row: 1 / sum to normalise its output, and its LSE in natural log. m is the
- * row's largest score in base 2 (common.cl's scores), sum its sum of exp2(s - m). A row with
- * no visible key has sum 0: zeros and LSE -inf. All-NaN scores leave m = -inf but sum NaN, and
- * their LSE must be NaN; an impossible entry length (n_given < 0) makes the row NaN. */
+/* The rules that keep a row's softmax exact at its edges (docs/semantics.md), for every
+ * kernel. m is a row's largest score so far and sum its sum of exp(s - m) over the keys seen
+ * (exp2 for scores in base 2).
+ * - A row that has seen no visible key keeps m = -inf. Its scores are shifted by 0 instead,
+ *   so that exp(-inf - -inf) does not turn its zeros into NaN (SCORE_SHIFT).
+ * - At the end such a row has sum 0, and only such a row: otherwise the largest score adds
+ *   exp(0) = 1. Its output is zeros (1 / sum taken as 0) and its LSE -inf.
+ * - fmax skips NaN, so all-NaN scores also leave m = -inf, but their sum is NaN: the tests
+ *   are on sum, never on m, and output and LSE come out NaN. */
+#define SCORE_SHIFT(m) ((m) == -INFINITY ? 0.0f : (m))
+#define ROW_INVERSE(sum) ((sum) > 0.0f ? 1.0f / (sum) : (sum) == 0.0f ? 0.0f : NAN)
+
+/* The row's LSE in natural log, from scores in natural log (LSE_NATURAL: cl/naive.cl,
+ * cl/merge.cl) or in base 2 (LSE_BASE2: the fused kernels). Macros, like the two above: a
+ * kernel pays no call for them where its compiler does not inline (oclgrind). */
+#define LSE_NATURAL(m, sum) ((sum) == 0.0f ? -INFINITY : (m) + log(sum))
+#define LSE_BASE2(m, sum) ((sum) == 0.0f ? -INFINITY : ((m) + log2(sum)) * LN2)
+
+/* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
+ * An impossible entry length (n_given < 0) makes the row NaN. */
 inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse)
 {
     if (n_given < 0)
         sum = NAN;
-    *inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
-    *lse = sum == 0.0f ? -INFINITY : (m + log2(sum)) * LN2;
+    *inv = ROW_INVERSE(sum);
+    *lse = LSE_BASE2(m, sum);
 }
+
+#define D4 ((HEAD_DIM + 3) / 4) /* float4 chunks of a row, the last zero-padded past d */
 
 /* Columns 4 * c4 .. 4 * c4 + 3 of the row at element `row` as f32, zero past d: one vector
  * load (16 bytes in f32, 8 in f16 and bf16), or element by element for a last, partial
@@ -193,6 +211,50 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
         __global float *lse, ulong lse_off, int write_lse, int heads, int group, int nq,        \
         int nk, int align_br, int causal, long wl, long wr, float qscale, KV_LAYOUT_PARAMS,     \
         int split_len, int part_rows, __global float *part_o, __global float *part_lse
+
+/* Where a finished query row goes, for every kernel that ends rows (cl/tiled_local.cl,
+ * cl/decode_local.cl, cl/decode.cl, cl/tiled_registers.cl). With one split: row (b, pos, h)
+ * of O in the storage type, and its LSE if the caller asked for it. With several, split
+ * `split` writes the row's f32 partial output and LSE for cl/merge.cl to part_o / part_lse,
+ * at row split * part_rows + (the row's index in LSE order). */
+#define RESULT_PARAMS                                                                          \
+    __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh, __global float *lse,   \
+        ulong lse_off, int write_lse, int heads, int nq, int part_rows, __global float *part_o,  \
+        __global float *part_lse
+#define RESULT                                                                                 \
+    o, o_off, o_sb, o_ss, o_sh, lse, lse_off, write_lse, heads, nq, part_rows, part_o, part_lse
+
+/* Ends query row (b, pos, h) in a kernel with the RESULT arguments and split, splits: chunks
+ * u < CHUNKS of the float4 array x, times inv, are its columns 4 * c4 .. 4 * c4 + 3 (those
+ * below HEAD_DIM) for c4 = FIRST + u * STEP below D4; where lse_here, its LSE too (exactly
+ * one work-item per row). A macro, so that CHUNKS and STEP stay constants and the row's
+ * destination is found once per row. */
+#define WRITE_RESULT(x, CHUNKS, FIRST, STEP, inv, lse_here, row_lse, b, pos, h)                   \
+    do {                                                                                       \
+        const ulong row_id_ = ((ulong)(b) * heads + (h)) * (ulong)nq + (ulong)(pos);            \
+        if (splits > 1) {                                                                      \
+            const ulong part_ = (ulong)split * (ulong)part_rows + row_id_;                     \
+            __global float *part_row_ = part_o + part_ * HEAD_DIM;                             \
+            _Pragma("unroll") for (int u_ = 0; u_ < (CHUNKS); u_++)                             \
+            {                                                                                  \
+                const int c4_ = (FIRST) + u_ * (STEP);                                         \
+                if (D4 % (STEP) == 0 || c4_ < D4)                                              \
+                    store_row4(part_row_, c4_, (x)[u_] * (inv));                               \
+            }                                                                                  \
+            if (lse_here)                                                                      \
+                part_lse[part_] = (row_lse);                                                   \
+        } else {                                                                               \
+            const ulong base_ = o_off + (ulong)((b) * o_sb + (long)(pos) * o_ss + (h) * o_sh);  \
+            _Pragma("unroll") for (int u_ = 0; u_ < (CHUNKS); u_++)                             \
+            {                                                                                  \
+                const int c4_ = (FIRST) + u_ * (STEP);                                         \
+                if (D4 % (STEP) == 0 || c4_ < D4)                                              \
+                    store_out4(o, base_, c4_, (x)[u_] * (inv));                                \
+            }                                                                                  \
+            if (write_lse && (lse_here))                                                       \
+                lse[lse_off + row_id_] = (row_lse);                                            \
+        }                                                                                      \
+    } while (0)
 
 /* Entry b's number of keys, or -1 when the caller's length is impossible. */
 inline int kv_length(int b, int nk, KV_LAYOUT_PARAMS)
@@ -343,4 +405,48 @@ inline vec_t exp2_nonpositive(vec_t x)
 /* Packed head_dim: V rows and output accumulators are whole vectors, zero-padded past d. */
 #define D_VECS ((HEAD_DIM + VW - 1) / VW)
 #define D_PAD (D_VECS * VW)
+
+/* The end of a row held as D_VECS vectors (cl/decode.cl, cl/tiled_registers.cl): acc * inv,
+ * through WRITE_RESULT as float4 chunks. */
+#define ROW_PAD (D_PAD > 4 * D4 ? D_PAD : 4 * D4) /* a multiple of 4 */
+inline void write_result_row(const vec_t *acc, float inv, float row_lse, int split, int splits,
+                             int b, int pos, int h, RESULT_PARAMS)
+{
+    float4 out[ROW_PAD / 4];
+    __private float *outf = (__private float *)out;
+#pragma unroll
+    for (int t = 0; t < D_VECS; t++)
+        VSTORE(acc[t] * (vec_t)(inv), &outf[t * VW]);
+    for (int c = D_PAD; c < ROW_PAD; c++) /* VW < 4 and d not a multiple of 4 */
+        outf[c] = 0.0f;
+    WRITE_RESULT(out, D4, 0, 1, 1.0f, 1, row_lse, b, pos, h); /* normalised above */
+}
+
+#ifdef KV_VECS
+/* The register-blocked product S = Q K^T of cl/tiled_registers.cl and cl/naive.cl: ROWS query
+ * rows against one block of BC keys of packed, transposed K (cl/pack.cl: row c of a block
+ * holds element c of its BC keys), from the block's start kblock. s[r][u] gets the scores of
+ * row r and keys u * VW .. u * VW + VW - 1 of the block; Q_AT(r, c) is element c of row r's
+ * q. Per c, KV_VECS vector loads of K and one broadcast of q per row feed ROWS * KV_VECS
+ * independent FMA chains, enough to hide the FMA latency. */
+#define BC (KV_VECS * VW)
+#define SCORE_BLOCK(s, kblock, Q_AT)                                                           \
+    do {                                                                                       \
+        _Pragma("unroll") for (int r = 0; r < ROWS; r++)                                       \
+            _Pragma("unroll") for (int u = 0; u < KV_VECS; u++)                                \
+                (s)[r][u] = (vec_t)(0.0f);                                                     \
+        _Pragma("unroll 4") for (int c = 0; c < HEAD_DIM; c++)                                 \
+        {                                                                                      \
+            vec_t kvec[KV_VECS];                                                               \
+            _Pragma("unroll") for (int u = 0; u < KV_VECS; u++)                                \
+                kvec[u] = VLOAD((kblock) + c * BC + u * VW);                                   \
+            _Pragma("unroll") for (int r = 0; r < ROWS; r++)                                   \
+            {                                                                                  \
+                const vec_t qc = (vec_t)(Q_AT(r, c));                                          \
+                _Pragma("unroll") for (int u = 0; u < KV_VECS; u++)                            \
+                    (s)[r][u] = MAD(qc, kvec[u], (s)[r][u]);                                   \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+#endif
 #endif

@@ -119,8 +119,7 @@ void decode_registers(IN_PLACE_PARAMS)
         for (int r = 0; r < ROWS; r++) {
             const vec_t s = VLOAD(sc[r]);
             const float m_new = fmax(m[r], hmax(s));
-            /* see cl/tiled_registers.cl: a row without visible keys yet subtracts 0 */
-            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+            const float m_use = SCORE_SHIFT(m_new);
             alpha[r] = exp2(m[r] - m_use);
             const vec_t pv = exp2_nonpositive(s - (vec_t)(m_use));
             l[r] = MAD(l[r], (vec_t)(alpha[r]), pv);
@@ -161,25 +160,8 @@ void decode_registers(IN_PLACE_PARAMS)
         if (g >= kv_heads || rr >= rows_per_kv)
             continue;
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
-        const float sum = n_given < 0 ? NAN : hsum(l[r]);
-        const float inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
-        /* see cl/tiled_local.cl: -inf exactly when no key was visible */
-        const float row_lse = sum == 0.0f ? -INFINITY : (m[r] + log2(sum)) * LN2;
-        float out[D_PAD];
-        for (int t = 0; t < D_VECS; t++)
-            VSTORE(acc[r][t] * (vec_t)(inv), &out[t * VW]);
-        const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)i;
-        if (splits > 1) {
-            __global float *dst = part_o + ((ulong)split * (ulong)part_rows + row_id) * HEAD_DIM;
-            for (int c = 0; c < HEAD_DIM; c++)
-                dst[c] = out[c];
-            part_lse[(ulong)split * (ulong)part_rows + row_id] = row_lse;
-        } else {
-            const ulong base = o_off + (ulong)(b * o_sb + (long)i * o_ss + h * o_sh);
-            for (int c = 0; c < HEAD_DIM; c++)
-                STORE(o, base + (ulong)c, out[c]);
-            if (write_lse)
-                lse[lse_off + row_id] = row_lse;
-        }
+        float inv, row_lse;
+        row_epilogue(n_given, m[r], hsum(l[r]), &inv, &row_lse);
+        write_result_row(acc[r], inv, row_lse, split, splits, b, i, h, RESULT);
     }
 }

@@ -23,8 +23,7 @@
  * Host defines: ROWS, WG (a power of two, at least D4), SPLIT_MAX (a multiple of 4), and
  * common.cl's DTYPE, HEAD_DIM and KV_ALIGNED. */
 
-#define D4 ((HEAD_DIM + 3) / 4) /* float4 chunks of a row, zero past d */
-#define SLOTS (WG / D4)         /* keys the output pass takes at once */
+#define SLOTS (WG / D4) /* keys the output pass takes at once; common.cl's D4 chunks */
 
 #if WG & (WG - 1) || WG < D4 || SPLIT_MAX % 4
 #error "WG must be a power of two of at least D4 work-items, SPLIT_MAX a multiple of 4"
@@ -138,11 +137,10 @@ void decode_local(IN_PLACE_PARAMS)
         m[r] = red[r * WG];
         sum[r] = 0.0f;
     }
-    /* a row without a visible key subtracts 0, not -inf (see cl/tiled_local.cl) */
     for (int jj = lid; jj < keys; jj += WG)
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
-            const float p = exp2(scores[r * SPLIT_MAX + jj] - (m[r] == -INFINITY ? 0.0f : m[r]));
+            const float p = exp2(scores[r * SPLIT_MAX + jj] - SCORE_SHIFT(m[r]));
             scores[r * SPLIT_MAX + jj] = p;
             sum[r] += p;
         }
@@ -184,16 +182,6 @@ void decode_local(IN_PLACE_PARAMS)
         row_epilogue(n_given, m[r], red[r * WG], &inv, &row_lse);
         const int row = r_first + r;
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-        const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)i;
-        if (splits > 1) {
-            store_row4(part_o + ((ulong)split * (ulong)part_rows + row_id) * HEAD_DIM, lid,
-                       out * inv);
-            if (lid == 0)
-                part_lse[(ulong)split * (ulong)part_rows + row_id] = row_lse;
-        } else {
-            store_out4(o, o_off + (ulong)(b * o_sb + (long)i * o_ss + h * o_sh), lid, out * inv);
-            if (write_lse && lid == 0)
-                lse[lse_off + row_id] = row_lse;
-        }
+        WRITE_RESULT(&out, 1, lid, D4, inv, lid == 0, row_lse, b, i, h);
     }
 }

@@ -3,7 +3,8 @@
  * If O_s and LSE_s are attention over key set s, then over their union
  *   LSE = M + ln sum_s exp(LSE_s - M)        with M = max_s LSE_s
  *   O   = sum_s exp(LSE_s - LSE) O_s
- * exactly (up to rounding). A set with no visible key has LSE -inf and weight 0; when every
+ * exactly (up to rounding). This is a softmax over the sets with their LSEs as scores, so it
+ * ends by common.cl's rules: a set with no visible key has LSE -inf and weight 0; when every
  * set is empty the row is zeros with LSE -inf, as docs/semantics.md wants. A NaN LSE makes the
  * row NaN.
  *
@@ -36,7 +37,7 @@ __kernel void merge_splits(__global const float *part_o, __global const float *p
     float m = -INFINITY;
     for (int s = 0; s < splits; s++)
         m = fmax(m, part_lse[(ulong)s * rows + row]);
-    const float m_use = m == -INFINITY ? 0.0f : m;
+    const float m_use = SCORE_SHIFT(m);
     float sum = 0.0f, acc[MERGE_COLS];
     for (int c = 0; c < MERGE_COLS; c++)
         acc[c] = 0.0f;
@@ -48,12 +49,12 @@ __kernel void merge_splits(__global const float *part_o, __global const float *p
         for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM; c++)
             acc[c] = MAD(w, src[c], acc[c]);
     }
-    const float inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
+    const float inv = ROW_INVERSE(sum);
     const ulong base = o_row(row, heads, nq, o_off, o_sb, o_ss, o_sh) + (ulong)c0;
     for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM; c++)
         STORE(o, base + (ulong)c, acc[c] * inv);
     if (write_lse && c0 == 0)
-        lse[lse_off + row] = m == -INFINITY ? (sum == sum ? -INFINITY : NAN) : m + log(sum);
+        lse[lse_off + row] = LSE_NATURAL(m, sum);
 }
 
 /* clattn_enqueue_merge: two results in the problem's O layout and dtype, LSE f32. One
@@ -69,10 +70,10 @@ __kernel void merge_pair(__global const storage_t *o_a, ulong a_off, __global co
         return;
     const float la = lse_a[lse_a_off + row], lb = lse_b[lse_b_off + row];
     const float m = fmax(la, lb);
-    const float m_use = m == -INFINITY ? 0.0f : m;
+    const float m_use = SCORE_SHIFT(m);
     const float wa = exp(la - m_use), wb = exp(lb - m_use);
     const float sum = wa + wb;
-    const float inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
+    const float inv = ROW_INVERSE(sum);
     const ulong ra = o_row(row, heads, nq, a_off, o_sb, o_ss, o_sh);
     const ulong rb = o_row(row, heads, nq, b_off, o_sb, o_ss, o_sh);
     const ulong ro = o_row(row, heads, nq, o_off, o_sb, o_ss, o_sh);
@@ -83,5 +84,5 @@ __kernel void merge_pair(__global const storage_t *o_a, ulong a_off, __global co
         STORE(o, ro + (ulong)c, (xa + xb) * inv);
     }
     if (write_lse)
-        lse[lse_off + row] = m == -INFINITY ? (sum == sum ? -INFINITY : NAN) : m + log(sum);
+        lse[lse_off + row] = LSE_NATURAL(m, sum);
 }

@@ -7,10 +7,11 @@
  * A chunk covers heads [z0, z0 + zc) of the flattened (batch, head) index and query rows
  * [i0, i0 + rows), so that S fits the device's largest allocation.
  *
- * The products use the register blocking of cl/tiled_registers.cl on packed K and V
- * (cl/pack.cl). Host defines: VW, ROWS, KV_VECS, and common.cl's DTYPE and HEAD_DIM. */
+ * The products use the register blocking of cl/tiled_registers.cl (common.cl's SCORE_BLOCK)
+ * on packed K and V (cl/pack.cl). Host defines: VW, ROWS, KV_VECS, and common.cl's DTYPE and
+ * HEAD_DIM. */
 
-#define BC (KV_VECS * VW)
+#define Q_OF_ROW(r, c) LOAD(q, qrow[r] + (ulong)(c)) /* for SCORE_BLOCK: q of row rr0 + r */
 
 /* Work-item: ROWS rows x BC keys of S. Grid: (s_stride / BC, ceil(rows / ROWS), zc). */
 __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, long q_ss,
@@ -26,32 +27,16 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
     if (rr0 >= rows)
         return;
 
-    vec_t acc[ROWS][KV_VECS];
     ulong qrow[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int i = i0 + min(rr0 + r, rows - 1);
         qrow[r] = q_off + (ulong)(b * q_sb + (long)i * q_ss + h * q_sh);
-#pragma unroll
-        for (int u = 0; u < KV_VECS; u++)
-            acc[r][u] = (vec_t)(0.0f);
     }
     /* blocked transposed K (cl/pack.cl): the BC keys of this block, row c after row c */
     __global const float *kblock = kt + ((ulong)bkv * (ulong)nk_pad + (ulong)j0) * HEAD_DIM;
-#pragma unroll 4
-    for (int c = 0; c < HEAD_DIM; c++) {
-        vec_t kvec[KV_VECS];
-#pragma unroll
-        for (int u = 0; u < KV_VECS; u++)
-            kvec[u] = VLOAD(kblock + c * BC + u * VW);
-#pragma unroll
-        for (int r = 0; r < ROWS; r++) {
-            const vec_t qc = (vec_t)(LOAD(q, qrow[r] + (ulong)c));
-#pragma unroll
-            for (int u = 0; u < KV_VECS; u++)
-                acc[r][u] = MAD(qc, kvec[u], acc[r][u]);
-        }
-    }
+    vec_t acc[ROWS][KV_VECS];
+    SCORE_BLOCK(acc, kblock, Q_OF_ROW);
 #pragma unroll
     for (int r = 0; r < ROWS; r++)
         if (rr0 + r < rows)
@@ -88,7 +73,7 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
     for (int j = 0; j < s_stride; j += VW)
         mv = fmax(mv, VLOAD(row + j));
     const float m = hmax(mv);
-    const float m_use = m == -INFINITY ? 0.0f : m; /* a fully masked row stays all zeros */
+    const float m_use = SCORE_SHIFT(m); /* a fully masked row stays all zeros */
     vec_t sv = (vec_t)(0.0f);
     for (int j = 0; j < s_stride; j += VW) {
         const vec_t e = exp(VLOAD(row + j) - (vec_t)(m_use));
@@ -96,14 +81,11 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
         sv += e;
     }
     const float sum = hsum(sv);
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    const float inv = ROW_INVERSE(sum);
     for (int j = 0; j < s_stride; j += VW)
         VSTORE(VLOAD(row + j) * (vec_t)(inv), row + j);
-    /* Only a row with no visible key sums to 0. fmax skips NaN scores, so a row whose
-     * scores are all NaN also ends with m = -inf, but its sum is NaN: its LSE must be too. */
     if (write_lse)
-        lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] =
-            sum == 0.0f ? -INFINITY : m + log(sum);
+        lse[lse_off + (ulong)(z0 + zc) * (ulong)nq + (ulong)(i0 + rr)] = LSE_NATURAL(m, sum);
 }
 
 /* Work-item: ROWS rows of O. Grid: (ceil(rows / ROWS), zc). */

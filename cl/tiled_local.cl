@@ -37,7 +37,6 @@
 #define RG (BR / TM)                  /* row groups */
 #define KG (BC / TN)                  /* key groups, which are also column groups */
 #define WG (RG * KG)                  /* work-items */
-#define D4 ((HEAD_DIM + 3) / 4)       /* float4 chunks of a row, zero-padded past d */
 #define TD4 ((D4 + KG - 1) / KG)      /* output chunks per work-item */
 #define ROW_STRIDE (4 * (D4 | 1))     /* elements between rows of the Q, K and V tiles */
 #define P_STRIDE (4 * ((BC / 4) | 1)) /* floats between rows of P */
@@ -296,9 +295,7 @@ void attend_local(IN_PLACE_PARAMS)
             const int rr = rg * TM + i;
             const float tile_max = row_partials(partial + rr * KG, 1);
             const float m_new = fmax(m[i], tile_max);
-            /* A row that has seen no visible key yet keeps m = -inf; subtracting 0 instead
-             * keeps exp2(-inf - -inf) from turning its zeros into NaN. */
-            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+            const float m_use = SCORE_SHIFT(m_new); /* common.cl: a row without keys yet */
             alpha[i] = exp2(m[i] - m_use);
             m[i] = m_new;
             float sum = 0.0f;
@@ -367,27 +364,6 @@ void attend_local(IN_PLACE_PARAMS)
         row_epilogue(n_given, m[i], sum, &inv, &row_lse);
         const int row = r_first + rr;
         const int pos = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-        const ulong row_id = ((ulong)b * heads + h) * (ulong)nq + (ulong)pos;
-        if (splits > 1) {
-            __global float *out = part_o + ((ulong)split * (ulong)part_rows + row_id) * HEAD_DIM;
-#pragma unroll
-            for (int u = 0; u < TD4; u++) {
-                const int c4 = kg + u * KG;
-                if (D4 % KG == 0 || c4 < D4)
-                    store_row4(out, c4, acc[i][u] * inv);
-            }
-            if (kg == 0)
-                part_lse[(ulong)split * (ulong)part_rows + row_id] = row_lse;
-        } else {
-            const ulong base = o_off + (ulong)(b * o_sb + (long)pos * o_ss + h * o_sh);
-#pragma unroll
-            for (int u = 0; u < TD4; u++) {
-                const int c4 = kg + u * KG;
-                if (D4 % KG == 0 || c4 < D4)
-                    store_out4(o, base, c4, acc[i][u] * inv);
-            }
-            if (write_lse && kg == 0)
-                lse[lse_off + row_id] = row_lse;
-        }
+        WRITE_RESULT(acc[i], TD4, kg, KG, inv, kg == 0, row_lse, b, pos, h);
     }
 }

@@ -18,9 +18,9 @@
  *
  * Host defines: VW, ROWS, GROUPS, KV_VECS, DV_CHUNK, and common.cl's DTYPE and HEAD_DIM. */
 
-#define BC (KV_VECS * VW)
 #define ROWS_ALL (ROWS * GROUPS)
 #define ROWS_PAD ((ROWS + VW - 1) / VW * VW) /* a group's rows rounded up to whole vectors */
+#define Q_OF_GROUP(r, c) qv[r0 + (r)][c]     /* for SCORE_BLOCK: row r of group gr's q */
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,
@@ -98,23 +98,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                 continue; /* no row of this group sees this block */
             const int r0 = gr * ROWS;
             vec_t s[ROWS][KV_VECS];
-#pragma unroll
-            for (int r = 0; r < ROWS; r++)
-#pragma unroll
-                for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = (vec_t)(0.0f);
-#pragma unroll 4
-            for (int c = 0; c < HEAD_DIM; c++) {
-                vec_t kvec[KV_VECS];
-#pragma unroll
-                for (int u = 0; u < KV_VECS; u++)
-                    kvec[u] = VLOAD(kblock + c * BC + u * VW);
-#pragma unroll
-                for (int r = 0; r < ROWS; r++)
-#pragma unroll
-                    for (int u = 0; u < KV_VECS; u++)
-                        s[r][u] = MAD((vec_t)(qv[r0 + r][c]), kvec[u], s[r][u]);
-            }
+            SCORE_BLOCK(s, kblock, Q_OF_GROUP);
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
             if (!(j0 >= group_lo_max[gr] && j0 + BC <= group_hi_min[gr])) {
@@ -141,9 +125,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                 for (int u = 1; u < KV_VECS; u++)
                     vmax = MAX_OF(vmax, s[r][u]);
                 const float m_new = fmax(m[r0 + r], hmax(vmax));
-                /* A row that has seen no visible key yet keeps m = -inf; subtracting 0
-                 * instead keeps exp2(-inf - -inf) from turning its zeros into NaN. */
-                m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+                m_use[r] = SCORE_SHIFT(m_new); /* common.cl: a row without keys yet */
                 shift[r] = m[r0 + r] - m_use[r];
                 m[r0 + r] = m_new;
             }
@@ -203,21 +185,11 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
         const int rr = r_first + row;
         if (rr < rows_total) {
             const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
-            /* A row with no visible key has l = 0 and acc = 0: it is written as zeros. */
-            const float sum = n_given < 0 ? NAN : hsum(l[row]);
-            const float inv = sum > 0.0f ? 1.0f / sum : sum == 0.0f ? 0.0f : NAN;
-            float out[D_PAD];
-#pragma unroll
-            for (int t = 0; t < D_VECS; t++)
-                VSTORE(acc[row][t] * (vec_t)(inv), &out[t * VW]);
-            const ulong base = o_off + (ulong)(b * o_sb + i * o_ss + h * o_sh);
-            for (int c = 0; c < HEAD_DIM; c++)
-                STORE(o, base + (ulong)c, out[c]);
-            /* sum = 0 only without a visible key; all-NaN scores leave m = -inf (fmax
-             * skips NaN) but sum NaN, and their LSE must be NaN */
-            if (write_lse)
-                lse[lse_off + ((ulong)b * heads + h) * (ulong)nq + (ulong)i] =
-                    sum == 0.0f ? -INFINITY : (m[row] + log2(sum)) * LN2;
+            float inv, row_lse;
+            row_epilogue(n_given, m[row], hsum(l[row]), &inv, &row_lse);
+            /* one split: no partial rows */
+            write_result_row(acc[row], inv, row_lse, 0, 1, b, i, h, o, o_off, o_sb, o_ss, o_sh,
+                             lse, lse_off, write_lse, heads, nq, 0, 0, 0);
         }
     }
 }
