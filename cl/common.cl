@@ -47,6 +47,15 @@ inline ushort float_to_bf16(float x)
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 
+/* Query row i sits at key position i + pos_off of its entry of n keys (docs/semantics.md,
+ * "Positions"): bottom-right alignment puts the last row on the last key (n - nq), top-left
+ * puts row 0 on key 0, and positions given per call shift it by q_start - k_start (pos_shift,
+ * with align_br 0). */
+inline long row_position_offset(int align_br, long pos_shift, int n, int nq)
+{
+    return pos_shift + (align_br ? (long)n - nq : 0);
+}
+
 /* The visibility rule of docs/semantics.md for query row i, as one key range [*lo, *hi):
  * row i sits at key position i + pos_off; causal bounds it on the right, a window (-1 for
  * unbounded) on either side. Rows grow monotonically, so a tile of rows sees the union of its
@@ -209,7 +218,8 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
         __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,              \
         __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,                    \
         __global float *lse, ulong lse_off, int write_lse, int heads, int group, int nq,        \
-        int nk, int align_br, int causal, long wl, long wr, float qscale, KV_LAYOUT_PARAMS,     \
+        int nk, int align_br, long pos_shift, int causal, long wl, long wr, float qscale,       \
+        KV_LAYOUT_PARAMS,                                                                       \
         int split_len, int part_rows, __global float *part_o, __global float *part_lse
 
 /* Where a finished query row goes, for every kernel that ends rows (cl/tiled_local.cl,

@@ -53,7 +53,7 @@ void decode_registers(IN_PLACE_PARAMS)
     const int split = (int)get_global_id(1), splits = (int)get_global_size(1);
     const int n_given = kv_length(b, nk, KV_LAYOUT);
     const int n = max(n_given, 0);
-    const long pos_off = align_br ? (long)n - nq : 0;
+    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
 
     /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads past the last repeat it */
     vec_t qv[ROWS][D_VECS], acc[ROWS][D_VECS], l[ROWS];

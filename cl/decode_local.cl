@@ -68,7 +68,7 @@ void decode_local(IN_PLACE_PARAMS)
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
     const int n_given = kv_length(b, nk, KV_LAYOUT);
     const int n = max(n_given, 0);
-    const long pos_off = align_br ? (long)n - nq : 0;
+    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
     const int split_lo = (int)min((long)split * split_len, (long)n);
     const int split_hi = (int)min((long)split_lo + split_len, (long)n);
 

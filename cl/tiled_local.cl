@@ -170,7 +170,7 @@ void attend_local(IN_PLACE_PARAMS)
     const int rows = min(BR, rows_total - r_first);
     const int n_given = kv_length(b, nk, KV_LAYOUT);
     const int n = max(n_given, 0);
-    const long pos_off = align_br ? (long)n - nq : 0;
+    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
     /* this work-group's share of the keys */
     const int split_lo = (int)min((long)split * split_len, (long)n);
     const int split_hi = (int)min((long)split_lo + split_len, (long)n);

@@ -27,8 +27,8 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                       __global const float *kt, __global const float *vp, int nk_pad,
                       __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,
                       __global float *lse, ulong lse_off, int write_lse, int heads, int group,
-                      int nq, int nk, int align_br, int causal, long wl, long wr, float qscale,
-                      KV_LAYOUT_PARAMS)
+                      int nq, int nk, int align_br, long pos_shift, int causal, long wl, long wr,
+                      float qscale, KV_LAYOUT_PARAMS)
 {
     const int kv_heads = heads / group, rows_total = nq * group;
     const int row_blocks = (rows_total + ROWS_ALL - 1) / ROWS_ALL;
@@ -42,7 +42,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     /* this entry's keys; an impossible length leaves the rows NaN (common.cl) */
     const int n_given = kv_length(b, nk, KV_LAYOUT);
     const int n = max(n_given, 0);
-    const long pos_off = align_br ? (long)n - nq : 0;
+    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
 
     /* Per row: q (pre-scaled), visible keys [lo, hi), running max m, sum l, output acc. */
     float qv[ROWS_ALL][HEAD_DIM];

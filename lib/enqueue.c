@@ -10,7 +10,19 @@
 #include "plan.h"
 #include "program_cache.h"
 
-enum { T_Q, T_K, T_V, T_O, T_LSE, T_LENS, T_PAGES, T_K_NEW, T_V_NEW, T_COUNT };
+/* The arguments of a call, numbered as clattn_enqueue_args names them */
+enum {
+    T_Q = CLATTN_ARG_Q,
+    T_K = CLATTN_ARG_K,
+    T_V = CLATTN_ARG_V,
+    T_O = CLATTN_ARG_O,
+    T_LSE = CLATTN_ARG_LSE,
+    T_LENS = CLATTN_ARG_CACHE_SEQLENS,
+    T_PAGES = CLATTN_ARG_BLOCK_TABLE,
+    T_K_NEW = CLATTN_ARG_K_NEW,
+    T_V_NEW = CLATTN_ARG_V_NEW,
+    T_COUNT
+};
 static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
                                            "block_table", "k_new", "v_new"};
 
@@ -100,11 +112,12 @@ static clattn_status check_cache_rows(clattn_plan *plan)
     return CLATTN_SUCCESS;
 }
 
-/* mems/offsets indexed by T_*; NULL entries are absent. */
+/* mems/offsets indexed by T_*; NULL entries are absent. `args` (may be NULL) carries the
+ * per-call positions. */
 static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue,
                                        cl_mem mems[T_COUNT], size_t offs[T_COUNT],
-                                       cl_uint num_events, const cl_event *wait_list,
-                                       cl_event *event)
+                                       const clattn_args *args, cl_uint num_events,
+                                       const cl_event *wait_list, cl_event *event)
 {
     clattn_context *ctx = plan->ctx;
     const clattn_problem *p = &plan->problem;
@@ -140,7 +153,9 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .lse_off = offs[T_LSE] / 4, .kv_lens = mems[T_LENS],
                       .kv_lens_off = offs[T_LENS] / 4, .pages = mems[T_PAGES],
                       .pages_off = offs[T_PAGES] / 4,
-                      .appended = mems[T_K_NEW] ? (int)problem_get(p, CLATTN_PARAM_SEQ_Q) : 0};
+                      .appended = mems[T_K_NEW] ? (int)problem_get(p, CLATTN_PARAM_SEQ_Q) : 0,
+                      .positioned = args && args->positions_set,
+                      .pos_shift = args ? args->q_start - args->k_start : 0};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])
@@ -166,23 +181,22 @@ clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "a paged problem (page_size > 0) needs clattn_enqueue_kvcache and a block "
                     "table");
+    if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "the problem takes positions with the call: use clattn_enqueue_args");
     cl_mem mems[T_COUNT] = {q, k, v, o, lse, NULL, NULL, NULL, NULL};
     size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset, 0, 0, 0, 0};
-    return enqueue_attention(plan, queue, mems, offs, num_events, wait_list, event);
+    return enqueue_attention(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 
-clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, cl_mem q,
-                                     size_t q_offset, cl_mem k_cache, size_t k_offset,
-                                     cl_mem v_cache, size_t v_offset, cl_mem cache_seqlens,
-                                     size_t seqlens_offset, cl_mem block_table,
-                                     size_t block_table_offset, cl_mem k_new,
-                                     size_t k_new_offset, cl_mem v_new, size_t v_new_offset,
-                                     cl_mem o, size_t o_offset, cl_mem lse, size_t lse_offset,
-                                     cl_uint num_events, const cl_event *wait_list,
-                                     cl_event *event)
+/* clattn_enqueue_kvcache's rules on the cache arguments, then the call. */
+static clattn_status enqueue_cache(clattn_plan *plan, cl_command_queue queue,
+                                   cl_mem mems[T_COUNT], size_t offs[T_COUNT],
+                                   const clattn_args *args, cl_uint num_events,
+                                   const cl_event *wait_list, cl_event *event)
 {
-    if (!plan)
-        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_enqueue_kvcache: plan is NULL");
+    const cl_mem cache_seqlens = mems[T_LENS], block_table = mems[T_PAGES];
+    const cl_mem k_new = mems[T_K_NEW], v_new = mems[T_V_NEW];
     const int paged = problem_get(&plan->problem, CLATTN_PARAM_PAGE_SIZE) > 0;
     if (plan->algorithm == CLATTN_ALGO_NAIVE && (paged || cache_seqlens || k_new))
         return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
@@ -198,10 +212,28 @@ clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, 
     if (k_new && !cache_seqlens)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "appending k_new/v_new needs cache_seqlens: the position to write at");
+    return enqueue_attention(plan, queue, mems, offs, args, num_events, wait_list, event);
+}
+
+clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, cl_mem q,
+                                     size_t q_offset, cl_mem k_cache, size_t k_offset,
+                                     cl_mem v_cache, size_t v_offset, cl_mem cache_seqlens,
+                                     size_t seqlens_offset, cl_mem block_table,
+                                     size_t block_table_offset, cl_mem k_new,
+                                     size_t k_new_offset, cl_mem v_new, size_t v_new_offset,
+                                     cl_mem o, size_t o_offset, cl_mem lse, size_t lse_offset,
+                                     cl_uint num_events, const cl_event *wait_list,
+                                     cl_event *event)
+{
+    if (!plan)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_enqueue_kvcache: plan is NULL");
+    if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
+        return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "the problem takes positions with the call: use clattn_enqueue_args");
     cl_mem mems[T_COUNT] = {q, k_cache, v_cache, o, lse, cache_seqlens, block_table, k_new, v_new};
     size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
                             seqlens_offset, block_table_offset, k_new_offset, v_new_offset};
-    return enqueue_attention(plan, queue, mems, offs, num_events, wait_list, event);
+    return enqueue_cache(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 
 clattn_status clattn_enqueue_args(clattn_plan *plan, cl_command_queue queue,
@@ -215,16 +247,15 @@ clattn_status clattn_enqueue_args(clattn_plan *plan, cl_command_queue queue,
     clattn_status st = call_args_check_extensions(&plan->problem, args, 0, "clattn_enqueue_args");
     if (st)
         return fail(plan->ctx, st, "%s", clattn_message(NULL));
-#define B(a) args->slot[CLATTN_ARG_##a].buffer, args->slot[CLATTN_ARG_##a].offset
+    cl_mem mems[T_COUNT];
+    size_t offs[T_COUNT];
+    for (int t = 0; t < T_COUNT; t++) {
+        mems[t] = args->slot[t].buffer;
+        offs[t] = args->slot[t].offset;
+    }
     const int cache = problem_get(&plan->problem, CLATTN_PARAM_PAGE_SIZE) > 0 ||
-                      args->slot[CLATTN_ARG_CACHE_SEQLENS].buffer ||
-                      args->slot[CLATTN_ARG_BLOCK_TABLE].buffer ||
-                      args->slot[CLATTN_ARG_K_NEW].buffer || args->slot[CLATTN_ARG_V_NEW].buffer;
+                      mems[T_LENS] || mems[T_PAGES] || mems[T_K_NEW] || mems[T_V_NEW];
     if (cache)
-        return clattn_enqueue_kvcache(plan, queue, B(Q), B(K), B(V), B(CACHE_SEQLENS),
-                                      B(BLOCK_TABLE), B(K_NEW), B(V_NEW), B(O), B(LSE),
-                                      num_events, wait_list, event);
-    return clattn_enqueue(plan, queue, B(Q), B(K), B(V), B(O), B(LSE), num_events, wait_list,
-                          event);
-#undef B
+        return enqueue_cache(plan, queue, mems, offs, args, num_events, wait_list, event);
+    return enqueue_attention(plan, queue, mems, offs, args, num_events, wait_list, event);
 }

@@ -79,7 +79,7 @@ static clattn_status registers_enqueue(clattn_plan *plan, struct launch_sequence
     args_mem(&a, b->lse);
     args_ulong(&a, b->lse_off);
     args_int(&a, b->lse != NULL);
-    args_mask(&a, p);
+    args_mask(&a, p, b);
     args_kv_layout(&a, p, b);
     if ((st = args_end(&a, "attend_registers")))
         return st;

@@ -194,14 +194,15 @@ void args_kv_layout(kernel_args *a, const clattn_problem *p, const attn_buffers 
     args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_NUM_PAGES));
 }
 
-void args_mask(kernel_args *a, const clattn_problem *p)
+void args_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
 {
     int64_t heads = problem_get(p, CLATTN_PARAM_HEADS);
     args_int(a, (cl_int)heads);
     args_int(a, (cl_int)(heads / problem_kv_heads(p)));
     args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
     args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
-    args_int(a, problem_get(p, CLATTN_PARAM_ALIGN) == CLATTN_ALIGN_BOTTOM_RIGHT);
+    args_int(a, !b->positioned && problem_get(p, CLATTN_PARAM_ALIGN) == CLATTN_ALIGN_BOTTOM_RIGHT);
+    args_long(a, b->positioned ? b->pos_shift : 0);
     args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_CAUSAL));
     args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
     args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
@@ -218,7 +219,7 @@ void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *
     args_mem(a, b->lse);
     args_ulong(a, b->lse_off);
     args_int(a, b->lse != NULL);
-    args_mask(a, p);
+    args_mask(a, p, b);
     args_kv_layout(a, p, b);
     args_int(a, split_len);
     args_int(a, part_rows);

@@ -58,8 +58,8 @@ void args_tensor(kernel_args *a, const clattn_problem *p, clattn_tensor t, cl_me
 /* Where the keys are (cl/common.cl's KV_LAYOUT_PARAMS): lengths and block table. */
 void args_kv_layout(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 /* The shape and mask arguments every attention kernel takes after its tensors: heads,
- * group, nq, nk, align_br, causal, window left/right, and the base-2 score scale. */
-void args_mask(kernel_args *a, const clattn_problem *p);
+ * group, nq, nk, align_br, pos_shift, causal, window left/right, and the base-2 score scale. */
+void args_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 /* The whole argument list of the kernels that read K and V in place (attend_local and
  * decode_registers, declared with cl/common.cl's IN_PLACE_PARAMS): the tensors, LSE, shape
  * and mask, KV layout, and the split of the keys with its partial outputs (one split:

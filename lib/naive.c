@@ -82,7 +82,7 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_int(&a, (cl_int)i0);
     args_int(&a, (cl_int)rows);
     args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV));
-    args_long(&a, problem_position_offset(p));
+    args_long(&a, b->positioned ? b->pos_shift : problem_position_offset(p));
     args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_CAUSAL));
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));

@@ -157,7 +157,7 @@ clattn_status clattn_plan_create(clattn_context *ctx, const clattn_problem *prob
     *out = NULL;
     if (clattn_problem_check(problem))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s", clattn_message(NULL));
-    const char *extension = problem_extension_in_use(problem);
+    const char *extension = problem_unimplemented_extension(problem);
     if (extension)
         return fail(ctx, CLATTN_ERROR_UNSUPPORTED,
                     "clattn_plan_create: %s is not implemented by any device algorithm yet; the "

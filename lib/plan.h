@@ -21,6 +21,10 @@ typedef struct attn_buffers {
     cl_mem pages;   /* int32 block table of a paged cache, or NULL: contiguous */
     cl_ulong kv_lens_off, pages_off;
     int appended;   /* rows this call appends to each entry (counted in its length) */
+    /* Positions given with the call (CLATTN_POSITIONS_PER_CALL): row i sits at key position
+     * i + pos_shift, pos_shift = q_start - k_start; otherwise the problem's alignment. */
+    int positioned;
+    cl_long pos_shift;
 } attn_buffers;
 
 /* The events of the last enqueue, per stage, for clattn_plan_stage_time. */

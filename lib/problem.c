@@ -190,7 +190,7 @@ clattn_dtype problem_kv_dtype(const clattn_problem *p)
 static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "fp8_e4m3",
                                           "fp8_e5m2"};
 
-const char *problem_extension_in_use(const clattn_problem *p)
+const char *problem_unimplemented_extension(const clattn_problem *p)
 {
     if (p->softcap > 0)
         return "softcap";
@@ -202,8 +202,8 @@ const char *problem_extension_in_use(const clattn_problem *p)
         return "sink tokens";
     if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)
         return "an additive mask";
-    if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED)
-        return "position offsets";
+    if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY)
+        return "positions per entry";
     if (problem_kv_dtype(p) != (clattn_dtype)p->value[CLATTN_PARAM_DTYPE]) {
         static const char *const caches[] = {"an f32 KV cache", "an f16 KV cache",
                                              "a bf16 KV cache", "a q8_0 KV cache",

@@ -36,9 +36,9 @@ int64_t problem_position_offset(const clattn_problem *p);
  * restatement of docs/semantics.md used for planning; the reference checks it pair by pair. */
 void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi);
 
-/* The name of the first extension (docs/semantics.md, "Extensions") the problem uses, or NULL
- * when it uses none: what a device algorithm without them refuses by name. */
-const char *problem_extension_in_use(const clattn_problem *p);
+/* The name of the first extension (docs/semantics.md, "Extensions") the problem uses that no
+ * device algorithm implements yet, or NULL: what plans refuse by name. */
+const char *problem_unimplemented_extension(const clattn_problem *p);
 
 /* A paged KV cache: its block table's width (pages per entry), 0 when contiguous. */
 int64_t problem_pages_per_seq(const clattn_problem *p);

@@ -605,7 +605,7 @@ START_TEST(enqueue_args_matches_enqueue)
 }
 END_TEST
 
-/* No device algorithm takes the extensions yet: each is refused by name, never ignored. */
+/* Extensions no device algorithm takes yet are refused by name, never ignored. */
 START_TEST(extensions_are_refused_by_name)
 {
     static const struct {
@@ -617,7 +617,7 @@ START_TEST(extensions_are_refused_by_name)
         {CLATTN_PARAM_SINKS, 1, "sinks"},
         {CLATTN_PARAM_SINK_TOKENS, 4, "sink tokens"},
         {CLATTN_PARAM_MASK, CLATTN_MASK_F16, "mask"},
-        {CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_CALL, "position offsets"},
+        {CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY, "positions per entry"},
         {CLATTN_PARAM_KV_DTYPE, CLATTN_DTYPE_Q8_0, "q8_0 KV cache"},
         {CLATTN_PARAM_BATCH, 1, "softcap"},
     };
