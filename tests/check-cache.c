@@ -466,9 +466,9 @@ END_TEST
 static const char *plant(const char *dir, char digit, const char *suffix, size_t size,
                          time_t age)
 {
-    static char path[4][600];
+    static char path[8][600]; /* the paths of a test's plantings all at once */
     static int next;
-    char *p = path[next++ % 4];
+    char *p = path[next++ % 8];
     char name[80];
     memset(name, digit, 64);
     snprintf(name + 64, sizeof name - 64, "%s", suffix);
