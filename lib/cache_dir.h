@@ -9,9 +9,10 @@
 
 #include "clattn.h"
 
-/* The bound on the binaries a cache directory holds when the context sets none: a few
- * hundred programs of clattn's (PoCL's binaries of its kernels are 0.2 to 1.5 MiB each, so a
- * sweep of 160 distinct kernels fits), yet small beside a user's ~/.cache. */
+/* The bound on the binaries a cache directory holds when the context sets none: over a
+ * thousand programs of clattn's (PoCL's binaries of them are 150 to 170 KiB each for
+ * attn-bench's problems, so a sweep of 160 distinct kernels fits many times over), yet small
+ * beside a user's ~/.cache. */
 #define CACHE_DEFAULT_MAX_BYTES ((uint64_t)256 << 20)
 
 /* How a context uses the cache (clattn_context_set_cache); all zero is the default: the

@@ -7,6 +7,7 @@
 
 #include "cache_dir.h"
 #include "cl_error.h"
+#include "disk_cache.h"
 #include "message.h"
 #include "program_cache.h"
 #include "tuning.h"
@@ -38,7 +39,8 @@ static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
     if (!st && !ctx->limits.available)
         st = fail(NULL, CLATTN_ERROR_NO_DEVICE, "device '%s' reports that it is not available",
                   ctx->limits.name);
-    if (!st && !(ctx->programs = program_cache_create(ctx->device)))
+    const int store = !disk_cache_driver_keeps(&ctx->limits);
+    if (!st && !(ctx->programs = program_cache_create(ctx->device, store)))
         st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     if (!st && !(ctx->tuning = tuning_load(&ctx->limits, &ctx->cache)))
         st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");

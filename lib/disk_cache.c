@@ -131,6 +131,14 @@ static unsigned char *read_payload(int fd, uint64_t file_size, const struct disk
     return payload;
 }
 
+int disk_cache_driver_keeps(const device_limits *l)
+{
+    if (!strstr(l->platform_name, "Portable Computing Language"))
+        return 0;
+    const char *pocl = getenv("POCL_KERNEL_CACHE");
+    return !pocl || !(pocl[0] == '0' || strcmp(pocl, "false") == 0 || strcmp(pocl, "off") == 0);
+}
+
 void disk_cache_marker(const struct disk_cache_key *key, char name[DISK_CACHE_MARKER_SIZE])
 {
     int n = snprintf(name, DISK_CACHE_MARKER_SIZE, "clattn_key_");

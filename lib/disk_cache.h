@@ -15,6 +15,7 @@
 
 #include "cache_dir.h"
 #include "clattn.h"
+#include "device_limits.h"
 #include "sha256.h"
 
 struct disk_cache_key {
@@ -26,6 +27,16 @@ struct disk_cache_key {
  * that a driver upgrade or another device never loads a stale binary. */
 void disk_cache_key(const clattn_context *ctx, const char *source, const char *options,
                     struct disk_cache_key *key);
+
+/* Whether the device's driver keeps compiled programs between processes itself, at no cost
+ * when the process exits, so that exporting binaries to this cache would only add a
+ * compilation: PoCL with its kernel cache on (POCL_KERNEL_CACHE unset or not 0, PoCL's
+ * default). PoCL's export (CL_PROGRAM_BINARIES) compiles every kernel of the program once
+ * more, for any work-group size; its own cache writes what it compiles as it goes. Measured
+ * for attn-bench's default problem (bench/results/pocl-disk-cache-issue16.txt): a cold
+ * process took about 3.5 s with PoCL's cache alone and 7 s with clattn's export (2.5 s of it
+ * in context destroy); warm, both about 0.25 s. */
+int disk_cache_driver_keeps(const device_limits *limits);
 
 /* Every program built under `key` must contain an empty kernel of this name, which the build
  * from source adds (lib/program_cache.c): a header is easily copied, so that is how a binary

@@ -20,16 +20,19 @@ struct program_entry {
 
 struct program_cache {
     cl_device_id device;
+    int store;
     struct program_entry *entries;
     size_t count, capacity;
     size_t unused; /* entries built from source and not used yet */
 };
 
-struct program_cache *program_cache_create(cl_device_id device)
+struct program_cache *program_cache_create(cl_device_id device, int store)
 {
     struct program_cache *cache = calloc(1, sizeof *cache);
-    if (cache)
+    if (cache) {
         cache->device = device;
+        cache->store = store;
+    }
     return cache;
 }
 
@@ -50,7 +53,7 @@ void program_cache_destroy(struct program_cache *cache, const struct cache_confi
          * start 0.05 s instead of 0.55 s for attn-bench's default problem on PoCL). A
          * program loaded from disk is not stored again, even if it gained a launch shape:
          * exporting it would cost more than the next process compiling that one shape. */
-        if (cache->entries[i].used && !cache->entries[i].from_disk)
+        if (cache->store && cache->entries[i].used && !cache->entries[i].from_disk)
             disk_cache_store(config, cache->device, &cache->entries[i].disk_key,
                              cache->entries[i].program);
         clReleaseProgram(cache->entries[i].program);
@@ -195,7 +198,7 @@ clattn_status program_get(clattn_context *ctx, const char *family, const char *o
     entry->key = key;
     *program = entry->program;
     cache->count++;
-    cache->unused += !entry->from_disk;
+    cache->unused += cache->store && !entry->from_disk;
     return CLATTN_SUCCESS;
 }
 

@@ -7,7 +7,8 @@
  * written: asking a driver for a program's binary may cost a compilation of its own (PoCL
  * compiles every kernel of the program once more, for any work-group size), which is worth
  * paying only for a program that ran, and is paid once, not again by the processes that load
- * the binary. */
+ * the binary; and none is written for a driver that keeps its own (disk_cache_driver_keeps),
+ * so that a cold process is no slower than one without the cache. */
 #ifndef CLATTN_PROGRAM_CACHE_H
 #define CLATTN_PROGRAM_CACHE_H
 
@@ -16,10 +17,11 @@
 struct program_cache;
 struct cache_config;
 
-/* The cache of the context's `device`. */
-struct program_cache *program_cache_create(cl_device_id device);
-/* Stores the used programs built from source in the disk cache of `config` and releases
- * every program. */
+/* The cache of the context's `device`; with `store` 0, nothing is stored on disk (the driver
+ * keeps its programs itself: disk_cache_driver_keeps). */
+struct program_cache *program_cache_create(cl_device_id device, int store);
+/* Stores the used programs built from source in the disk cache of `config`, unless created
+ * without `store`, and releases every program. */
 void program_cache_destroy(struct program_cache *cache, const struct cache_config *config);
 
 /* The number of programs built or loaded so far. */

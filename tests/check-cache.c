@@ -59,6 +59,12 @@ static struct cache_choice {
 
 static void setup(void)
 {
+    /* With its own kernel cache on, PoCL gets no binaries from clattn (lib/disk_cache.h,
+     * driver_with_own_cache_gets_no_binaries below), and these tests are about what clattn
+     * stores: POCL_KERNEL_CACHE=0 for clattn, set once PoCL has read its own setting when the
+     * device was first opened, so that PoCL's cache still spares the test its builds. */
+    (void)test_context();
+    setenv("POCL_KERNEL_CACHE", "0", 1);
     memset(&choice, 0, sizeof choice);
     root = temp_dir_create();
     saved_home = dup_env("HOME");
@@ -600,6 +606,32 @@ START_TEST(off_by_option_writes_nothing)
 }
 END_TEST
 
+/* PoCL with its own kernel cache on keeps what it compiles between processes itself; asking
+ * it for binaries would compile every kernel again (lib/disk_cache.h), so clattn does not. */
+START_TEST(driver_with_own_cache_gets_no_binaries)
+{
+    cl_device_id device;
+    cl_platform_id platform;
+    char name[256] = "";
+    ck_assert_int_eq(clattn_context_get_cl(test_context(), NULL, &device, NULL), CLATTN_SUCCESS);
+    ck_assert_int_eq(clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof platform, &platform,
+                                     NULL),
+                     CL_SUCCESS);
+    ck_assert_int_eq(clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof name - 1, name, NULL),
+                     CL_SUCCESS);
+    setenv("POCL_KERNEL_CACHE", "1", 1); /* read by clattn at context creation */
+    run_cases(0);
+    setenv("POCL_KERNEL_CACHE", "0", 1);
+    struct cache_files files;
+    list_files(path_in("cache"), &files);
+    if (strstr(name, "Portable Computing Language"))
+        ck_assert_msg(files.count == 0, "PoCL keeps its own cache, yet clattn stored %s",
+                      files.path[0]);
+    else
+        ck_assert_int_ge(files.count, 1); /* any other driver: stored as ever */
+}
+END_TEST
+
 /* `call` on `ctx` is refused with CLATTN_ERROR_INVALID_ARGUMENT, and the message says `text`. */
 #define REFUSED_ON(ctx, call, text)                                                            \
     do {                                                                                       \
@@ -661,6 +693,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, read_only_writes_nothing);
     tcase_add_test(tc, off_by_option_writes_nothing);
     tcase_add_test(tc, bad_cache_choice_is_refused);
+    tcase_add_test(tc, driver_with_own_cache_gets_no_binaries);
     suite_add_tcase(s, tc);
     return s;
 }
