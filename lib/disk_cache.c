@@ -223,9 +223,9 @@ cl_program disk_cache_load(const clattn_context *ctx, const struct disk_cache_ke
     return program;
 }
 
-/* The binary of `program` for `device` (malloc'ed) and its size, or NULL. A program belongs to the whole cl_context, which may hold other devices
- * (clattn_context_create_cl), so the device's slot is found in CL_PROGRAM_DEVICES and only
- * that binary is asked for. */
+/* The binary of `program` for `device` (malloc'ed) and its size, or NULL. A program belongs
+ * to the whole cl_context, which may hold other devices (clattn_context_create_cl), so the
+ * device's slot is found in CL_PROGRAM_DEVICES and only that binary is asked for. */
 static unsigned char *program_binary(cl_device_id device, cl_program program, size_t *size)
 {
     cl_uint count = 0;
@@ -245,7 +245,8 @@ static unsigned char *program_binary(cl_device_id device, cl_program program, si
             CL_SUCCESS)
         for (slot = 0; slot < count && devices[slot] != device; slot++)
             ;
-    if (slot < count && sizes[slot] > 0 && sizes[slot] <= MAX_PAYLOAD && (binary = malloc(sizes[slot]))) {
+    if (slot < count && sizes[slot] > 0 && sizes[slot] <= MAX_PAYLOAD &&
+        (binary = malloc(sizes[slot]))) {
         binaries[slot] = binary; /* NULL slots are skipped by the driver */
         if (clGetProgramInfo(program, CL_PROGRAM_BINARIES, count * sizeof *binaries, binaries,
                              NULL) == CL_SUCCESS) {
