@@ -597,13 +597,16 @@ int decode_run(struct bench_session *s, const struct decode_job *job);
 
 /* --startup: runs this executable again as --startup-child, --iters times cold (a new, empty
  * CLATTN_CACHE_DIR and the drivers' own kernel caches off) and each time warm right after
- * (the same directory), and prints the medians and their ratio. Opens no device itself.
- * Returns 0 or an exit code after printing why. */
+ * (the same directory), and prints the medians and their ratio, and the median times of the
+ * cold and warm children's clattn_context_destroy (where the cold one stores its kernels).
+ * With CLATTN_CACHE_DIR=off in the environment, clattn's cache stays off in both runs. Opens
+ * no device itself. Returns 0 or an exit code after printing why. */
 int startup_run(const struct bench_options *opt);
 
 /* --startup-child: opens the device, plans and runs the default problem (tiled, seq 1024, 8
  * heads, head_dim 64, f32) once through clattn_run_host, and writes the time (clock_ms)
- * at which it completed, then the device's name, as one line on stdout. */
+ * at which it completed, then the device's name, as one line on stdout; then, on a second
+ * line, the seconds clattn_context_destroy took. */
 int startup_child(const struct bench_options *opt);
 
 #endif

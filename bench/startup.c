@@ -58,14 +58,26 @@ int startup_child(const struct bench_options *opt)
     clattn_plan_destroy(plan);
     clattn_problem_destroy(problem);
     clattn_problem_destroy(shape);
+    const double destroy = clock_ms();
     clattn_context_destroy(ctx); /* this is when the kernels are stored on disk */
+    if (!rc)
+        printf("%.6f\n", (clock_ms() - destroy) * 1e-3); /* seconds */
     return rc;
 }
 
+/* CLATTN_CACHE_DIR=off around --startup keeps clattn's cache off in both runs: the figures of
+ * a process that compiles everything, to set beside the cold start with the cache. */
+static int cache_off(void)
+{
+    const char *dir = getenv("CLATTN_CACHE_DIR");
+    return dir && strcmp(dir, "off") == 0;
+}
+
 /* Runs `--startup-child` with the cache in `dir`; the seconds from fork to its first result
- * go to *seconds, its device line to `device`. */
+ * go to *seconds, those its context took to be destroyed to *destroy, its device line to
+ * `device`. */
 static int run_child(const struct bench_options *opt, const char *dir, double *seconds,
-                     char *device, size_t device_size)
+                     double *destroy, char *device, size_t device_size)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -87,7 +99,8 @@ static int run_child(const struct bench_options *opt, const char *dir, double *s
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        setenv("CLATTN_CACHE_DIR", dir, 1);
+        if (!cache_off())
+            setenv("CLATTN_CACHE_DIR", dir, 1);
         for (size_t i = 0; i < sizeof cold_env / sizeof *cold_env; i++)
             setenv(cold_env[i][0], cold_env[i][1], 1);
         execv("/proc/self/exe", argv);
@@ -109,8 +122,10 @@ static int run_child(const struct bench_options *opt, const char *dir, double *s
         ;
     double done = 0;
     int name_at = 0;
+    const char *second = strchr(line, '\n');
     if (waited != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-        sscanf(line, "%lf %n", &done, &name_at) != 1) {
+        sscanf(line, "%lf %n", &done, &name_at) != 1 || !second ||
+        sscanf(second, "%lf", destroy) != 1) {
         fprintf(stderr, "attn-bench: --startup: the timed run failed (%s)\n",
                 WIFEXITED(status) ? "see above" : "killed by a signal");
         return BENCH_EXIT_RUNTIME;
@@ -139,9 +154,11 @@ int startup_run(const struct bench_options *opt)
 {
     double *cold = calloc((size_t)opt->iters, sizeof *cold);
     double *warm = calloc((size_t)opt->iters, sizeof *warm);
+    double *cold_destroy = calloc((size_t)opt->iters, sizeof *cold_destroy);
+    double *warm_destroy = calloc((size_t)opt->iters, sizeof *warm_destroy);
     char device[512] = "";
     const char *tmp = getenv("TMPDIR");
-    int rc = cold && warm ? 0 : fail_host_memory();
+    int rc = cold && warm && cold_destroy && warm_destroy ? 0 : fail_host_memory();
     for (int i = 0; i < opt->iters && !rc; i++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/attn-bench-startup-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -149,9 +166,9 @@ int startup_run(const struct bench_options *opt)
             rc = fail_file(dir, "create");
             break;
         }
-        rc = run_child(opt, dir, &cold[i], device, sizeof device);
+        rc = run_child(opt, dir, &cold[i], &cold_destroy[i], device, sizeof device);
         if (!rc)
-            rc = run_child(opt, dir, &warm[i], device, sizeof device);
+            rc = run_child(opt, dir, &warm[i], &warm_destroy[i], device, sizeof device);
         remove_dir(dir);
     }
     if (!rc) {
@@ -161,11 +178,19 @@ int startup_run(const struct bench_options *opt)
                "median of %d:\n"
                "  cold  %8.1f ms  (empty clattn cache; PoCL, CUDA and Mesa caches off)\n"
                "  warm  %8.1f ms  (clattn cache filled by the cold run)\n"
-               "  warm start %.1fx faster\n",
+               "  warm start %.1fx faster\n"
+               "  context destroy %.1f ms cold, %.1f ms warm  (the cold one stores the kernels "
+               "that ran)\n",
                device, STARTUP_SEQ, SWEEP_HEADS, SWEEP_HEAD_DIM, opt->iters, 1e3 * c, 1e3 * w,
-               c / w);
+               c / w, 1e3 * median(cold_destroy, opt->iters),
+               1e3 * median(warm_destroy, opt->iters));
+        if (cache_off())
+            printf("  clattn cache off (CLATTN_CACHE_DIR=off): both runs compiled every "
+                   "kernel\n");
     }
     free(cold);
     free(warm);
+    free(cold_destroy);
+    free(warm_destroy);
     return rc;
 }

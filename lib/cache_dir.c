@@ -19,13 +19,18 @@ static void say(char *why, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The configured path into `out`; 0, or -1 when the cache is off or the path does not fit.
+/* The configured path into `out`: `dir` when not NULL, else from the environment; 0, or -1
+ * when the cache is off or the path does not fit.
  * Relative XDG_CACHE_HOME and HOME are ignored, as the XDG base directory spec asks: they
  * would put the cache wherever the process happens to run. A HOME that does not exist (a
  * service's /nonexistent) is not created. */
-static int cache_path(char *out, size_t size)
+static int cache_path(const char *dir, char *out, size_t size)
 {
-    const char *dir = getenv("CLATTN_CACHE_DIR");
+    if (dir) {
+        const int n = snprintf(out, size, "%s", dir);
+        return n > 0 && (size_t)n < size ? 0 : -1;
+    }
+    dir = getenv("CLATTN_CACHE_DIR");
     const char *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
     struct stat st;
@@ -55,12 +60,13 @@ static void refused_entry(int parent, const char *name, const char *path, int er
         say(why, size, "%s cannot be opened as a directory: %s", path, strerror(err));
 }
 
-/* mkdir -p with mode 0700, one component at a time from an open parent, so that what is
- * checked is what is used. Components that already existed are followed even through a
+/* mkdir -p with mode 0700 (without `create`, only the opening, and a missing component is -1
+ * with `why` ""), one component at a time from an open parent, so that what is checked is
+ * what is used. Components that already existed are followed even through a
  * symbolic link (the user's layout: ~/.cache often is one); those this call creates, and
  * the last one always, are opened with O_NOFOLLOW, so that a link planted in their place is
  * refused rather than followed. Returns the last component's descriptor, or -1 with `why`. */
-static int open_dirs(char *path, char *why, size_t size)
+static int open_dirs(char *path, int create, char *why, size_t size)
 {
     int fd = open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
@@ -77,14 +83,15 @@ static int open_dirs(char *path, char *why, size_t size)
         const int last = !end || !end[strspn(end, "/")];
         if (end)
             *end = '\0';
-        const int created = mkdirat(fd, name, 0700) == 0;
-        const int err = errno;
+        const int created = create && mkdirat(fd, name, 0700) == 0;
+        const int err = create ? errno : EEXIST;
         int next = -1;
         if (!created && err != EEXIST) {
             say(why, size, "%s cannot be created: %s", path, strerror(err));
         } else if ((next = openat(fd, name,
                                   O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-                                      (created || last ? O_NOFOLLOW : 0))) < 0) {
+                                      (created || last ? O_NOFOLLOW : 0))) < 0 &&
+                   (create || errno != ENOENT)) {
             refused_entry(fd, name, path, errno, why, size);
         }
         if (end)
@@ -98,13 +105,15 @@ static int open_dirs(char *path, char *why, size_t size)
     return fd;
 }
 
-int cache_dir_open(char *why, size_t why_size)
+int cache_dir_open(const struct cache_config *config, int write, char *why, size_t why_size)
 {
     say(why, why_size, "%s", "");
+    const clattn_cache_mode mode = config ? config->mode : CLATTN_CACHE_READ_WRITE;
     char path[4096];
-    if (cache_path(path, sizeof path))
+    if (mode == CLATTN_CACHE_OFF || (write && mode == CLATTN_CACHE_READ_ONLY) ||
+        cache_path(config ? config->dir : NULL, path, sizeof path))
         return -1;
-    int fd = open_dirs(path, why, why_size);
+    int fd = open_dirs(path, write, why, why_size);
     if (fd < 0)
         return -1;
     /* The checks run on the opened directory itself, so it cannot be swapped after them. */

@@ -1,10 +1,13 @@
 #include "context.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cache_dir.h"
 #include "cl_error.h"
+#include "disk_cache.h"
 #include "message.h"
 #include "program_cache.h"
 #include "tuning.h"
@@ -14,7 +17,7 @@
 static void note_refusals(clattn_context *ctx)
 {
     char why[512];
-    int dir = cache_dir_open(why, sizeof why);
+    int dir = cache_dir_open(&ctx->cache, 0, why, sizeof why);
     if (dir >= 0)
         close(dir);
     else if (why[0])
@@ -36,9 +39,10 @@ static clattn_status finish_create(clattn_context *ctx, clattn_context **out)
     if (!st && !ctx->limits.available)
         st = fail(NULL, CLATTN_ERROR_NO_DEVICE, "device '%s' reports that it is not available",
                   ctx->limits.name);
-    if (!st && !(ctx->programs = program_cache_create(ctx->device)))
+    const int store = !disk_cache_driver_keeps(&ctx->limits);
+    if (!st && !(ctx->programs = program_cache_create(ctx->device, store)))
         st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
-    if (!st && !(ctx->tuning = tuning_load(&ctx->limits)))
+    if (!st && !(ctx->tuning = tuning_load(&ctx->limits, &ctx->cache)))
         st = fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     if (st) {
         clattn_context_destroy(ctx);
@@ -155,8 +159,9 @@ void clattn_context_destroy(clattn_context *ctx)
 {
     if (!ctx)
         return;
-    program_cache_destroy(ctx->programs);
+    program_cache_destroy(ctx->programs, &ctx->cache);
     tuning_free(ctx->tuning);
+    free(ctx->cache.dir);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->cl)
@@ -166,6 +171,47 @@ void clattn_context_destroy(clattn_context *ctx)
         clReleaseDevice(ctx->device);
     message_release(ctx);
     free(ctx);
+}
+
+clattn_status clattn_context_set_cache(clattn_context *ctx, const char *dir,
+                                       clattn_cache_mode mode, uint64_t max_bytes)
+{
+    if (!ctx)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_context_set_cache: ctx is NULL");
+    if (mode != CLATTN_CACHE_READ_WRITE && mode != CLATTN_CACHE_READ_ONLY &&
+        mode != CLATTN_CACHE_OFF)
+        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "clattn_context_set_cache: mode %d is no clattn_cache_mode", (int)mode);
+    if (mode != CLATTN_CACHE_OFF && dir && dir[0] != '/')
+        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "clattn_context_set_cache: the directory '%s' is not an absolute path", dir);
+    if (program_cache_count(ctx->programs) > 0)
+        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "clattn_context_set_cache: kernels were already built on this context; "
+                    "choose the cache before the first plan, tuning or peak measurement");
+    struct cache_config config = {NULL, mode, max_bytes};
+    if (mode != CLATTN_CACHE_OFF && dir && !(config.dir = strdup(dir)))
+        return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    /* The directory is opened now as it will be (created, when it will be written), so that
+     * one clattn would not use is an error here rather than a cache silently off. */
+    char why[512];
+    int fd = cache_dir_open(&config, mode == CLATTN_CACHE_READ_WRITE, why, sizeof why);
+    if (fd >= 0)
+        close(fd);
+    else if (mode == CLATTN_CACHE_READ_ONLY && config.dir && !why[0])
+        snprintf(why, sizeof why, "%s does not exist (read-only, it is not created)", dir);
+    struct tuning_table *tuning = why[0] ? NULL : tuning_load(&ctx->limits, &config);
+    if (why[0] || !tuning) {
+        free(config.dir);
+        return why[0] ? fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                             "clattn_context_set_cache: %s", why)
+                      : fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
+    }
+    tuning_free(ctx->tuning);
+    ctx->tuning = tuning;
+    free(ctx->cache.dir);
+    ctx->cache = config;
+    return CLATTN_SUCCESS;
 }
 
 clattn_status clattn_context_get_cl(const clattn_context *ctx, cl_context *context,

@@ -3,6 +3,7 @@
 #ifndef CLATTN_CONTEXT_H
 #define CLATTN_CONTEXT_H
 
+#include "cache_dir.h"
 #include "clattn.h"
 #include "device_limits.h"
 
@@ -15,6 +16,7 @@ struct clattn_context {
     cl_command_queue queue;
     device_limits limits;
     struct program_cache *programs;
+    struct cache_config cache; /* the disk cache (clattn_context_set_cache) */
     struct tuning_table *tuning; /* tiles measured by clattn_tune, by problem class */
     char *message;
     double peak_gflops, peak_gbps; /* 0 until clattn_measure_peak ran */

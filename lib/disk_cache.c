@@ -1,5 +1,6 @@
 #include "disk_cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -7,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "cache_dir.h"
 #include "context.h"
 
 /* Bump when the file layout or what the key covers changes: older files then simply miss. */
@@ -130,6 +131,14 @@ static unsigned char *read_payload(int fd, uint64_t file_size, const struct disk
     return payload;
 }
 
+int disk_cache_driver_keeps(const device_limits *l)
+{
+    if (!strstr(l->platform_name, "Portable Computing Language"))
+        return 0;
+    const char *pocl = getenv("POCL_KERNEL_CACHE");
+    return !pocl || !(pocl[0] == '0' || strcmp(pocl, "false") == 0 || strcmp(pocl, "off") == 0);
+}
+
 void disk_cache_marker(const struct disk_cache_key *key, char name[DISK_CACHE_MARKER_SIZE])
 {
     int n = snprintf(name, DISK_CACHE_MARKER_SIZE, "clattn_key_");
@@ -171,13 +180,14 @@ static cl_program program_from_binary(const clattn_context *ctx, const struct di
 }
 
 cl_program disk_cache_load(const clattn_context *ctx, const struct disk_cache_key *key,
-                           const char *options, size_t *size, char *why, size_t why_size)
+                           const char *options, char *why, size_t why_size)
 {
     if (why_size)
         why[0] = '\0';
-    int dir = cache_dir_open(NULL, 0);
+    int dir = cache_dir_open(&ctx->cache, 0, NULL, 0);
     if (dir < 0)
         return NULL;
+    const int writable = ctx->cache.mode == CLATTN_CACHE_READ_WRITE;
     char name[NAME_SIZE], refused[256];
     file_name(key, ".bin", name);
     cl_program program = NULL;
@@ -188,16 +198,22 @@ cl_program disk_cache_load(const clattn_context *ctx, const struct disk_cache_ke
     if (fd >= 0) {
         size_t binary_size = 0;
         unsigned char *binary = read_payload(fd, file_size, key, &binary_size);
-        close(fd);
         if (!binary)
             bad = "its header or checksum does not match its contents";
-        else if ((program = program_from_binary(ctx, key, binary, binary_size, options, &bad)))
-            *size = binary_size;
+        else if ((program = program_from_binary(ctx, key, binary, binary_size, options, &bad)) &&
+                 writable) {
+            /* The access time is when it was last used, for eviction; the modification time
+             * stays when it was stored. */
+            const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+            futimens(fd, times);
+        }
+        close(fd);
         free(binary);
     }
     /* Never trusted again: the next source build writes a good file in its place. */
     if (bad) {
-        unlinkat(dir, name, 0);
+        if (writable)
+            unlinkat(dir, name, 0);
         if (bad == refused) /* it names the file */
             snprintf(why, why_size, "%s", refused);
         else
@@ -207,12 +223,10 @@ cl_program disk_cache_load(const clattn_context *ctx, const struct disk_cache_ke
     return program;
 }
 
-/* The binary of `program` for `device` (malloc'ed) and its size, or NULL, also when its size is
- * `unchanged`. A program belongs to the whole cl_context, which may hold other devices
- * (clattn_context_create_cl), so the device's slot is found in CL_PROGRAM_DEVICES and only
- * that binary is asked for. */
-static unsigned char *program_binary(cl_device_id device, cl_program program, size_t unchanged,
-                                     size_t *size)
+/* The binary of `program` for `device` (malloc'ed) and its size, or NULL. A program belongs
+ * to the whole cl_context, which may hold other devices (clattn_context_create_cl), so the
+ * device's slot is found in CL_PROGRAM_DEVICES and only that binary is asked for. */
+static unsigned char *program_binary(cl_device_id device, cl_program program, size_t *size)
 {
     cl_uint count = 0;
     if (clGetProgramInfo(program, CL_PROGRAM_NUM_DEVICES, sizeof count, &count, NULL) !=
@@ -231,8 +245,8 @@ static unsigned char *program_binary(cl_device_id device, cl_program program, si
             CL_SUCCESS)
         for (slot = 0; slot < count && devices[slot] != device; slot++)
             ;
-    if (slot < count && sizes[slot] > 0 && sizes[slot] != unchanged &&
-        sizes[slot] <= MAX_PAYLOAD && (binary = malloc(sizes[slot]))) {
+    if (slot < count && sizes[slot] > 0 && sizes[slot] <= MAX_PAYLOAD &&
+        (binary = malloc(sizes[slot]))) {
         binaries[slot] = binary; /* NULL slots are skipped by the driver */
         if (clGetProgramInfo(program, CL_PROGRAM_BINARIES, count * sizeof *binaries, binaries,
                              NULL) == CL_SUCCESS) {
@@ -263,30 +277,127 @@ static int write_file(int fd, const struct disk_cache_key *key, const unsigned c
     return close(fd) != 0 ? -1 : rc;
 }
 
-void disk_cache_store(cl_device_id device, const struct disk_cache_key *key, cl_program program,
-                      size_t *size)
+/* "<64 hex digits><suffix>...": the files this cache writes; nothing else is touched. */
+static int named_with(const char *name, const char *suffix)
+{
+    for (int i = 0; i < 2 * SHA256_SIZE; i++)
+        if (!name[i] || !strchr("0123456789abcdef", name[i]))
+            return 0;
+    return strncmp(name + 2 * SHA256_SIZE, suffix, strlen(suffix)) == 0;
+}
+
+struct stored_file {
+    char name[NAME_SIZE];
+    uint64_t size;
+    struct timespec used; /* the later of its access and modification times */
+};
+
+static int older_first(const void *a, const void *b)
+{
+    const struct stored_file *x = a, *y = b;
+    if (x->used.tv_sec != y->used.tv_sec)
+        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+    if (x->used.tv_nsec != y->used.tv_nsec)
+        return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static struct timespec later(struct timespec a, struct timespec b)
+{
+    return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec) ? a : b;
+}
+
+/* A temporary file this old was left by a writer that died: none takes a day. */
+#define STALE_TEMP_SECONDS (24 * 3600)
+
+/* Deletes the least recently used binaries of `dir` but `kept` until they add up to at most
+ * `bound` bytes, and stale temporary files. Only complete files are deleted (rename put them
+ * there whole); a process reading one keeps its open file. Two processes evicting at once
+ * at worst delete a little more than either would alone. */
+static void evict(int dir, uint64_t bound, const char *kept)
+{
+    int fd = dup(dir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct stored_file *files = NULL;
+    size_t count = 0, capacity = 0;
+    uint64_t total = 0;
+    const time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        struct stat st;
+        const int binary = named_with(e->d_name, ".bin") && !e->d_name[2 * SHA256_SIZE + 4];
+        const int temp = named_with(e->d_name, ".tmp.");
+        if ((!binary && !temp) || fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if (temp) {
+            if (now - st.st_mtim.tv_sec > STALE_TEMP_SECONDS)
+                unlinkat(dir, e->d_name, 0);
+            continue;
+        }
+        total += (uint64_t)st.st_size;
+        if (strcmp(e->d_name, kept) == 0)
+            continue;
+        if (count == capacity) {
+            capacity = capacity ? 2 * capacity : 64;
+            struct stored_file *grown = realloc(files, capacity * sizeof *files);
+            if (!grown)
+                break; /* evicting less is safe */
+            files = grown;
+        }
+        memcpy(files[count].name, e->d_name, 2 * SHA256_SIZE + sizeof ".bin");
+        files[count].size = (uint64_t)st.st_size;
+        files[count++].used = later(st.st_atim, st.st_mtim);
+    }
+    closedir(d);
+    if (total > bound && count > 0) {
+        qsort(files, count, sizeof *files, older_first);
+        for (size_t i = 0; i < count && total > bound; i++)
+            if (unlinkat(dir, files[i].name, 0) == 0 || errno == ENOENT)
+                total -= files[i].size;
+    }
+    free(files);
+}
+
+void disk_cache_store(const struct cache_config *config, cl_device_id device,
+                      const struct disk_cache_key *key, cl_program program)
 {
     /* Each writer has its own temporary name (process id and a per-process count), and
      * rename(2) swaps the whole file in, so a reader sees the old file or the new one. */
     static atomic_uint writes;
-    int dir = cache_dir_open(NULL, 0);
+    int dir = cache_dir_open(config, 1, NULL, 0);
     if (dir < 0)
         return;
+    const uint64_t bound =
+        config && config->max_bytes ? config->max_bytes : CACHE_DEFAULT_MAX_BYTES;
+    char name[NAME_SIZE];
+    file_name(key, ".bin", name);
+    struct stat st;
+    /* Stored by another process since this one looked: exporting the binary again would cost
+     * what it cost that process (on PoCL, compiling every kernel of the program once more).
+     * Were the file bad, the next load deletes it and the next build stores it again. */
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        close(dir);
+        return;
+    }
     size_t binary_size = 0;
-    unsigned char *binary = program_binary(device, program, *size, &binary_size);
-    if (binary) {
-        char name[NAME_SIZE], temp[NAME_SIZE], suffix[32];
+    unsigned char *binary = program_binary(device, program, &binary_size);
+    if (binary && HEADER_SIZE + binary_size <= bound) {
+        char temp[NAME_SIZE], suffix[32];
         snprintf(suffix, sizeof suffix, ".tmp.%ld.%u", (long)getpid(),
                  atomic_fetch_add(&writes, 1u));
-        file_name(key, ".bin", name);
         file_name(key, suffix, temp);
         int fd = openat(dir, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0 && write_file(fd, key, binary, binary_size) == 0 &&
             renameat(dir, temp, dir, name) == 0)
-            *size = binary_size;
+            evict(dir, bound, name);
         else if (fd >= 0)
             unlinkat(dir, temp, 0);
-        free(binary);
     }
+    free(binary);
     close(dir);
 }

@@ -4,6 +4,7 @@
 
 #include "cl_error.h"
 #include "message.h"
+#include "program_cache.h"
 
 static void stage_clear(stage_record *s)
 {
@@ -95,6 +96,7 @@ clattn_status launch_kernel(struct launch_sequence *seq, int stage, cl_kernel ke
         return st;
     }
     seq->external_run = 0;
+    program_used(seq->plan->ctx, kernel);
     return record(seq, stage, event, 0);
 }
 

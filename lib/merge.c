@@ -133,5 +133,6 @@ clattn_status clattn_enqueue_merge(clattn_plan *plan, cl_command_queue queue, cl
                                         num_events, wait_list, event);
     if (err != CL_SUCCESS)
         return cl_fail(ctx, "clEnqueueNDRangeKernel (merge_pair)", err);
+    program_used(ctx, plan->merge_pair);
     return CLATTN_SUCCESS;
 }

@@ -30,6 +30,7 @@ static clattn_status timed_run(clattn_context *ctx, cl_kernel kernel, size_t glo
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, local, 0, NULL, &ev);
     if (err)
         return cl_fail(ctx, "clEnqueueNDRangeKernel (peak probe)", err);
+    program_used(ctx, kernel);
     err = clWaitForEvents(1, &ev);
     cl_ulong start = 0, end = 0;
     if (!err)

@@ -14,24 +14,34 @@ struct program_entry {
     char *key; /* "family\noptions" */
     cl_program program;
     struct disk_cache_key disk_key;
-    size_t disk_size; /* the binary's size on disk, 0 when it is not there */
+    int from_disk; /* loaded from the disk cache, so never stored again */
+    int used;      /* a kernel of it was enqueued */
 };
 
 struct program_cache {
     cl_device_id device;
+    int store;
     struct program_entry *entries;
     size_t count, capacity;
+    size_t unused; /* entries built from source and not used yet */
 };
 
-struct program_cache *program_cache_create(cl_device_id device)
+struct program_cache *program_cache_create(cl_device_id device, int store)
 {
     struct program_cache *cache = calloc(1, sizeof *cache);
-    if (cache)
+    if (cache) {
         cache->device = device;
+        cache->store = store;
+    }
     return cache;
 }
 
-void program_cache_destroy(struct program_cache *cache)
+size_t program_cache_count(const struct program_cache *cache)
+{
+    return cache->count;
+}
+
+void program_cache_destroy(struct program_cache *cache, const struct cache_config *config)
 {
     if (!cache)
         return;
@@ -40,9 +50,12 @@ void program_cache_destroy(struct program_cache *cache)
          * add to a program's binary as it runs (PoCL compiles a work-group function for each
          * launch shape, and serialises the binary once, on the first query), and storing it
          * after the launches lets the next process run without compiling anything (warm
-         * start 0.05 s instead of 0.55 s for attn-bench's default problem on PoCL). */
-        disk_cache_store(cache->device, &cache->entries[i].disk_key, cache->entries[i].program,
-                         &cache->entries[i].disk_size);
+         * start 0.05 s instead of 0.55 s for attn-bench's default problem on PoCL). A
+         * program loaded from disk is not stored again, even if it gained a launch shape:
+         * exporting it would cost more than the next process compiling that one shape. */
+        if (cache->store && cache->entries[i].used && !cache->entries[i].from_disk)
+            disk_cache_store(config, cache->device, &cache->entries[i].disk_key,
+                             cache->entries[i].program);
         clReleaseProgram(cache->entries[i].program);
         free(cache->entries[i].key);
     }
@@ -109,15 +122,20 @@ static clattn_status build(clattn_context *ctx, const char *family, const char *
     if (st)
         return st;
     disk_cache_key(ctx, source, options, &out->disk_key);
-    out->disk_size = 0;
+    out->used = 0;
     char bad[512];
-    if ((out->program =
-             disk_cache_load(ctx, &out->disk_key, options, &out->disk_size, bad, sizeof bad))) {
+    out->from_disk = (out->program = disk_cache_load(ctx, &out->disk_key, options, bad,
+                                                     sizeof bad)) != NULL;
+    if (out->from_disk) {
         free(source);
         return CLATTN_SUCCESS;
     }
     /* The call goes on; the note (include/clattn.h, clattn_message) says what was mended. */
-    if (bad[0])
+    if (bad[0] && ctx->cache.mode == CLATTN_CACHE_READ_ONLY)
+        fail(ctx, CLATTN_SUCCESS,
+             "kernel cache (read-only): not used %s; cl/%s.cl was built from source", bad,
+             family);
+    else if (bad[0])
         fail(ctx, CLATTN_SUCCESS,
              "kernel cache: deleted %s; cl/%s.cl was rebuilt from source and will be stored "
              "again",
@@ -180,7 +198,22 @@ clattn_status program_get(clattn_context *ctx, const char *family, const char *o
     entry->key = key;
     *program = entry->program;
     cache->count++;
+    cache->unused += cache->store && !entry->from_disk;
     return CLATTN_SUCCESS;
+}
+
+void program_used(clattn_context *ctx, cl_kernel kernel)
+{
+    struct program_cache *cache = ctx->programs;
+    cl_program program = NULL;
+    if (!cache->unused ||
+        clGetKernelInfo(kernel, CL_KERNEL_PROGRAM, sizeof program, &program, NULL) != CL_SUCCESS)
+        return;
+    for (size_t i = 0; i < cache->count; i++)
+        if (cache->entries[i].program == program && !cache->entries[i].used) {
+            cache->entries[i].used = 1;
+            cache->unused -= !cache->entries[i].from_disk;
+        }
 }
 
 clattn_status program_kernel(clattn_context *ctx, cl_program program, const char *name,

@@ -295,8 +295,8 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
     tuning_set(ctx->tuning, class_key, best >= 0 ? candidates[best] : previous);
     free(previous);
     say(&r, "  chosen: %s\n", best >= 0 ? candidates[best] : "the rules' tiles");
-    if (best >= 0 && tuning_save(ctx->tuning, &ctx->limits) != 0)
-        say(&r, "  (not saved: the kernel cache directory is off or not writable; the choice "
-                "holds for this context only)\n");
+    if (best >= 0 && tuning_save(ctx->tuning, &ctx->limits, &ctx->cache) != 0)
+        say(&r, "  (not saved: the kernel cache directory is off, read-only or not writable; "
+                "the choice holds for this context only)\n");
     return CLATTN_SUCCESS;
 }

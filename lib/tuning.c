@@ -118,13 +118,13 @@ const char *tuning_unread(const struct tuning_table *t)
     return t->unread;
 }
 
-struct tuning_table *tuning_load(const device_limits *l)
+struct tuning_table *tuning_load(const device_limits *l, const struct cache_config *cache)
 {
     char why[256], name[64];
     file_name(l, name, sizeof name);
     char *text = NULL;
     uint64_t size = 0;
-    int dir = cache_dir_open(why, sizeof why);
+    int dir = cache_dir_open(cache, 0, why, sizeof why);
     int fd = dir >= 0 ? cache_file_open(dir, name, TUNING_FILE_MAX, &size, why, sizeof why) : -1;
     if (dir >= 0)
         close(dir);
@@ -184,9 +184,10 @@ void tuning_free(struct tuning_table *t)
     free(t);
 }
 
-int tuning_save(const struct tuning_table *t, const device_limits *l)
+int tuning_save(const struct tuning_table *t, const device_limits *l,
+                const struct cache_config *cache)
 {
-    int dir = cache_dir_open(NULL, 0);
+    int dir = cache_dir_open(cache, 1, NULL, 0);
     if (dir < 0)
         return -1;
     char name[64], tmp[96];

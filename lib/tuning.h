@@ -23,11 +23,12 @@
 #define TUNING_MAX_CANDIDATES 48
 
 struct tuning_table;
+struct cache_config;
 
-/* The table of the tuning file for this device (an empty table when there is none, the cache
- * is off, or the file is refused: tuning_unread says why); NULL only when the host is out of
- * memory. */
-struct tuning_table *tuning_load(const device_limits *limits);
+/* The table of the tuning file for this device in the cache directory of `cache` (an empty
+ * table when there is none, the cache is off, or the file is refused: tuning_unread says
+ * why); NULL only when the host is out of memory. */
+struct tuning_table *tuning_load(const device_limits *limits, const struct cache_config *cache);
 void tuning_free(struct tuning_table *table);
 
 /* Why the device's tuning file was not read: "" when it was, or when there is none. */
@@ -45,8 +46,9 @@ const char *tuning_get(const struct tuning_table *table, const char *class_key);
 int tuning_set(struct tuning_table *table, const char *class_key, const char *tiles);
 
 /* Writes the table to the device's tuning file, atomically; 0 on success, -1 when the cache
- * is off or the file cannot be written. */
-int tuning_save(const struct tuning_table *table, const device_limits *limits);
+ * is off or read-only, or the file cannot be written. */
+int tuning_save(const struct tuning_table *table, const device_limits *limits,
+                const struct cache_config *cache);
 
 /* The tiles (as register_tiles_format or local_tiles_format writes them) that clattn_tune
  * tries on a device with `limits` for problem `p`, with the kernel `shape` and `windowed` or

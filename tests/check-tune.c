@@ -105,7 +105,7 @@ static void store_other_tiles(clattn_problem *p, char class_key[96])
     char tiles[96];
     other_tiles(ctx, p, class_key, tiles);
     ck_assert_int_eq(tuning_set(ctx->tuning, class_key, tiles), 0);
-    ck_assert_int_eq(tuning_save(ctx->tuning, &ctx->limits), 0);
+    ck_assert_int_eq(tuning_save(ctx->tuning, &ctx->limits, &ctx->cache), 0);
     clattn_context_destroy(ctx);
 }
 
