@@ -92,6 +92,15 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 #define LSE_NATURAL(m, sum) ((sum) == 0.0f ? -INFINITY : (m) + log(sum))
 #define LSE_BASE2(m, sum) ((sum) == 0.0f ? -INFINITY : ((m) + log2(sum)) * LN2)
 
+/* The logit softcap of docs/semantics.md ("Extensions"), s = cap * tanh(s / cap), on a score
+ * or a vector of scores. The host defines SOFTCAP as the cap in the units the kernel scores
+ * in: cap * log2(e) for the base-2 fused kernels, cap itself for naive. Without it, nothing. */
+#ifdef SOFTCAP
+#define SCORE_CAP(x) ((float)(SOFTCAP) * tanh((x) * (1.0f / (float)(SOFTCAP))))
+#else
+#define SCORE_CAP(x) (x)
+#endif
+
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */
 inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse)

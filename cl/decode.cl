@@ -111,7 +111,7 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
-                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0 ? hsum(dot) : -INFINITY;
+                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0 ? SCORE_CAP(hsum(dot)) : -INFINITY;
                 }
             }
         }

@@ -119,7 +119,7 @@ void decode_local(IN_PLACE_PARAMS)
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
             const float s = j >= lo[r] && j < hi[r]
-                                ? (dot[r].x + dot[r].y) + (dot[r].z + dot[r].w)
+                                ? SCORE_CAP((dot[r].x + dot[r].y) + (dot[r].z + dot[r].w))
                                 : -INFINITY;
             scores[r * SPLIT_MAX + jj] = s;
             m[r] = fmax(m[r], s);

@@ -266,7 +266,8 @@ void attend_local(IN_PLACE_PARAMS)
             for (int i = 0; i < TM; i++)
 #pragma unroll
                 for (int jn = 0; jn < TN; jn++)
-                    s[i][jn] = (part[i][jn].x + part[i][jn].y) + (part[i][jn].z + part[i][jn].w);
+                    s[i][jn] = SCORE_CAP((part[i][jn].x + part[i][jn].y) +
+                                         (part[i][jn].z + part[i][jn].w));
         }
         if (j0 < full_lo || BC > full_hi - j0) /* a boundary tile */
 #pragma unroll

@@ -99,6 +99,13 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             const int r0 = gr * ROWS;
             vec_t s[ROWS][KV_VECS];
             SCORE_BLOCK(s, kblock, Q_OF_GROUP);
+#ifdef SOFTCAP
+#pragma unroll
+            for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                for (int u = 0; u < KV_VECS; u++)
+                    s[r][u] = SCORE_CAP(s[r][u]);
+#endif
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
             if (!(j0 >= group_lo_max[gr] && j0 + BC <= group_hi_min[gr])) {

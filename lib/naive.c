@@ -241,9 +241,11 @@ static clattn_status build_kernels(clattn_plan *plan, naive_impl *n)
 {
     const clattn_problem *p = &plan->problem;
     char options[256];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DKV_VECS=%d",
+    char extras[64];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DKV_VECS=%d%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             n->rt.vw, n->rt.rows, n->rt.kv_vecs);
+             n->rt.vw, n->rt.rows, n->rt.kv_vecs,
+             problem_score_options(p, 0, extras, sizeof extras));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "naive", options, &program);
     if (!st)

@@ -2,6 +2,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,10 +191,17 @@ clattn_dtype problem_kv_dtype(const clattn_problem *p)
 static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "fp8_e4m3",
                                           "fp8_e5m2"};
 
+const char *problem_score_options(const clattn_problem *p, int base2, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (p->softcap > 0) /* nine digits give the f32 back exactly */
+        snprintf(out, size, " -DSOFTCAP=%.8ef",
+                 (double)(float)(p->softcap * (base2 ? 1.4426950408889634 : 1.0)));
+    return out;
+}
+
 const char *problem_unimplemented_extension(const clattn_problem *p)
 {
-    if (p->softcap > 0)
-        return "softcap";
     if (p->value[CLATTN_PARAM_ALIBI] != CLATTN_ALIBI_NONE)
         return "ALiBi";
     if (p->value[CLATTN_PARAM_SINKS])

@@ -132,6 +132,21 @@ static void fill(void)
     huge.scale = 1e30; /* the largest scales accepted are near 2.4e38: one-hot rows */
     huge.lse_relative = 1e-6;
     edges[n++] = huge;
+    /* the logit softcap (Gemma 2's 50, Grok's 30) on logits that reach it, and a cap of 1
+     * that bends every score; in each dtype, under GQA, a window and rows with no key */
+    attn_case capped = masked(shape(2, 4, 2, 33, 57, 64), 1, BR, -1, -1);
+    capped.softcap = 30.0;
+    capped.magnitude = 12.0f; /* logits up to ~144 */
+    edges[n++] = capped;
+    attn_case bent = masked(shape(1, 3, 1, 40, 20, 40), 1, BR, 6, -1);
+    bent.softcap = 1.0;
+    bent.dtype = CLATTN_DTYPE_F16;
+    edges[n++] = bent;
+    attn_case gemma = masked(shape(1, 2, 2, 17, 300, 128), 0, TL, 50, 50);
+    gemma.softcap = 50.0;
+    gemma.scale = 1.0;
+    gemma.dtype = CLATTN_DTYPE_BF16;
+    edges[n++] = gemma;
     tables[6] = (case_table){"edges", edges, n};
 
     /* key counts one past a power of two, beyond the lengths above: many key tiles and decode

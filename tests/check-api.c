@@ -619,14 +619,11 @@ START_TEST(extensions_are_refused_by_name)
         {CLATTN_PARAM_MASK, CLATTN_MASK_F16, "mask"},
         {CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY, "positions per entry"},
         {CLATTN_PARAM_KV_DTYPE, CLATTN_DTYPE_Q8_0, "q8_0 KV cache"},
-        {CLATTN_PARAM_BATCH, 1, "softcap"},
     };
     for (size_t u = 0; u < sizeof uses / sizeof uses[0]; u++) {
         attn_case c = case_default();
         clattn_problem *p = case_problem(&c, (clattn_algorithm)_i);
         ck_assert_int_eq(clattn_problem_set(p, uses[u].param, uses[u].value), CLATTN_SUCCESS);
-        if (!strcmp(uses[u].name, "softcap"))
-            ck_assert_int_eq(clattn_problem_set_softcap(p, 30.0), CLATTN_SUCCESS);
         clattn_plan *plan = (clattn_plan *)1;
         ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_ERROR_UNSUPPORTED);
         ck_assert_ptr_null(plan);

@@ -12,8 +12,10 @@ static clattn_context *context;
 
 attn_case case_default(void)
 {
-    attn_case c = {1, 1, 1, 1, 1, 64, 0, CLATTN_ALIGN_BOTTOM_RIGHT, -1, -1,
-                   CLATTN_DTYPE_F32, LAYOUT_BNHD, NAN, 0.0f, 0.0};
+    attn_case c = {.batch = 1, .heads = 1, .kv_heads = 1, .seq_q = 1, .seq_kv = 1,
+                   .head_dim = 64, .align = CLATTN_ALIGN_BOTTOM_RIGHT, .window_left = -1,
+                   .window_right = -1, .dtype = CLATTN_DTYPE_F32, .layout = LAYOUT_BNHD,
+                   .scale = NAN};
     return c;
 }
 
@@ -22,9 +24,11 @@ const char *case_name(const attn_case *c)
     static char text[256];
     static const char *const dtypes[] = {"f32", "f16", "bf16"};
     static const char *const layouts[] = {"BNHd", "BHNd", "padded"};
-    char scale[32] = "default";
+    char scale[64] = "default";
     if (!isnan(c->scale))
         snprintf(scale, sizeof scale, "%g", c->scale);
+    if (c->softcap > 0)
+        snprintf(scale + strlen(scale), sizeof scale - strlen(scale), " softcap %g", c->softcap);
     snprintf(text, sizeof text,
              "B%d H%d:%d Nq%d Nk%d d%d %s%s window(%d,%d) %s %s scale %s magnitude %g",
              c->batch, c->heads, c->kv_heads, c->seq_q, c->seq_kv, c->head_dim,
@@ -79,6 +83,7 @@ clattn_problem *case_problem(const attn_case *c, clattn_algorithm algo)
     OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, algo));
     if (!isnan(c->scale))
         OK(clattn_problem_set_scale(p, c->scale));
+    OK(clattn_problem_set_softcap(p, c->softcap));
     set_layout(p, c);
     OK(clattn_problem_check(p));
     return p;

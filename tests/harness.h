@@ -23,6 +23,7 @@ typedef struct attn_case {
     clattn_dtype dtype;
     test_layout layout;
     double scale;      /* NAN (case_default): not set, so the default 1/sqrt(d); 0 is a scale */
+    double softcap;    /* the logit softcap; 0: off */
     float magnitude;   /* inputs uniform in [-magnitude, magnitude]; 0 means 1 */
     /* 0: LSE within docs/semantics.md's 1e-4. Otherwise a relative bound, for logits of 1e3
      * and more, where f32 scores (which the semantics mandate) carry errors of a few f32
