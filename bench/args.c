@@ -1,6 +1,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ enum flag_id {
     FLAG_CAUSAL,
     FLAG_ALIGN,
     FLAG_WINDOW,
+    FLAG_SOFTCAP,
     FLAG_DTYPE,
     FLAG_ALGO,
     FLAG_ITERS,
@@ -76,6 +78,7 @@ static const struct flag {
     {"--causal", FLAG_CAUSAL, 0, 1},
     {"--align", FLAG_ALIGN, 1, 1},
     {"--window", FLAG_WINDOW, 1, 1},
+    {"--softcap", FLAG_SOFTCAP, 1, 1},
     {"--dtype", FLAG_DTYPE, 1, 1},
     {"--algo", FLAG_ALGO, 1, 0},
     {"--iters", FLAG_ITERS, 1, 0},
@@ -152,6 +155,7 @@ static const char usage_problems[] =
     "  --causal              causal mask\n"
     "  --align A             bottom-right (default) or top-left causal alignment\n"
     "  --window L,R          sliding window: L keys left, R right of the diagonal (-1: none)\n"
+    "  --softcap C           logit softcap: scores become C tanh(score / C) (default 0: off)\n"
     "  --dtype T             f32 (default), f16 or bf16 storage\n"
     "\n"
     "Validation and output:\n"
@@ -237,6 +241,19 @@ static int parse_count(const char *flag, const char *text, int64_t min, int64_t 
         return -1;
     *out = (int)value;
     return 0;
+}
+
+/* A cap the library takes: 0, or positive and finite (clattn_problem_set_softcap checks the
+ * upper bound). */
+static int parse_softcap(const char *text, double *cap)
+{
+    char *end;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= 0) || !isfinite(v))
+        return 0;
+    *cap = v;
+    return 1;
 }
 
 static int parse_window(const char *text, int64_t *left, int64_t *right)
@@ -452,6 +469,10 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
         if (!parse_window(value, &opt->window_left, &opt->window_right))
             return fail(err, errlen, f->name, value,
                         "expected two integers L,R (-1 for no bound on that side)");
+        return 0;
+    case FLAG_SOFTCAP:
+        if (!parse_softcap(value, &opt->softcap))
+            return fail(err, errlen, f->name, value, "expected 0 (off) or a positive number");
         return 0;
     case FLAG_SEQ:
         size = &seq->seq;

@@ -45,6 +45,7 @@ struct bench_options {
     int causal;
     clattn_align align;
     clattn_dtype dtype;
+    double softcap; /* 0: off */
 
     clattn_algorithm algos[BENCH_MAX_ALGOS];
     int algo_count;

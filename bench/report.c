@@ -33,6 +33,8 @@ static void print_problem(FILE *out, const struct bench_options *opt)
     if (opt->window_left >= 0 || opt->window_right >= 0)
         fprintf(out, ", window (%lld, %lld)", (long long)opt->window_left,
                 (long long)opt->window_right);
+    if (opt->softcap > 0)
+        fprintf(out, ", softcap %g", opt->softcap);
     fputc('\n', out);
 }
 

@@ -70,7 +70,17 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
         {CLATTN_PARAM_WINDOW_RIGHT, opt->window_right, "--window (right)"},
         {CLATTN_PARAM_DTYPE, opt->dtype, "--dtype"},
     };
-    return build(settings, sizeof settings / sizeof *settings, 1, out);
+    int rc = build(settings, sizeof settings / sizeof *settings, 1, out);
+    if (rc == 0 && opt->softcap > 0) {
+        if (clattn_problem_set_softcap(*out, opt->softcap)) {
+            char text[1200];
+            snprintf(text, sizeof text, "--softcap %g: %s", opt->softcap, clattn_message(NULL));
+            clattn_problem_destroy(*out);
+            *out = NULL;
+            rc = fail_usage(text);
+        }
+    }
+    return rc;
 }
 
 int shape_for_sweep(int64_t seq, int causal, int windowed, clattn_problem **out)
