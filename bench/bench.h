@@ -208,10 +208,12 @@ const char *row_algo_label(const struct bench_row *row, char buf[ROW_LABEL_LEN])
  *   bytes (naive) = that + 6 * B * H * Nq * Nk * 4: the f32 score matrix written by QK^T,
  *   read and written by scale+mask, read and written by softmax, read by PV. */
 
-/* The device's measured peak (clattn_measure_peak), or measured = 0 with --no-peak. */
+/* The device's measured peak (clattn_measure_peak), or measured = 0 with --no-peak. The read
+ * bandwidth (clattn_measure, CLATTN_PEAK_READ), decode's bar, is measured for --peak and for
+ * decode mode only; 0 otherwise. */
 struct bench_peak {
     int measured;
-    double gflops, gbps;
+    double gflops, gbps, read_gbps;
 };
 
 /* Sets row->flops and row->bytes from `problem` and the row's shape, algo and dtype. */

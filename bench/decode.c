@@ -233,8 +233,8 @@ static void print_timing(FILE *out, const struct bench_session *s)
             "run again rewrites the same rows)\n"
             "columns: kv len = the longest sequence's keys at the step, its own included; "
             "tok/s = batch / wall;\n"
-            "         GB/s = K and V of every visible key / ms; %%bw = GB/s over the measured copy "
-            "bandwidth",
+            "         GB/s = K and V of every visible key / ms; %%bw = GB/s over the measured read "
+            "bandwidth (decode reads and writes little)",
             opt->iters, opt->iters == 1 ? "" : "s", opt->warmup, opt->warmup == 1 ? "" : "s");
     if (s->device.global_cache > 0) {
         char cache[FORMAT_BYTES_LEN];
@@ -242,7 +242,7 @@ static void print_timing(FILE *out, const struct bench_session *s)
                 ",\n         or LLC when those keys fit the device's %s last-level cache "
                 "(CL_DEVICE_GLOBAL_MEM_CACHE_SIZE):\n"
                 "         the timed runs then read them from that cache, whose bandwidth the "
-                "copy does not measure",
+                "read probe does not measure",
                 format_bytes(cache, s->device.global_cache));
     }
     fputs("\n\n", out);

@@ -229,9 +229,11 @@ static int open_device(struct bench_session *s)
     return device_info_query(device, &s->device);
 }
 
-static int measure_peak(struct bench_session *s)
+static int measure_peak(struct bench_session *s, int with_read)
 {
     clattn_status st = clattn_measure_peak(s->ctx, &s->peak.gflops, &s->peak.gbps);
+    if (!st && with_read)
+        st = clattn_measure(s->ctx, CLATTN_PEAK_READ, &s->peak.read_gbps);
     if (st)
         return fail_clattn(s->ctx, st, "measuring the device's peak");
     s->peak.measured = 1;
@@ -273,9 +275,10 @@ static int choose_clock(struct bench_session *s)
 static void print_peak(const struct bench_session *s)
 {
     printf("device: %s (%s, driver %s), %u compute units\n"
-           "peak:   %.1f GFLOP/s (f32 FMA), %.1f GB/s (copy: bytes read + written)\n",
+           "peak:   %.1f GFLOP/s (f32 FMA), %.1f GB/s (copy: bytes read + written), "
+           "%.1f GB/s (read)\n",
            s->device.name, s->device.platform, s->device.driver, s->device.compute_units,
-           s->peak.gflops, s->peak.gbps);
+           s->peak.gflops, s->peak.gbps, s->peak.read_gbps);
 }
 
 /* Everything after the command line was understood: returns the exit code. */
@@ -317,7 +320,7 @@ static int bench(const struct bench_options *opt, char *command)
         rc = choose_clock(&s);
     /* --tune reports no rate, so needs no peak */
     if (!rc && opt->action != BENCH_ACTION_TUNE && !opt->no_peak)
-        rc = measure_peak(&s);
+        rc = measure_peak(&s, opt->action == BENCH_ACTION_PEAK || opt->decode);
     if (!rc && opt->action == BENCH_ACTION_PEAK) {
         print_peak(&s);
     } else if (!rc && opt->action == BENCH_ACTION_TUNE) {

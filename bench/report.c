@@ -47,7 +47,11 @@ void table_print_device(FILE *out, const struct bench_session *s)
     const char *simulated = getenv("CLATTN_DEVICE_LIMITS");
     if (simulated && *simulated)
         fprintf(out, "limits:  simulated by CLATTN_DEVICE_LIMITS=%s\n", simulated);
-    if (s->peak.measured)
+    if (s->peak.measured && s->peak.read_gbps > 0)
+        fprintf(out, "peak:    %.1f GFLOP/s (f32 FMA), %.1f GB/s (copy), %.1f GB/s (read), "
+                     "measured\n",
+                s->peak.gflops, s->peak.gbps, s->peak.read_gbps);
+    else if (s->peak.measured)
         fprintf(out, "peak:    %.1f GFLOP/s (f32 FMA), %.1f GB/s (copy), measured\n",
                 s->peak.gflops, s->peak.gbps);
     else
@@ -115,8 +119,8 @@ static void print_bandwidth_share(FILE *out, const struct bench_session *s,
     char share[16] = "-";
     if (r->decode.cache_resident)
         snprintf(share, sizeof share, "LLC");
-    else if (s->peak.measured && s->peak.gbps > 0)
-        snprintf(share, sizeof share, "%.1f%%", 100 * row_gbps(r) / s->peak.gbps);
+    else if (s->peak.measured && s->peak.read_gbps > 0)
+        snprintf(share, sizeof share, "%.1f%%", 100 * row_gbps(r) / s->peak.read_gbps);
     fprintf(out, " %6s", share);
 }
 
@@ -280,10 +284,14 @@ static size_t row_fields(const struct bench_row *r, const struct bench_peak *pea
     f[n++] = integer("page_size", d->page_size);
     f[n++] = integer("cache_bytes", (long long)d->cache_bytes);
     f[n++] = boolean("cache_resident", d->cache_resident);
-    /* a share of the copy bandwidth, which does not apply to keys read from the cache */
+    /* shares of the copy and the read bandwidth, which do not apply to keys read from the
+     * cache */
     f[n++] = d->cache_resident || !peak->measured || peak->gbps <= 0
                  ? (struct field){"bw_fraction", FIELD_NULL, NULL, 0, 0}
                  : number("bw_fraction", row_gbps(r) / peak->gbps);
+    f[n++] = d->cache_resident || !peak->measured || peak->read_gbps <= 0
+                 ? (struct field){"read_bw_fraction", FIELD_NULL, NULL, 0, 0}
+                 : number("read_bw_fraction", row_gbps(r) / peak->read_gbps);
     f[n++] = number("tokens_per_s", d->tokens_per_s);
     if (r->kind == ROW_DECODE_COMPARE) {
         f[n++] = number("speedup_vs_tiled", d->speedup_vs_tiled);
@@ -496,6 +504,11 @@ int json_write(FILE *out, const struct bench_session *s)
         write_number(out, s->peak.gflops);
         fputs(", \"gbps\": ", out);
         write_number(out, s->peak.gbps);
+        fputs(", \"read_gbps\": ", out);
+        if (s->peak.read_gbps > 0)
+            write_number(out, s->peak.read_gbps);
+        else
+            fputs("null", out);
         fputs("},\n", out);
     } else {
         fputs("  \"peak\": null,\n", out);
