@@ -64,7 +64,8 @@ clattn_status mpi_ulysses_setup(struct clattn_mpi_plan *p)
     if (most > (size_t)0x7fffffff)
         return mpi_fail(p, CLATTN_ERROR_UNSUPPORTED, "ulysses: an all-to-all of %zu bytes is "
                         "beyond MPI's int counts", most);
-    size_t send = (size_t)P * local * per_row, recv = full * per_row;
+    /* the first exchange sends P shards and receives the sequence, the second the reverse */
+    size_t send = most, recv = most;
     u->send = malloc(send + 1);
     u->recv = malloc(recv + 1);
     u->q = malloc(full * (size_t)u->heads * row + 1);
