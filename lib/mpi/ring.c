@@ -128,9 +128,8 @@ static clattn_status add_plan(struct clattn_mpi_plan *p, int64_t nq, int64_t nk,
     clattn_problem_destroy(lp);
     if (st != CLATTN_SUCCESS) {
         static const char *const kinds[] = {"", "full", "diagonal", "windowed"};
-        mpi_fail(p, st, "ring: the plan of a %s step (%lld rows x %lld keys): %s: %s",
-                 kinds[kind], (long long)nq, (long long)nk, clattn_status_string(st),
-                 clattn_message(p->ctx));
+        mpi_fail(p, st, "ring: the plan of a %s step (%lld rows x %lld keys): %s",
+                 kinds[kind], (long long)nq, (long long)nk, clattn_message(p->ctx));
         return st;
     }
     r->entries[r->count++] = (struct ring_entry){nq, nk, kind, plan};
