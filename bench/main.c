@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "inputs.h"
 #include "kv_cache.h"
+#include "parallel.h"
 #include "report.h"
 #include "save.h"
 #include "session.h"
@@ -225,6 +226,10 @@ static int bench(const struct bench_options *opt, char *command)
 
 int main(int argc, char **argv)
 {
+#ifdef ATTN_BENCH_MPI
+    if (parallel_wanted(argc, argv))
+        return parallel_main(argc, argv);
+#endif
     struct bench_options opt;
     char err[512];
     if (bench_parse_args(argc, argv, &opt, err, sizeof err))
