@@ -47,12 +47,6 @@
 extern "C" {
 #endif
 
-#if defined(__GNUC__) && __GNUC__ >= 4
-#define CLATTN_MPI_API __attribute__((visibility("default")))
-#else
-#define CLATTN_MPI_API
-#endif
-
 typedef struct clattn_mpi_plan clattn_mpi_plan;
 
 typedef enum clattn_mpi_layout {
@@ -68,7 +62,7 @@ typedef enum clattn_mpi_layout {
  * device plans take them, a windowed ring returns CLATTN_ERROR_UNSUPPORTED on every rank.
  * With a window, only the steps whose keys some window reaches are run, so that
  * communication is O(W), not O(N), in the contiguous layout. */
-CLATTN_MPI_API clattn_status clattn_mpi_ring_create(clattn_context *ctx, MPI_Comm comm,
+CLATTN_API clattn_status clattn_mpi_ring_create(clattn_context *ctx, MPI_Comm comm,
                                                     const clattn_problem *problem,
                                                     clattn_mpi_layout layout,
                                                     clattn_mpi_plan **plan);
@@ -78,26 +72,26 @@ CLATTN_MPI_API clattn_status clattn_mpi_ring_create(clattn_context *ctx, MPI_Com
  * when P divides Hkv, else each needed KV head copied to every rank that reads it (MQA and
  * GQA with Hkv < P). H not divisible by P is CLATTN_ERROR_INVALID_ARGUMENT on every rank.
  * The layout only says which rows each rank's shards hold. */
-CLATTN_MPI_API clattn_status clattn_mpi_ulysses_create(clattn_context *ctx, MPI_Comm comm,
+CLATTN_API clattn_status clattn_mpi_ulysses_create(clattn_context *ctx, MPI_Comm comm,
                                                        const clattn_problem *problem,
                                                        clattn_mpi_layout layout,
                                                        clattn_mpi_plan **plan);
 
 /* Collective (it frees the duplicated communicator). Accepts NULL on every rank. Destroy the
  * plan before the context. */
-CLATTN_MPI_API void clattn_mpi_destroy(clattn_mpi_plan *plan);
+CLATTN_API void clattn_mpi_destroy(clattn_mpi_plan *plan);
 
 /* The rows of the full sequence that `rank` holds: *rows in all, in up to two ranges
  * [start[i], start[i] + length[i]) in shard order (length[1] = 0 in the contiguous layout).
  * Not collective. */
-CLATTN_MPI_API clattn_status clattn_mpi_shard(const clattn_mpi_plan *plan, int rank,
+CLATTN_API clattn_status clattn_mpi_shard(const clattn_mpi_plan *plan, int rank,
                                               int64_t *rows, int64_t start[2],
                                               int64_t length[2]);
 
 /* Runs the attention on this rank's host shards (layouts above) and writes its rows of O and,
  * when `lse` is not NULL, of the LSE. Pointers may be NULL only on a rank with no rows.
  * Blocks until every rank's part is done. */
-CLATTN_MPI_API clattn_status clattn_mpi_run_host(clattn_mpi_plan *plan, const void *q,
+CLATTN_API clattn_status clattn_mpi_run_host(clattn_mpi_plan *plan, const void *q,
                                                  const void *k, const void *v, void *o,
                                                  float *lse);
 
@@ -105,7 +99,7 @@ CLATTN_MPI_API clattn_status clattn_mpi_run_host(clattn_mpi_plan *plan, const vo
  * element size); `lse` may be NULL. They are read to host memory, which is where the data
  * travels, and O and LSE are written back before the call returns; the context's queue is
  * used and finished. */
-CLATTN_MPI_API clattn_status clattn_mpi_run(clattn_mpi_plan *plan, cl_mem q, size_t q_offset,
+CLATTN_API clattn_status clattn_mpi_run(clattn_mpi_plan *plan, cl_mem q, size_t q_offset,
                                             cl_mem k, size_t k_offset, cl_mem v,
                                             size_t v_offset, cl_mem o, size_t o_offset,
                                             cl_mem lse, size_t lse_offset);
@@ -131,12 +125,12 @@ typedef enum clattn_mpi_stat {
     CLATTN_MPI_STAT_MESSAGE_BYTES = 6
 } clattn_mpi_stat;
 
-CLATTN_MPI_API clattn_status clattn_mpi_stat_get(const clattn_mpi_plan *plan,
+CLATTN_API clattn_status clattn_mpi_stat_get(const clattn_mpi_plan *plan,
                                                  clattn_mpi_stat stat, double *value);
 
 /* The detail of the plan's last failure, or with NULL of this thread's last failed
  * _create. Never NULL; "" when nothing failed. */
-CLATTN_MPI_API const char *clattn_mpi_message(const clattn_mpi_plan *plan);
+CLATTN_API const char *clattn_mpi_message(const clattn_mpi_plan *plan);
 
 #ifdef __cplusplus
 }
