@@ -15,6 +15,7 @@ struct ulysses_state {
     float *lse;
     char *send, *recv;
     int *send_counts, *send_displs, *recv_counts, *recv_displs;
+    int64_t *bytes;    /* [P]: the bytes for or from each rank */
 };
 
 clattn_status mpi_ulysses_setup(struct clattn_mpi_plan *p)
@@ -39,7 +40,8 @@ clattn_status mpi_ulysses_setup(struct clattn_mpi_plan *p)
     }
     u->kv_of = malloc((size_t)(P * u->kv_heads) * sizeof *u->kv_of);
     u->send_counts = malloc(4 * (size_t)P * sizeof(int));
-    if (!u->kv_of || !u->send_counts)
+    u->bytes = malloc((size_t)P * sizeof *u->bytes);
+    if (!u->kv_of || !u->send_counts || !u->bytes)
         return mpi_fail(p, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "ulysses: no host memory");
     u->send_displs = u->send_counts + P;
     u->recv_counts = u->send_displs + P;
@@ -100,6 +102,7 @@ void mpi_ulysses_free(struct clattn_mpi_plan *p)
     clattn_plan_destroy(u->plan);
     free(u->kv_of);
     free(u->send_counts);
+    free(u->bytes);
     free(u->send);
     free(u->recv);
     free(u->q);
@@ -152,11 +155,7 @@ clattn_status mpi_ulysses_run(struct clattn_mpi_plan *p, const void *q, const vo
     struct ulysses_state *u = p->ulysses;
     int64_t P = p->size, n = p->local_rows, B = p->batch;
     size_t row = (size_t)p->head_dim * p->elem;
-    int64_t bytes[64], *count = P <= 64 ? bytes : malloc((size_t)P * sizeof *count);
-    if (!count)
-        return mpi_agree(p->comm, p->rank,
-                         mpi_fail(p, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "ulysses: no memory"),
-                         p->message, sizeof p->message);
+    int64_t *count = u->bytes;
     /* First exchange: to rank t, my rows of its query heads, then of its K and V heads. */
     struct tensor mq = {(char *)q, n, p->heads}, mk = {(char *)k, n, p->kv_heads},
                   mv = {(char *)v, n, p->kv_heads};
@@ -217,11 +216,8 @@ clattn_status mpi_ulysses_run(struct clattn_mpi_plan *p, const void *q, const vo
     if (st != CLATTN_SUCCESS)
         mpi_fail_core(p, st, "ulysses: the attention of the rank's heads");
     st = mpi_agree(p->comm, p->rank, st, p->message, sizeof p->message);
-    if (st != CLATTN_SUCCESS) {
-        if (count != bytes)
-            free(count);
+    if (st != CLATTN_SUCCESS)
         return st;
-    }
     /* Second exchange: to rank s, its rows of my heads' O, then their LSEs. */
     struct tensor fo = {u->o, p->seq, u->heads};
     at = u->send;
@@ -248,8 +244,6 @@ clattn_status mpi_ulysses_run(struct clattn_mpi_plan *p, const void *q, const vo
     for (int64_t t = 0; t < P; t++)
         count[t] = (int64_t)((size_t)(B * n * u->heads) * (row + 4));
     set_counts(u->recv_counts, u->recv_displs, P, count);
-    if (count != bytes)
-        free(count);
     p->stats[CLATTN_MPI_STAT_MESSAGE_BYTES] = p->stats[CLATTN_MPI_STAT_BYTES_SENT];
     double t2 = MPI_Wtime();
     MPI_Alltoallv(u->send, u->send_counts, u->send_displs, MPI_BYTE, u->recv, u->recv_counts,
