@@ -611,4 +611,14 @@ int startup_run(const struct bench_options *opt);
  * line, the seconds clattn_context_destroy took. */
 int startup_child(const struct bench_options *opt);
 
+/* ==== parallel.c ==== */
+
+/* attn-bench --parallel ring|ulysses: attention spread over the ranks of mpirun
+ * (libclattn-mpi), with its own options; built only with libclattn-mpi (ATTN_BENCH_MPI). */
+
+/* Whether the command line asks for --parallel. */
+int parallel_wanted(int argc, char **argv);
+/* The whole run: MPI_Init to MPI_Finalize. Returns attn-bench's exit code. */
+int parallel_main(int argc, char **argv);
+
 #endif

@@ -346,6 +346,10 @@ static int bench(const struct bench_options *opt, char *command)
 
 int main(int argc, char **argv)
 {
+#ifdef ATTN_BENCH_MPI
+    if (parallel_wanted(argc, argv))
+        return parallel_main(argc, argv);
+#endif
     struct bench_options opt;
     char err[512];
     if (bench_parse_args(argc, argv, &opt, err, sizeof err))
