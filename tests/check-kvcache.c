@@ -42,6 +42,9 @@ static const kv_case cases[] = {
     {4, 4, 2, 1, 100, 64, CLATTN_DTYPE_F32, 0, lens_4, 0, 1, -1},
     {4, 4, 2, 7, 100, 64, CLATTN_DTYPE_F32, 0, lens_4, 0, 1, -1},
     {4, 4, 2, 7, 100, 64, CLATTN_DTYPE_F32, 0, lens_4, 0, 0, -1},
+    /* and in a cache long enough to split: every split of the empty entry is empty, and
+     * merge_splits must still make its rows zeros with LSE -inf (tools/mutate) */
+    {4, 4, 2, 1, 4097, 64, CLATTN_DTYPE_F32, 0, lens_4, 0, 1, -1},
     /* paged, pages shuffled, ragged */
     {4, 4, 2, 1, 130, 64, CLATTN_DTYPE_F32, 16, lens_mixed, 0, 1, -1},
     {4, 4, 2, 3, 130, 80, CLATTN_DTYPE_F32, 64, lens_mixed, 0, 1, -1},
