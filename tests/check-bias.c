@@ -50,8 +50,8 @@ static const bias_case cases[] = {
     {2, 4, 2, 23, 57, 40, 1, 12, 3, TL, F32, ENTRY, SLOPES_GGML, SINKS_FINITE, 700, 690, 20},
     {1, 6, 2, 31, 44, 32, 1, -1, -1, BR, F16, HEAD, SLOPES_RANDOM, SINKS_FINITE, 10, 50, 0},
     /* few rows, many keys: decode splits them (the sink in one split only) */
-    {2, 4, 2, 3, 300, 32, 1, -1, -1, BR, F32, HEAD, SLOPES_GGML, SINKS_FINITE, -1, -1, 0},
-    {1, 8, 1, 2, 3001, 64, 1, -1, -1, BR, F16, ENTRY, SLOPES_GGML, SINKS_FINITE, -1, -1, 0},
+    {2, 4, 2, 3, 300, 32, 1, -1, -1, BR, F16, HEAD, SLOPES_GGML, SINKS_FINITE, -1, -1, 0},
+    {2, 8, 1, 2, 3001, 64, 1, -1, -1, BR, F32, ENTRY, SLOPES_GGML, SINKS_FINITE, -1, -1, 0},
     {2, 4, 4, 1, 3333, 40, 0, -1, -1, TL, BF16, HEAD, SLOPES_RANDOM, SINKS_LARGE, -1, -1, 0},
     {1, 8, 2, 4, 4000, 64, 1, 700, 0, BR, F32, CLATTN_ALIBI_NONE, 0, SINKS_SOME_INF, 3000, 0,
      50},
