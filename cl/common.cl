@@ -117,7 +117,9 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 #define SCORE_BIAS(s, slope, pos, j) ALIBI_BIAS(s, slope, pos, j)
 #else
 #define ALIBI_PARAMS
-#define SCORE_BIAS(s, slope, pos, j) (s) /* no slope, no position: nothing */
+/* Without ALiBi the score itself, untouched, so that plain kernels' source stays the same:
+ * SCORE_BIAS and WITH_SINK are only ever whole expressions or whole arguments. */
+#define SCORE_BIAS(s, slope, pos, j) s
 #endif
 #ifdef SINKS
 #define SINK_PARAMS , __global const float *sinks, ulong sinks_off
@@ -128,8 +130,11 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
  * row NaN, as in the reference. */
 #define SINK_LOGIT(h) (sinks[sinks_off + (ulong)(h)] * (float)(SCORE_UNIT))
 #define SPLIT_SINK(h, split) ((split) == 0 ? SINK_LOGIT(h) : -INFINITY)
+/* A base-2 row's sum with its sink z (SPLIT_SINK or SINK_LOGIT), given its final maximum m. */
+#define WITH_SINK(sum, m, z) ((sum) + exp2((z) - SCORE_SHIFT(m)))
 #else
 #define SINK_PARAMS
+#define WITH_SINK(sum, m, z) sum
 #endif
 #define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS
 
@@ -366,12 +371,14 @@ typedef CAT(int, VW) ivec_t;
 #endif
 #endif
 
-#ifdef ALIBI
-/* ALIBI_BIAS for a vector: the pairs (pos, j + lane) of keys j .. j + VW - 1. */
-#if VW == 1
-#define ALIBI_BIAS_VEC(s, slope, pos, j) ALIBI_BIAS(s, slope, pos, j)
+/* SCORE_BIAS for a vector: the pairs (pos, j + lane) of keys j .. j + VW - 1. */
+#ifndef ALIBI
+#define SCORE_BIAS_VEC(s, slope, pos, j) s
 #else
-#define ALIBI_BIAS_VEC(s, slope, pos, j)                                                      \
+#if VW == 1
+#define SCORE_BIAS_VEC(s, slope, pos, j) ALIBI_BIAS(s, slope, pos, j)
+#else
+#define SCORE_BIAS_VEC(s, slope, pos, j)                                                      \
     ((s) - (vec_t)(slope) * fabs((vec_t)((float)((long)(pos) - (long)(j))) -                  \
                                  CAT(convert_float, VW)(LANE_INDEX)))
 #endif

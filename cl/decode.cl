@@ -175,12 +175,8 @@ void decode_registers(IN_PLACE_PARAMS)
             continue;
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
         float inv, row_lse;
-#ifdef SINKS
-        const float sum = hsum(l[r]) + exp2(SPLIT_SINK(h, split) - SCORE_SHIFT(m[r]));
-#else
-        const float sum = hsum(l[r]);
-#endif
-        row_epilogue(n_given, m[r], sum, &inv, &row_lse);
+        row_epilogue(n_given, m[r], WITH_SINK(hsum(l[r]), m[r], SPLIT_SINK(h, split)), &inv,
+                     &row_lse);
         write_result_row(acc[r], inv, row_lse, split, splits, b, i, h, RESULT);
     }
 }

@@ -192,15 +192,13 @@ void decode_local(IN_PLACE_PARAMS)
         float4 out = scores4[r * D4 + lid];
         for (int s = 1; s < SLOTS; s++)
             out += scores4[(s * ROWS + r) * D4 + lid];
+        float inv, row_lse;
+        row_epilogue(n_given, m[r],
+                     WITH_SINK(red[r * WG], m[r],
+                               SPLIT_SINK(ROW_HEAD(r_first + r, group, g), split)),
+                     &inv, &row_lse);
         const int row = r_first + r;
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-        float inv, row_lse;
-#ifdef SINKS
-        const float sum = red[r * WG] + exp2(SPLIT_SINK(h, split) - SCORE_SHIFT(m[r]));
-#else
-        const float sum = red[r * WG];
-#endif
-        row_epilogue(n_given, m[r], sum, &inv, &row_lse);
         WRITE_RESULT(&out, 1, lid, D4, inv, lid == 0, row_lse, b, i, h);
     }
 }

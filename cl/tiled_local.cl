@@ -218,7 +218,8 @@ void attend_local(IN_PLACE_PARAMS)
 #pragma unroll
     for (int i = 0; i < TM; i++) {
 #ifdef SINKS /* common.cl: the split's sink starts the maximum */
-        m[i] = SPLIT_SINK(ROW_HEAD(min(r_first + rg * TM + i, rows_total - 1), group, g), split);
+        m[i] = SPLIT_SINK(ROW_HEAD(min(r_first + rg * TM + i, rows_total - 1), group, g),
+                          split);
 #else
         m[i] = -INFINITY;
 #endif
@@ -373,16 +374,13 @@ void attend_local(IN_PLACE_PARAMS)
         const int rr = rg * TM + i;
         if (rr >= rows)
             continue;
+        const float sum = row_partials(partial + rr * KG, 0);
+        float inv, row_lse;
+        row_epilogue(n_given, m[i],
+                     WITH_SINK(sum, m[i], SPLIT_SINK(ROW_HEAD(r_first + rr, group, g), split)),
+                     &inv, &row_lse);
         const int row = r_first + rr;
         const int pos = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-#ifdef SINKS
-        const float sum = row_partials(partial + rr * KG, 0) +
-                          exp2(SPLIT_SINK(h, split) - SCORE_SHIFT(m[i]));
-#else
-        const float sum = row_partials(partial + rr * KG, 0);
-#endif
-        float inv, row_lse;
-        row_epilogue(n_given, m[i], sum, &inv, &row_lse);
         WRITE_RESULT(acc[i], TD4, kg, KG, inv, kg == 0, row_lse, b, pos, h);
     }
 }

@@ -123,7 +123,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             for (int r = 0; r < ROWS; r++)
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = ALIBI_BIAS_VEC(s[r][u], slope[r0 + r], row_pos[r0 + r], j0 + u * VW);
+                    s[r][u] = SCORE_BIAS_VEC(s[r][u], slope[r0 + r], row_pos[r0 + r], j0 + u * VW);
 #endif
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
@@ -212,12 +212,8 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
         if (rr < rows_total) {
             const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
             float inv, row_lse;
-#ifdef SINKS
-            const float sum = hsum(l[row]) + exp2(SINK_LOGIT(h) - SCORE_SHIFT(m[row]));
-#else
-            const float sum = hsum(l[row]);
-#endif
-            row_epilogue(n_given, m[row], sum, &inv, &row_lse);
+            row_epilogue(n_given, m[row], WITH_SINK(hsum(l[row]), m[row], SINK_LOGIT(h)), &inv,
+                         &row_lse);
             /* one split: no partial rows */
             write_result_row(acc[row], inv, row_lse, 0, 1, b, i, h, o, o_off, o_sb, o_ss, o_sh,
                              lse, lse_off, write_lse, heads, nq, 0, 0, 0);
