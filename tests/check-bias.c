@@ -109,7 +109,9 @@ static float *make_sinks(const bias_case *bc)
     return z;
 }
 
-static void check_bias(const bias_case *bc, clattn_algorithm algo)
+/* The case through clattn_enqueue_args against clattn_reference_args; with `lens`, K and V
+ * are a cache of seq_kv rows of which entry b holds lens[b] (CLATTN_ARG_CACHE_SEQLENS). */
+static void check_bias(const bias_case *bc, clattn_algorithm algo, const int32_t *lens)
 {
     attn_case c = case_default();
     c.batch = bc->batch;
@@ -157,13 +159,14 @@ static void check_bias(const bias_case *bc, clattn_algorithm algo)
         OK(clattn_args_set_host(args, names[t], host[t]));
     OK(clattn_args_set_host(args, CLATTN_ARG_ALIBI_SLOPES, slopes));
     OK(clattn_args_set_host(args, CLATTN_ARG_SINKS, sinks));
+    OK(clattn_args_set_host(args, CLATTN_ARG_CACHE_SEQLENS, lens));
     OK(clattn_reference_args(p, args, o_ref, lse_ref));
 
     cl_context cl;
     cl_command_queue queue;
     clattn_context_get_cl(ctx, &cl, NULL, &queue);
     /* the slopes and sinks at an offset in a larger buffer */
-    cl_mem mem[6] = {NULL};
+    cl_mem mem[7] = {NULL};
     for (int t = 0; t < 3; t++)
         mem[t] = device_copy(cl, host[t], bytes[t]);
     mem[3] = device_copy(cl, NULL, bytes[3]);
@@ -183,6 +186,10 @@ static void check_bias(const bias_case *bc, clattn_algorithm algo)
         OK(clattn_args_set_buffer(args, all[t], mem[t], 0));
     OK(clattn_args_set_buffer(args, CLATTN_ARG_ALIBI_SLOPES, slopes ? mem[5] : NULL, 16));
     OK(clattn_args_set_buffer(args, CLATTN_ARG_SINKS, sinks ? mem[5] : NULL, 32 + slope_bytes));
+    if (lens) {
+        mem[6] = device_copy(cl, lens, (size_t)c.batch * sizeof *lens);
+        OK(clattn_args_set_buffer(args, CLATTN_ARG_CACHE_SEQLENS, mem[6], 0));
+    }
     clattn_plan *plan = NULL;
     clattn_status st = clattn_plan_create(ctx, p, &plan);
     ck_assert_msg(st == CLATTN_SUCCESS, "%s: plan: %s", bias_name(bc, &c), clattn_message(ctx));
@@ -204,8 +211,9 @@ static void check_bias(const bias_case *bc, clattn_algorithm algo)
     OK(clattn_compare(p, o, o_ref, lse, lse_ref, &err, &lse_err, &passed));
     ck_assert_msg(passed, "%s: O error %g, LSE error %g\n%s", bias_name(bc, &c), err, lse_err,
                   clattn_plan_describe(plan));
-    for (int t = 0; t < 6; t++)
-        clReleaseMemObject(mem[t]);
+    for (int t = 0; t < 7; t++)
+        if (mem[t])
+            clReleaseMemObject(mem[t]);
     clattn_plan_destroy(plan);
     clattn_args_destroy(args);
     clattn_problem_destroy(p);
@@ -228,7 +236,24 @@ START_TEST(bias_and_sinks_match_the_reference)
             continue; /* decode's plans take few rows; the others take every shape */
         if (algo == CLATTN_ALGO_WINDOWED && !(bc->wl >= 0 && (bc->causal || bc->wr >= 0)))
             continue; /* windowed plans need a window that bounds the work */
-        check_bias(bc, algo);
+        check_bias(bc, algo, NULL);
+    }
+}
+END_TEST
+
+/* A ragged cache: each entry's rows sit at the end of its own keys (bottom-right), so the
+ * bias of a row depends on its entry's length. */
+START_TEST(bias_and_sinks_over_a_ragged_cache)
+{
+    const bias_case cache[] = {
+        {2, 4, 2, 3, 700, 32, 1, -1, -1, BR, F16, ENTRY, SLOPES_GGML, SINKS_FINITE, -1, -1, 0},
+        {2, 8, 1, 1, 3100, 64, 0, -1, -1, BR, F32, HEAD, SLOPES_RANDOM, SINKS_SOME_INF, -1, -1,
+         0},
+    };
+    const int32_t lens[2][2] = {{417, 698}, {3099, 1500}};
+    for (int k = 0; k < 2; k++) {
+        check_bias(&cache[k], CLATTN_ALGO_TILED, lens[k]);
+        check_bias(&cache[k], CLATTN_ALGO_DECODE, lens[k]);
     }
 }
 END_TEST
@@ -286,6 +311,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, bias_and_sinks_match_the_reference, CLATTN_ALGO_NAIVE,
                         CLATTN_ALGO_DECODE + 1);
+    tcase_add_test(tc, bias_and_sinks_over_a_ragged_cache);
     tcase_add_test(tc, bias_buffers_are_checked);
     suite_add_tcase(s, tc);
     return s;
