@@ -101,6 +101,43 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 #define SCORE_CAP(x) (x)
 #endif
 
+/* ALiBi and sinks (docs/semantics.md, "Extensions"), compiled in only when the host defines
+ * ALIBI (1: slopes [H], 2: slopes [B, H]) or SINKS, with SCORE_UNIT the kernel's score units
+ * per natural unit: log2(e) in the base-2 fused kernels, 1 in naive's. Their f32 buffers (and
+ * element offsets) are kernel parameters only then: EXTRA_PARAMS ends the parameter lists of
+ * the attention kernels, and lib/launch.c's args_extras sets them in the same order. */
+#ifdef ALIBI
+#define ALIBI_PARAMS , __global const float *alibi_slopes, ulong alibi_off
+/* The slope of query head h of entry b, in the kernel's units (heads: the kernel's count). */
+#define ALIBI_SLOPE(b, h)                                                                      \
+    (alibi_slopes[alibi_off + (ulong)(ALIBI == 2 ? (long)(b) * heads + (h) : (long)(h))] *      \
+     (float)(SCORE_UNIT))
+/* Score s of the pair (row position pos, key j) with its bias -slope * |pos - j|. */
+#define ALIBI_BIAS(s, slope, pos, j) ((s) - (slope) * fabs((float)((long)(pos) - (long)(j))))
+#define SCORE_BIAS(s, slope, pos, j) ALIBI_BIAS(s, slope, pos, j)
+#else
+#define ALIBI_PARAMS
+/* Without ALiBi the score itself, untouched, so that plain kernels' source stays the same:
+ * SCORE_BIAS and WITH_SINK are only ever whole expressions or whole arguments. */
+#define SCORE_BIAS(s, slope, pos, j) s
+#endif
+#ifdef SINKS
+#define SINK_PARAMS , __global const float *sinks, ulong sinks_off
+/* Head h's sink logit in the kernel's units. A kernel whose keys are split gives it to split
+ * 0 alone (the merge then counts it once), the others -inf: no sink. A row starts its running
+ * maximum there (so the term below is at most 1) and adds exp(z - m) to its sum at the end: a
+ * row without keys ends with sum 1, O = 0 and LSE = z; a sink of -inf adds 0; NaN makes the
+ * row NaN, as in the reference. */
+#define SINK_LOGIT(h) (sinks[sinks_off + (ulong)(h)] * (float)(SCORE_UNIT))
+#define SPLIT_SINK(h, split) ((split) == 0 ? SINK_LOGIT(h) : -INFINITY)
+/* A base-2 row's sum with its sink z (SPLIT_SINK or SINK_LOGIT), given its final maximum m. */
+#define WITH_SINK(sum, m, z) ((sum) + exp2((z) - SCORE_SHIFT(m)))
+#else
+#define SINK_PARAMS
+#define WITH_SINK(sum, m, z) sum
+#endif
+#define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS
+
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */
 inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse)
@@ -229,7 +266,8 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
         __global float *lse, ulong lse_off, int write_lse, int heads, int group, int nq,        \
         int nk, int align_br, long pos_shift, int causal, long wl, long wr, float qscale,       \
         KV_LAYOUT_PARAMS,                                                                       \
-        int split_len, int part_rows, __global float *part_o, __global float *part_lse
+        int split_len, int part_rows, __global float *part_o,                                   \
+        __global float *part_lse EXTRA_PARAMS
 
 /* Where a finished query row goes, for every kernel that ends rows (cl/tiled_local.cl,
  * cl/decode_local.cl, cl/decode.cl, cl/tiled_registers.cl). With one split: row (b, pos, h)
@@ -330,6 +368,19 @@ typedef CAT(int, VW) ivec_t;
 #define LANE_INDEX ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 #else
 #error "VW must be 1, 2, 4, 8 or 16"
+#endif
+#endif
+
+/* SCORE_BIAS for a vector: the pairs (pos, j + lane) of keys j .. j + VW - 1. */
+#ifndef ALIBI
+#define SCORE_BIAS_VEC(s, slope, pos, j) s
+#else
+#if VW == 1
+#define SCORE_BIAS_VEC(s, slope, pos, j) ALIBI_BIAS(s, slope, pos, j)
+#else
+#define SCORE_BIAS_VEC(s, slope, pos, j)                                                      \
+    ((s) - (vec_t)(slope) * fabs((vec_t)((float)((long)(pos) - (long)(j))) -                  \
+                                 CAT(convert_float, VW)(LANE_INDEX)))
 #endif
 #endif
 

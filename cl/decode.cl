@@ -58,6 +58,10 @@ void decode_registers(IN_PLACE_PARAMS)
     /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads past the last repeat it */
     vec_t qv[ROWS][D_VECS], acc[ROWS][D_VECS], l[ROWS];
     float m[ROWS];
+#ifdef ALIBI
+    float slope[ROWS]; /* per row: its head's slope, and its position */
+    long row_pos[ROWS];
+#endif
     int lo[ROWS], hi[ROWS];
     int lo_min = n, hi_max = 0;
 #pragma unroll
@@ -79,7 +83,15 @@ void decode_registers(IN_PLACE_PARAMS)
             lo_min = min(lo_min, lo[r]);
             hi_max = max(hi_max, hi[r]);
         }
+#ifdef ALIBI
+        slope[r] = ALIBI_SLOPE(b, h);
+        row_pos[r] = i + pos_off;
+#endif
+#ifdef SINKS
+        m[r] = SPLIT_SINK(h, split); /* common.cl */
+#else
         m[r] = -INFINITY;
+#endif
         l[r] = (vec_t)(0.0f);
     }
 
@@ -111,7 +123,9 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
-                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0 ? SCORE_CAP(hsum(dot)) : -INFINITY;
+                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0
+                                   ? SCORE_BIAS(SCORE_CAP(hsum(dot)), slope[r], row_pos[r], j0 + u)
+                                   : -INFINITY;
                 }
             }
         }
@@ -161,7 +175,8 @@ void decode_registers(IN_PLACE_PARAMS)
             continue;
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
         float inv, row_lse;
-        row_epilogue(n_given, m[r], hsum(l[r]), &inv, &row_lse);
+        row_epilogue(n_given, m[r], WITH_SINK(hsum(l[r]), m[r], SPLIT_SINK(h, split)), &inv,
+                     &row_lse);
         write_result_row(acc[r], inv, row_lse, split, splits, b, i, h, RESULT);
     }
 }

@@ -80,11 +80,19 @@ void decode_local(IN_PLACE_PARAMS)
         q_tile[e] = load_chunk4(q, q_row, e % D4) * qscale;
     }
     int lo[ROWS], hi[ROWS];
+#ifdef ALIBI
+    float slope[ROWS]; /* per row: its head's slope, and its position */
+    long row_pos[ROWS];
+#endif
     int key_lo = split_hi, key_hi = split_lo;
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int row = min(r_first + r, rows_per_kv - 1);
         row_range(ROW_POSITION(row, group), pos_off, causal, wl, wr, n, &lo[r], &hi[r]);
+#ifdef ALIBI
+        slope[r] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
+        row_pos[r] = ROW_POSITION(row, group) + pos_off;
+#endif
         lo[r] = clamp(lo[r], split_lo, split_hi);
         hi[r] = clamp(hi[r], lo[r], split_hi);
         if (lo[r] < hi[r]) {
@@ -99,7 +107,11 @@ void decode_local(IN_PLACE_PARAMS)
     float m[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++)
+#ifdef SINKS /* common.cl: the split's sink starts the maximum */
+        m[r] = SPLIT_SINK(ROW_HEAD(min(r_first + r, rows_per_kv - 1), group, g), split);
+#else
         m[r] = -INFINITY;
+#endif
     for (int jj = lid; jj < keys; jj += WG) {
         const int j = key_lo + jj;
         const long k_row = kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT);
@@ -119,7 +131,9 @@ void decode_local(IN_PLACE_PARAMS)
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
             const float s = j >= lo[r] && j < hi[r]
-                                ? SCORE_CAP((dot[r].x + dot[r].y) + (dot[r].z + dot[r].w))
+                                ? SCORE_BIAS(SCORE_CAP((dot[r].x + dot[r].y) +
+                                                       (dot[r].z + dot[r].w)),
+                                             slope[r], row_pos[r], j)
                                 : -INFINITY;
             scores[r * SPLIT_MAX + jj] = s;
             m[r] = fmax(m[r], s);
@@ -179,7 +193,10 @@ void decode_local(IN_PLACE_PARAMS)
         for (int s = 1; s < SLOTS; s++)
             out += scores4[(s * ROWS + r) * D4 + lid];
         float inv, row_lse;
-        row_epilogue(n_given, m[r], red[r * WG], &inv, &row_lse);
+        row_epilogue(n_given, m[r],
+                     WITH_SINK(red[r * WG], m[r],
+                               SPLIT_SINK(ROW_HEAD(r_first + r, group, g), split)),
+                     &inv, &row_lse);
         const int row = r_first + r;
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
         WRITE_RESULT(&out, 1, lid, D4, inv, lid == 0, row_lse, b, i, h);

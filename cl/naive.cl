@@ -46,9 +46,23 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
                                           (ulong)s_stride + (ulong)(j0 + u * VW));
 }
 
+/* With ALiBi (common.cl) the scores also take the chunk's first (batch, head) z0 and the
+ * number of heads, for the slopes; with sinks the softmax takes the number of heads. */
+#ifdef ALIBI
+#define SCALE_MASK_EXTRA , int z0, int heads ALIBI_PARAMS
+#else
+#define SCALE_MASK_EXTRA
+#endif
+#ifdef SINKS
+#define SOFTMAX_EXTRA , int heads SINK_PARAMS
+#else
+#define SOFTMAX_EXTRA
+#endif
+
 /* Work-item: one vector of VW scores. Grid: (s_stride / VW, rows, zc). */
 __kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows, int nk,
-                               long pos_off, int causal, long wl, long wr, float scale)
+                               long pos_off, int causal, long wl, long wr,
+                               float scale SCALE_MASK_EXTRA)
 {
     const int j = (int)get_global_id(0) * VW;
     const int rr = (int)get_global_id(1);
@@ -57,14 +71,16 @@ __kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows
     row_range(i0 + rr, pos_off, causal, wl, wr, nk, &lo, &hi);
     __global float *p = s + ((ulong)zc * (ulong)rows + (ulong)rr) * (ulong)s_stride + (ulong)j;
     const ivec_t key = (ivec_t)(j) + LANE_INDEX;
-    VSTORE(select(SCORE_CAP(VLOAD(p) * (vec_t)(scale)), (vec_t)(-INFINITY),
-                  (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi))),
+    VSTORE(select(SCORE_BIAS_VEC(SCORE_CAP(VLOAD(p) * (vec_t)(scale)),
+                                 ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
+                                 i0 + rr + pos_off, j),
+                  (vec_t)(-INFINITY), (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi))),
            p);
 }
 
 /* Work-item: one row of S, in place. Grid: (rows, zc). */
 __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int rows, int nq,
-                            __global float *lse, ulong lse_off, int write_lse)
+                            __global float *lse, ulong lse_off, int write_lse SOFTMAX_EXTRA)
 {
     const int rr = (int)get_global_id(0);
     const int zc = (int)get_global_id(1);
@@ -72,7 +88,12 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
     vec_t mv = (vec_t)(-INFINITY);
     for (int j = 0; j < s_stride; j += VW)
         mv = fmax(mv, VLOAD(row + j));
+#ifdef SINKS /* the head's sink joins the maximum and the sum (docs/semantics.md) */
+    const float z = SINK_LOGIT((z0 + zc) % heads);
+    const float m = fmax(hmax(mv), z);
+#else
     const float m = hmax(mv);
+#endif
     const float m_use = SCORE_SHIFT(m); /* a fully masked row stays all zeros */
     vec_t sv = (vec_t)(0.0f);
     for (int j = 0; j < s_stride; j += VW) {
@@ -80,7 +101,11 @@ __kernel void naive_softmax(__global float *s, int s_stride, int z0, int i0, int
         VSTORE(e, row + j);
         sv += e;
     }
+#ifdef SINKS
+    const float sum = hsum(sv) + exp(z - m_use);
+#else
     const float sum = hsum(sv);
+#endif
     const float inv = ROW_INVERSE(sum);
     for (int j = 0; j < s_stride; j += VW)
         VSTORE(VLOAD(row + j) * (vec_t)(inv), row + j);

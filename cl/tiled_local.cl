@@ -189,10 +189,18 @@ void attend_local(IN_PLACE_PARAMS)
      * ranges is [tile_lo, tile_hi), and tiles inside [full_lo, full_hi) are visible to every
      * row and need no mask. */
     int lo[TM], hi[TM];
+#ifdef ALIBI
+    float slope[TM]; /* per row: its head's slope, and its position */
+    long row_pos[TM];
+#endif
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int row = min(r_first + rg * TM + i, rows_total - 1);
         row_range(ROW_POSITION(row, group), pos_off, causal, wl, wr, n, &lo[i], &hi[i]);
+#ifdef ALIBI
+        slope[i] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
+        row_pos[i] = ROW_POSITION(row, group) + pos_off;
+#endif
         lo[i] = clamp(lo[i], split_lo, split_hi);
         hi[i] = clamp(hi[i], lo[i], split_hi);
     }
@@ -209,7 +217,12 @@ void attend_local(IN_PLACE_PARAMS)
     float m[TM], l[TM];
 #pragma unroll
     for (int i = 0; i < TM; i++) {
+#ifdef SINKS /* common.cl: the split's sink starts the maximum */
+        m[i] = SPLIT_SINK(ROW_HEAD(min(r_first + rg * TM + i, rows_total - 1), group, g),
+                          split);
+#else
         m[i] = -INFINITY;
+#endif
         l[i] = 0.0f;
 #pragma unroll
         for (int u = 0; u < TD4; u++)
@@ -266,8 +279,9 @@ void attend_local(IN_PLACE_PARAMS)
             for (int i = 0; i < TM; i++)
 #pragma unroll
                 for (int jn = 0; jn < TN; jn++)
-                    s[i][jn] = SCORE_CAP((part[i][jn].x + part[i][jn].y) +
-                                         (part[i][jn].z + part[i][jn].w));
+                    s[i][jn] = SCORE_BIAS(SCORE_CAP((part[i][jn].x + part[i][jn].y) +
+                                                    (part[i][jn].z + part[i][jn].w)),
+                                          slope[i], row_pos[i], j0 + kg + jn * KG);
         }
         if (j0 < full_lo || BC > full_hi - j0) /* a boundary tile */
 #pragma unroll
@@ -362,7 +376,9 @@ void attend_local(IN_PLACE_PARAMS)
             continue;
         const float sum = row_partials(partial + rr * KG, 0);
         float inv, row_lse;
-        row_epilogue(n_given, m[i], sum, &inv, &row_lse);
+        row_epilogue(n_given, m[i],
+                     WITH_SINK(sum, m[i], SPLIT_SINK(ROW_HEAD(r_first + rr, group, g), split)),
+                     &inv, &row_lse);
         const int row = r_first + rr;
         const int pos = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
         WRITE_RESULT(acc[i], TD4, kg, KG, inv, kg == 0, row_lse, b, pos, h);

@@ -28,7 +28,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                       __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,
                       __global float *lse, ulong lse_off, int write_lse, int heads, int group,
                       int nq, int nk, int align_br, long pos_shift, int causal, long wl, long wr,
-                      float qscale, KV_LAYOUT_PARAMS)
+                      float qscale, KV_LAYOUT_PARAMS EXTRA_PARAMS)
 {
     const int kv_heads = heads / group, rows_total = nq * group;
     const int row_blocks = (rows_total + ROWS_ALL - 1) / ROWS_ALL;
@@ -49,6 +49,10 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     int lo[ROWS_ALL], hi[ROWS_ALL];
     float m[ROWS_ALL];
     vec_t l[ROWS_ALL], acc[ROWS_ALL][D_VECS];
+#ifdef ALIBI
+    float slope[ROWS_ALL]; /* per row: its head's slope, and its position */
+    long row_pos[ROWS_ALL];
+#endif
     /* Per group: the keys some row can see, and the block range needing no mask. */
     int group_lo[GROUPS], group_hi[GROUPS], group_lo_max[GROUPS], group_hi_min[GROUPS];
     int lo_min = n, hi_max = 0;
@@ -73,7 +77,15 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             }
             group_lo_max[gr] = max(group_lo_max[gr], lo[row]);
             group_hi_min[gr] = min(group_hi_min[gr], hi[row]);
+#ifdef ALIBI
+            slope[row] = ALIBI_SLOPE(b, h);
+            row_pos[row] = i + pos_off;
+#endif
+#ifdef SINKS
+            m[row] = SINK_LOGIT(h); /* common.cl */
+#else
             m[row] = -INFINITY;
+#endif
             l[row] = (vec_t)(0.0f);
             for (int t = 0; t < D_VECS; t++)
                 acc[row][t] = (vec_t)(0.0f);
@@ -105,6 +117,13 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
                     s[r][u] = SCORE_CAP(s[r][u]);
+#endif
+#ifdef ALIBI
+#pragma unroll
+            for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                for (int u = 0; u < KV_VECS; u++)
+                    s[r][u] = SCORE_BIAS_VEC(s[r][u], slope[r0 + r], row_pos[r0 + r], j0 + u * VW);
 #endif
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
@@ -193,7 +212,8 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
         if (rr < rows_total) {
             const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
             float inv, row_lse;
-            row_epilogue(n_given, m[row], hsum(l[row]), &inv, &row_lse);
+            row_epilogue(n_given, m[row], WITH_SINK(hsum(l[row]), m[row], SINK_LOGIT(h)), &inv,
+                         &row_lse);
             /* one split: no partial rows */
             write_result_row(acc[row], inv, row_lse, 0, 1, b, i, h, o, o_off, o_sb, o_ss, o_sh,
                              lse, lse_off, write_lse, heads, nq, 0, 0, 0);

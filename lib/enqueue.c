@@ -21,10 +21,13 @@ enum {
     T_PAGES = CLATTN_ARG_BLOCK_TABLE,
     T_K_NEW = CLATTN_ARG_K_NEW,
     T_V_NEW = CLATTN_ARG_V_NEW,
+    T_SLOPES = CLATTN_ARG_ALIBI_SLOPES,
+    T_SINKS = CLATTN_ARG_SINKS,
     T_COUNT
 };
 static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
-                                           "block_table", "k_new", "v_new"};
+                                           "block_table", "k_new", "v_new", "alibi_slopes",
+                                           "sinks"};
 
 /* Bytes each argument must hold for the plan's problem. */
 static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
@@ -40,6 +43,10 @@ static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
     out[T_K_NEW] = out[T_V_NEW] = batch * (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q) *
                                   (uint64_t)problem_kv_heads(p) *
                                   (uint64_t)problem_get(p, CLATTN_PARAM_HEAD_DIM) * esize;
+    const uint64_t heads = (uint64_t)problem_get(p, CLATTN_PARAM_HEADS);
+    out[T_SLOPES] =
+        (problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_PER_ENTRY ? batch : 1) * heads * 4;
+    out[T_SINKS] = heads * 4;
 }
 
 static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *seq,
@@ -126,6 +133,12 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     clattn_status st = enqueue_check_common(plan, queue, num_events, wait_list);
     if (st)
         return st;
+    /* clattn_enqueue_args checks its extension tensors against the problem; the other calls
+     * have no place for them */
+    if (!args && (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
+                  problem_get(p, CLATTN_PARAM_SINKS)))
+        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "the problem takes ALiBi slopes or sinks: use clattn_enqueue_args");
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
     uint64_t span[T_COUNT];
     spans(p, span);
@@ -137,7 +150,7 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
-        const size_t align = t >= T_LSE && t <= T_PAGES ? 4 : esize;
+        const size_t align = (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4 : esize;
         if ((st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], span[t], align,
                                        written[t], &ranges[t])))
             return st;
@@ -155,7 +168,9 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .pages_off = offs[T_PAGES] / 4,
                       .appended = mems[T_K_NEW] ? (int)problem_get(p, CLATTN_PARAM_SEQ_Q) : 0,
                       .positioned = args && args->positions_set,
-                      .pos_shift = args ? args->q_start - args->k_start : 0};
+                      .pos_shift = args ? args->q_start - args->k_start : 0,
+                      .slopes = mems[T_SLOPES], .slopes_off = offs[T_SLOPES] / 4,
+                      .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])
@@ -184,8 +199,8 @@ clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q, k, v, o, lse, NULL, NULL, NULL, NULL};
-    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset, 0, 0, 0, 0};
+    cl_mem mems[T_COUNT] = {q, k, v, o, lse, NULL, NULL, NULL, NULL, NULL, NULL};
+    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset, 0, 0, 0, 0, 0, 0};
     return enqueue_attention(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 
@@ -230,9 +245,10 @@ clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, 
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q, k_cache, v_cache, o, lse, cache_seqlens, block_table, k_new, v_new};
+    cl_mem mems[T_COUNT] = {q,           k_cache, v_cache, o,    lse, cache_seqlens,
+                            block_table, k_new,   v_new,   NULL, NULL};
     size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
-                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset};
+                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset, 0, 0};
     return enqueue_cache(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 

@@ -81,6 +81,7 @@ static clattn_status registers_enqueue(clattn_plan *plan, struct launch_sequence
     args_int(&a, b->lse != NULL);
     args_mask(&a, p, b);
     args_kv_layout(&a, p, b);
+    args_extras(&a, p, b);
     if ((st = args_end(&a, "attend_registers")))
         return st;
     size_t global = (size_t)(bkv(p) * row_blocks(p, f->rt.rows * f->rt.groups)), local = 1;
@@ -135,7 +136,7 @@ clattn_status fused_registers_setup(clattn_plan *plan)
     f->rt = register_tiles_for(plan, &tuned, why, sizeof why);
     plan->tiles_tuned = tuned;
     f->layout = select_packed_layout(&f->rt, p);
-    char options[256], extras[64];
+    char options[256], extras[96];
     snprintf(options, sizeof options,
              "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),

@@ -211,6 +211,28 @@ void args_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
     args_float(a, (cl_float)(problem_scale(p) * 1.4426950408889634)); /* base 2: common.cl */
 }
 
+void args_alibi(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    if (problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_NONE)
+        return;
+    args_mem(a, b->slopes);
+    args_ulong(a, b->slopes_off);
+}
+
+void args_sinks(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    if (!problem_get(p, CLATTN_PARAM_SINKS))
+        return;
+    args_mem(a, b->sinks);
+    args_ulong(a, b->sinks_off);
+}
+
+void args_extras(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    args_alibi(a, p, b);
+    args_sinks(a, p, b);
+}
+
 void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,
                    cl_int split_len, cl_int part_rows, cl_mem part_o, cl_mem part_lse)
 {
@@ -227,6 +249,7 @@ void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *
     args_int(a, part_rows);
     args_mem(a, part_o);
     args_mem(a, part_lse);
+    args_extras(a, p, b);
 }
 
 clattn_status args_end(kernel_args *a, const char *kernel_name)

@@ -87,6 +87,11 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
     args_float(&a, (cl_float)problem_scale(p));
+    if (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE) { /* cl/naive.cl */
+        args_int(&a, (cl_int)z0);
+        args_int(&a, (cl_int)heads);
+        args_alibi(&a, p, b);
+    }
     if ((st = args_end(&a, "naive_scale_mask")))
         return st;
     size_t gm[3] = {(size_t)(n->s_stride / vw), (size_t)rows, (size_t)zc};
@@ -104,6 +109,10 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_mem(&a, b->lse);
     args_ulong(&a, b->lse_off);
     args_int(&a, b->lse != NULL);
+    if (problem_get(p, CLATTN_PARAM_SINKS)) { /* cl/naive.cl */
+        args_int(&a, (cl_int)heads);
+        args_sinks(&a, p, b);
+    }
     if ((st = args_end(&a, "naive_softmax")))
         return st;
     size_t gs[2] = {(size_t)rows, (size_t)zc};
@@ -241,7 +250,7 @@ static clattn_status build_kernels(clattn_plan *plan, naive_impl *n)
 {
     const clattn_problem *p = &plan->problem;
     char options[256];
-    char extras[64];
+    char extras[96];
     snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DKV_VECS=%d%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              n->rt.vw, n->rt.rows, n->rt.kv_vecs,

@@ -25,6 +25,10 @@ typedef struct attn_buffers {
      * i + pos_shift, pos_shift = q_start - k_start; otherwise the problem's alignment. */
     int positioned;
     cl_long pos_shift;
+    /* f32 ALiBi slopes and sink logits (CLATTN_ARG_ALIBI_SLOPES, _SINKS), exactly when the
+     * problem has them; element offsets. */
+    cl_mem slopes, sinks;
+    cl_ulong slopes_off, sinks_off;
 } attn_buffers;
 
 /* The events of the last enqueue, per stage, for clattn_plan_stage_time. */

@@ -194,18 +194,23 @@ static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", 
 const char *problem_score_options(const clattn_problem *p, int base2, char *out, size_t size)
 {
     out[0] = '\0';
+    size_t len = 0;
     if (p->softcap > 0) /* nine digits give the f32 back exactly */
-        snprintf(out, size, " -DSOFTCAP=%.8ef",
-                 (double)(float)(p->softcap * (base2 ? 1.4426950408889634 : 1.0)));
+        len += (size_t)snprintf(out, size, " -DSOFTCAP=%.8ef",
+                                (double)(float)(p->softcap * (base2 ? 1.4426950408889634 : 1.0)));
+    const int alibi = (int)p->value[CLATTN_PARAM_ALIBI], sinks = p->value[CLATTN_PARAM_SINKS] != 0;
+    if (alibi != CLATTN_ALIBI_NONE && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DALIBI=%d", alibi);
+    if (sinks && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DSINKS");
+    /* the slopes and sinks are natural-log values, scaled in the kernel (common.cl) */
+    if ((alibi != CLATTN_ALIBI_NONE || sinks) && len < size)
+        snprintf(out + len, size - len, " -DSCORE_UNIT=%s", base2 ? "LOG2E" : "1.0f");
     return out;
 }
 
 const char *problem_unimplemented_extension(const clattn_problem *p)
 {
-    if (p->value[CLATTN_PARAM_ALIBI] != CLATTN_ALIBI_NONE)
-        return "ALiBi";
-    if (p->value[CLATTN_PARAM_SINKS])
-        return "sinks";
     if (p->value[CLATTN_PARAM_SINK_TOKENS])
         return "sink tokens";
     if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)

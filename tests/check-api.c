@@ -613,8 +613,6 @@ START_TEST(extensions_are_refused_by_name)
         int64_t value;
         const char *name;
     } uses[] = {
-        {CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_HEAD, "ALiBi"},
-        {CLATTN_PARAM_SINKS, 1, "sinks"},
         {CLATTN_PARAM_SINK_TOKENS, 4, "sink tokens"},
         {CLATTN_PARAM_MASK, CLATTN_MASK_F16, "mask"},
         {CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY, "positions per entry"},

@@ -7,6 +7,7 @@
  *
  * Usage: oclgrind-kernels [NAME...]   (no name: every variant; exit 0 when all agree)
  *        oclgrind-kernels --list      (the variants' names, one a line) */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,13 @@ typedef struct variant {
     clattn_dtype dtype;
     int heads, kv_heads, seq_q, seq_kv, head_dim;
     int causal, window_left, window_right;
-    int odd_kv_offsets; /* K and V one element past an aligned offset (lib/kv_kernel.h) */
+    int flags; /* ODD_KV_OFFSETS, BIAS */
 } variant;
+
+/* K and V one element past an aligned offset (lib/kv_kernel.h) */
+#define ODD_KV_OFFSETS 1
+/* ALiBi slopes per head and sink logits, in buffers of clattn_enqueue_args */
+#define BIAS 2
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
  * wider than 4; 7 keys and 5 rows leave every tile part empty. */
@@ -44,9 +50,16 @@ static const variant variants[] = {
     {"decode-f32-many-rows", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 8, 1, 3, 600, 20, 1, -1, -1, 0},
     /* the kernels built to read K and V as aligned vectors, called with offsets that are not */
     {"tiled-f32-odd-kv-offsets", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1,
-     1},
+     ODD_KV_OFFSETS},
     {"decode-f32-odd-kv-offsets", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 2, 1, 1, 600, 20, 0, -1,
-     -1, 1},
+     -1, ODD_KV_OFFSETS},
+    /* the kernels with their ALiBi and sink parameters; decode's sink in one split of several */
+    {"naive-f32-alibi-sinks", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 4, 2, 5, 7, 20, 1, -1, -1,
+     BIAS},
+    {"tiled-f16-alibi-sinks", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 5, 24, 1, -1, -1,
+     BIAS},
+    {"decode-f32-alibi-sinks", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1,
+     BIAS},
 };
 
 static int set_all(clattn_problem *p, const variant *v)
@@ -86,18 +99,33 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
     return out;
 }
 
-/* clattn_enqueue with K one element and V three elements past an aligned offset. */
-static clattn_status run_at_offsets(clattn_context *ctx, clattn_plan *plan, size_t esize,
-                                    const size_t bytes[4], size_t rows, void *const in[3],
-                                    void *o, float *lse)
+/* clattn_enqueue_args in device buffers: with odd offsets, K one element and V three elements
+ * past an aligned offset; slopes and sinks ([heads] f32 each) when not NULL. */
+static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size_t esize,
+                                    int odd, const size_t bytes[4], size_t rows,
+                                    void *const in[3], const float *slopes, const float *sinks,
+                                    size_t heads, void *o, float *lse)
 {
     cl_context cl;
     cl_command_queue queue;
     clattn_context_get_cl(ctx, &cl, NULL, &queue);
-    const size_t off[5] = {0, esize, 3 * esize, 0, 0};
+    const size_t off[5] = {0, odd ? esize : 0, odd ? 3 * esize : 0, 0, 0};
     const size_t size[5] = {bytes[0], bytes[1], bytes[2], bytes[3], rows * sizeof *lse};
-    cl_mem mem[5] = {NULL, NULL, NULL, NULL, NULL};
-    clattn_status st = CLATTN_SUCCESS;
+    cl_mem mem[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    clattn_args *args = NULL;
+    clattn_status st = clattn_args_create(&args);
+    const clattn_arg names[7] = {CLATTN_ARG_Q,   CLATTN_ARG_K,   CLATTN_ARG_V,
+                                 CLATTN_ARG_O,   CLATTN_ARG_LSE, CLATTN_ARG_ALIBI_SLOPES,
+                                 CLATTN_ARG_SINKS};
+    const float *extra[2] = {slopes, sinks};
+    for (int t = 5; t < 7 && !st; t++) {
+        cl_int err = CL_SUCCESS;
+        if (extra[t - 5])
+            mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                                    heads * sizeof(float), (void *)extra[t - 5], &err);
+        if (err)
+            st = CLATTN_ERROR_OPENCL;
+    }
     /* Each input is written whole from byte 0, with NaN bytes before the tensor (a kernel that
      * read them would show it): oclgrind 21.10's --uninitialized takes bytes written by
      * clEnqueueWriteBuffer at a nonzero offset for uninitialised when a kernel reads them. */
@@ -115,15 +143,17 @@ static clattn_status run_at_offsets(clattn_context *ctx, clattn_plan *plan, size
         if (err || (t < 3 && !whole))
             st = CLATTN_ERROR_OPENCL;
     }
+    for (int t = 0; t < 7 && !st; t++)
+        st = clattn_args_set_buffer(args, names[t], mem[t], t < 5 ? off[t] : 0);
     if (!st)
-        st = clattn_enqueue(plan, NULL, mem[0], off[0], mem[1], off[1], mem[2], off[2], mem[3],
-                            off[3], mem[4], off[4], 0, NULL, NULL);
+        st = clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL);
     if (!st && (clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, size[3], o, 0, NULL, NULL) ||
                 clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, size[4], lse, 0, NULL, NULL)))
         st = CLATTN_ERROR_OPENCL;
-    for (int t = 0; t < 5; t++)
+    for (int t = 0; t < 7; t++)
         if (mem[t])
             clReleaseMemObject(mem[t]);
+    clattn_args_destroy(args);
     return st;
 }
 
@@ -137,7 +167,19 @@ static int run(clattn_context *ctx, const variant *v)
     size_t bytes[4] = {0, 0, 0, 0};
     const size_t rows = (size_t)v->heads * (size_t)v->seq_q;
     int failed = 1;
-    if (clattn_problem_create(&p) || !set_all(p, v) || clattn_problem_check(p)) {
+    const int bias = v->flags & BIAS;
+    /* ggml's slopes; sinks finite, -inf (none) and above every score */
+    float slopes[8], sinks[8] = {0.5f, -INFINITY, 3.0f, -1.0f, 0.5f, -INFINITY, 3.0f, -1.0f};
+    clattn_args *host = NULL;
+    if (v->heads > 8 || clattn_alibi_slopes(v->heads, 8.0, slopes) ||
+        clattn_args_create(&host)) {
+        fprintf(stderr, "%s: bad variant: %s\n", v->name, clattn_message(NULL));
+        goto out;
+    }
+    if (clattn_problem_create(&p) || !set_all(p, v) ||
+        (bias && (clattn_problem_set(p, CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_HEAD) ||
+                  clattn_problem_set(p, CLATTN_PARAM_SINKS, 1))) ||
+        clattn_problem_check(p)) {
         fprintf(stderr, "%s: bad variant: %s\n", v->name, clattn_message(NULL));
         goto out;
     }
@@ -153,11 +195,17 @@ static int run(clattn_context *ctx, const variant *v)
         fprintf(stderr, "%s: out of memory\n", v->name);
         goto out;
     }
-    if (clattn_reference(p, in[0], in[1], in[2], o_ref, lse_ref) ||
-        clattn_plan_create(ctx, p, &plan) ||
-        (v->odd_kv_offsets
-             ? run_at_offsets(ctx, plan, clattn_dtype_size(v->dtype), bytes, rows, in, o, lse)
-                           : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
+    const clattn_arg names[5] = {CLATTN_ARG_Q, CLATTN_ARG_K, CLATTN_ARG_V,
+                                 CLATTN_ARG_ALIBI_SLOPES, CLATTN_ARG_SINKS};
+    const void *host_data[5] = {in[0], in[1], in[2], bias ? slopes : NULL, bias ? sinks : NULL};
+    for (int t = 0; t < 5; t++)
+        clattn_args_set_host(host, names[t], host_data[t]);
+    if (clattn_reference_args(p, host, o_ref, lse_ref) || clattn_plan_create(ctx, p, &plan) ||
+        (v->flags
+             ? run_in_buffers(ctx, plan, clattn_dtype_size(v->dtype), v->flags & ODD_KV_OFFSETS,
+                              bytes, rows, in, bias ? slopes : NULL, bias ? sinks : NULL,
+                              (size_t)v->heads, o, lse)
+             : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
         fprintf(stderr, "%s: %s%s\n", v->name, clattn_message(NULL), clattn_message(ctx));
         goto out;
     }
@@ -170,6 +218,7 @@ static int run(clattn_context *ctx, const variant *v)
         printf("%s", clattn_plan_describe(plan));
     failed = !passed;
 out:
+    clattn_args_destroy(host);
     clattn_plan_destroy(plan);
     clattn_problem_destroy(p);
     for (int t = 0; t < 3; t++)
