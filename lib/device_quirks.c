@@ -6,7 +6,7 @@
 
 device_quirks device_quirks_of(const char *platform, const char *device, const char *driver)
 {
-    device_quirks q = {0, 0, 0, 0};
+    device_quirks q = {0};
     if (strcmp(platform, "rusticl") != 0)
         return q;
     /* Mesa's version is rusticl's driver version ("22.3.6"). */
@@ -22,6 +22,7 @@ device_quirks device_quirks_of(const char *platform, const char *device, const c
          * at most, 8192 with a margin. */
         q.local_tiles_max_keys = 2048;
         q.merge_max_splits = 8192;
+        q.loop_budget = 65535;
     }
     return q;
 }

@@ -18,6 +18,9 @@ typedef struct device_quirks {
      * merged (lib/dispatch.c, lib/decode.c); plans that would merge more are refused. */
     int64_t local_tiles_max_keys;
     int64_t merge_max_splits;
+    /* The loop budget itself, for kernels whose loops are sized by the problem (naive's PV and
+     * softmax walk every key): 0 for no limit. */
+    int64_t loop_budget;
     /* rusticl up to Mesa 22: CL_KERNEL_LOCAL_MEM_SIZE is twice the __local bytes a kernel
      * declares (kernel_local_mem in lib/device_limits.h halves it), and every kernel's
      * CL_KERNEL_WORK_GROUP_SIZE is this, whatever the device's maximum says; 0 for none. */

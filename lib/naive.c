@@ -281,6 +281,31 @@ static clattn_status naive_gemm_override(const clattn_context *ctx, const char *
                 "CLATTN_NAIVE_GEMM='%.64s' is neither 'clblast' nor 'own'", *forced);
 }
 
+/* Where a kernel's loops end early after a budget of iterations (llvmpipe, lib/device_quirks.h),
+ * naive's own kernels must fit it: naive_pv walks every key and, per key, the vectors of a V row
+ * (a loop the compiler may keep), and naive_softmax walks the row of scores three times. A
+ * problem past that is refused, never computed short. */
+static clattn_status check_loop_budget(clattn_plan *plan, const naive_impl *n)
+{
+    const int64_t budget = plan->ctx->limits.quirks.loop_budget;
+    if (!budget)
+        return CLATTN_SUCCESS;
+    const int64_t d = problem_get(&plan->problem, CLATTN_PARAM_HEAD_DIM), vw = n->rt.vw;
+    const int64_t d_vecs = (d + vw - 1) / vw, rows = n->rt.rows;
+    const int64_t usable = budget - budget / 5; /* a fifth kept for the loops not counted */
+    const int64_t pv = (int64_t)n->s_stride * (d_vecs + 1) + rows * (d + 1);
+    const int64_t softmax = 3 * ((int64_t)n->s_stride / vw + 1);
+    if (pv <= usable && softmax <= usable)
+        return CLATTN_SUCCESS;
+    const int64_t keys = (usable - rows * (d + 1)) / (d_vecs + 1);
+    return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                "naive: this device ends a kernel's loops after %lld iterations "
+                "(lib/device_quirks.h), and its PV over %d keys of head_dim %lld would take "
+                "about %lld: at most %lld keys here; plan tiled, which splits the keys",
+                (long long)budget, n->s_stride, (long long)d, (long long)(pv > softmax ? pv : softmax),
+                (long long)(keys > 0 ? keys : 0));
+}
+
 clattn_status naive_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
@@ -303,6 +328,8 @@ clattn_status naive_setup(clattn_plan *plan)
                     "naive: %lld keys exceed the kernels' 32-bit row of scores",
                     (long long)problem_get(p, CLATTN_PARAM_SEQ_KV));
     n->s_stride = (int)n->layout.nk_pad;
+    if (!n->clblast && (st = check_loop_budget(plan, n)))
+        return st;
     uint64_t packed = n->clblast ? 0 : n->layout.kt_bytes + n->layout.vp_bytes;
     st = choose_chunks(plan, n, packed);
     if (!st)

@@ -301,6 +301,32 @@ START_TEST(llvmpipe_caps_follow_the_driver)
 }
 END_TEST
 
+/* naive's own kernels walk every key in one loop (f16: CLBlast takes f32 only). Where loops end
+ * early (llvmpipe), a problem past the budget is refused by name, and one within it is right;
+ * elsewhere both are right. Without the refusal llvmpipe left O unwritten past ~1000 keys. */
+START_TEST(naive_keys_fit_the_loop_budget)
+{
+    attn_case c = sample(64, CLATTN_DTYPE_F16);
+    c.seq_q = 3;
+    c.causal = 0;
+    c.seq_kv = 800;
+    check_case(&c, CLATTN_ALGO_NAIVE);
+    c.seq_kv = 1100;
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_NAIVE);
+    clattn_plan *plan = NULL;
+    const clattn_status st = clattn_plan_create(test_context(), p, &plan);
+    if (on_llvmpipe(test_context())) {
+        ck_assert_int_eq(st, CLATTN_ERROR_UNSUPPORTED);
+        ck_assert_ptr_nonnull(strstr(clattn_message(test_context()), "loops after 65535"));
+    } else {
+        ck_assert_msg(st == CLATTN_SUCCESS, "%s", clattn_message(test_context()));
+        clattn_plan_destroy(plan);
+        check_case(&c, CLATTN_ALGO_NAIVE);
+    }
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 START_TEST(malformed_limits_are_refused)
 {
     static const char *const bad[] = {"local_mem_size", "local_mem_size=abc", "bogus=1",
@@ -334,6 +360,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, packed_kv_too_large);
     tcase_add_test(tc, no_tile_fits_is_unsupported);
     tcase_add_test(tc, llvmpipe_caps_follow_the_driver);
+    tcase_add_test(tc, naive_keys_fit_the_loop_budget);
     tcase_add_test(tc, malformed_limits_are_refused);
     suite_add_tcase(s, tc);
     return s;
