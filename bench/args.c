@@ -32,6 +32,8 @@ enum flag_id {
     FLAG_ALIGN,
     FLAG_WINDOW,
     FLAG_SOFTCAP,
+    FLAG_ALIBI,
+    FLAG_SINKS,
     FLAG_DTYPE,
     FLAG_ALGO,
     FLAG_ITERS,
@@ -79,6 +81,8 @@ static const struct flag {
     {"--align", FLAG_ALIGN, 1, 1},
     {"--window", FLAG_WINDOW, 1, 1},
     {"--softcap", FLAG_SOFTCAP, 1, 1},
+    {"--alibi", FLAG_ALIBI, 1, 1},
+    {"--sinks", FLAG_SINKS, 1, 1},
     {"--dtype", FLAG_DTYPE, 1, 1},
     {"--algo", FLAG_ALGO, 1, 0},
     {"--iters", FLAG_ITERS, 1, 0},
@@ -156,6 +160,8 @@ static const char usage_problems[] =
     "  --align A             bottom-right (default) or top-left causal alignment\n"
     "  --window L,R          sliding window: L keys left, R right of the diagonal (-1: none)\n"
     "  --softcap C           logit softcap: scores become C tanh(score / C) (default 0: off)\n"
+    "  --alibi B             ALiBi with ggml's slopes for max_bias B, one per head (0: off)\n"
+    "  --sinks Z             a sink logit Z for every head (gpt-oss, ggml's sinks)\n"
     "  --dtype T             f32 (default), f16 or bf16 storage\n"
     "\n"
     "Validation and output:\n"
@@ -243,16 +249,15 @@ static int parse_count(const char *flag, const char *text, int64_t min, int64_t 
     return 0;
 }
 
-/* A cap the library takes: 0, or positive and finite (clattn_problem_set_softcap checks the
- * upper bound). */
-static int parse_softcap(const char *text, double *cap)
+/* A finite number; with `nonnegative`, also >= 0. (The library checks its own bounds.) */
+static int parse_real(const char *text, int nonnegative, double *out)
 {
     char *end;
     errno = 0;
     const double v = strtod(text, &end);
-    if (errno || end == text || *end || !(v >= 0) || !isfinite(v))
+    if (errno || end == text || *end || !isfinite(v) || (nonnegative && !(v >= 0)))
         return 0;
-    *cap = v;
+    *out = v;
     return 1;
 }
 
@@ -471,8 +476,14 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
                         "expected two integers L,R (-1 for no bound on that side)");
         return 0;
     case FLAG_SOFTCAP:
-        if (!parse_softcap(value, &opt->softcap))
+    case FLAG_ALIBI:
+        if (!parse_real(value, 1, f->id == FLAG_SOFTCAP ? &opt->softcap : &opt->alibi_bias))
             return fail(err, errlen, f->name, value, "expected 0 (off) or a positive number");
+        return 0;
+    case FLAG_SINKS:
+        if (!parse_real(value, 0, &opt->sink))
+            return fail(err, errlen, f->name, value, "expected a finite number");
+        opt->has_sinks = 1;
         return 0;
     case FLAG_SEQ:
         size = &seq->seq;
@@ -543,6 +554,9 @@ static const struct refusal not_in_decode[] = {
     {FLAG_ALIGN, "does not apply to decode mode: a step's query row is the newest token, "
                  "which sees every cached key"},
     {FLAG_WINDOW, "does not apply to decode mode"},
+    {FLAG_SOFTCAP, "times the single problem: not decode mode yet"},
+    {FLAG_ALIBI, "times the single problem: not decode mode yet"},
+    {FLAG_SINKS, "times the single problem: not decode mode yet"},
     {FLAG_SAVE, "saves a single problem's tensors: not in decode mode"},
     {FLAG_PLOT, "plots the sweep and single problems: not in decode mode (use --json or --csv)"},
     {FLAG_FULL, "lengthens the sweep: not in decode mode"},

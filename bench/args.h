@@ -45,7 +45,10 @@ struct bench_options {
     int causal;
     clattn_align align;
     clattn_dtype dtype;
-    double softcap; /* 0: off */
+    double softcap;    /* 0: off */
+    double alibi_bias; /* ggml's max_bias for per-head ALiBi slopes; 0: off */
+    int has_sinks;     /* a sink logit of `sink` for every head */
+    double sink;
 
     clattn_algorithm algos[BENCH_MAX_ALGOS];
     int algo_count;

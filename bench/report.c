@@ -35,6 +35,10 @@ static void print_problem(FILE *out, const struct bench_options *opt)
                 (long long)opt->window_right);
     if (opt->softcap > 0)
         fprintf(out, ", softcap %g", opt->softcap);
+    if (opt->alibi_bias > 0)
+        fprintf(out, ", ALiBi (ggml's slopes, max_bias %g)", opt->alibi_bias);
+    if (opt->has_sinks)
+        fprintf(out, ", sinks %g", opt->sink);
     fputc('\n', out);
 }
 

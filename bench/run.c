@@ -71,6 +71,10 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
         {CLATTN_PARAM_DTYPE, opt->dtype, "--dtype"},
     };
     int rc = build(settings, sizeof settings / sizeof *settings, 1, out);
+    if (rc == 0 && opt->alibi_bias > 0)
+        clattn_problem_set(*out, CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_HEAD);
+    if (rc == 0 && opt->has_sinks)
+        clattn_problem_set(*out, CLATTN_PARAM_SINKS, 1);
     if (rc == 0 && opt->softcap > 0) {
         if (clattn_problem_set_softcap(*out, opt->softcap)) {
             char text[1200];
@@ -232,6 +236,13 @@ static int sizes(const clattn_problem *shape, size_t bytes[INPUT_BUFFERS])
     if (!rc)
         bytes[OUTPUT_LSE] = (size_t)memory_mul(memory_mul((uint64_t)batch, (uint64_t)heads),
                                                memory_mul((uint64_t)seq_q, sizeof(float)));
+    int64_t alibi = 0, sinks = 0;
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_ALIBI, &alibi);
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_SINKS, &sinks);
+    bytes[INPUT_SLOPES] = alibi ? (size_t)heads * sizeof(float) : 0;
+    bytes[INPUT_SINKS] = sinks ? (size_t)heads * sizeof(float) : 0;
     return rc;
 }
 
@@ -294,14 +305,17 @@ static int upload(struct bench_inputs *in, clattn_context *ctx)
     if (st)
         return fail_clattn(ctx, st, "getting the OpenCL context");
     for (int b = 0; b < INPUT_BUFFERS; b++) {
+        if (!in->bytes[b])
+            continue;
+        const int input = b <= INPUT_V || b >= INPUT_SLOPES;
         cl_int err;
-        cl_mem_flags flags = b <= INPUT_V ? CL_MEM_READ_ONLY : CL_MEM_READ_WRITE;
-        in->mem[b] = clCreateBuffer(cl, flags, in->bytes[b], NULL, &err);
+        in->mem[b] = clCreateBuffer(cl, input ? CL_MEM_READ_ONLY : CL_MEM_READ_WRITE,
+                                    in->bytes[b], NULL, &err);
         if (err != CL_SUCCESS) {
             in->mem[b] = NULL;
             return fail_cl(err, "clCreateBuffer (inputs and outputs)");
         }
-        if (b <= INPUT_V &&
+        if (input &&
             (err = clEnqueueWriteBuffer(queue, in->mem[b], CL_TRUE, 0, in->bytes[b], in->host[b],
                                         0, NULL, NULL)) != CL_SUCCESS)
             return fail_cl(err, "clEnqueueWriteBuffer (inputs)");
@@ -323,7 +337,7 @@ int inputs_create(struct bench_session *s, const clattn_problem *shape,
         return fail_host_memory();
     rc = sizes(shape, in->bytes);
     for (int b = 0; b < INPUT_BUFFERS && !rc; b++)
-        if (!(in->host[b] = malloc(in->bytes[b])))
+        if (in->bytes[b] && !(in->host[b] = malloc(in->bytes[b])))
             rc = fail_host_memory();
     int64_t dtype = 0;
     if (!rc)
@@ -332,6 +346,14 @@ int inputs_create(struct bench_session *s, const clattn_problem *shape,
         size_t count = in->bytes[b] / clattn_dtype_size((clattn_dtype)dtype);
         rc = inputs_fill_uniform((clattn_dtype)dtype, in->host[b], count, (uint64_t)b + 1);
     }
+    const size_t heads = in->bytes[INPUT_SLOPES] / sizeof(float);
+    clattn_status st = CLATTN_SUCCESS;
+    if (!rc && heads && (st = clattn_alibi_slopes((int64_t)heads, s->opt->alibi_bias,
+                                                  in->host[INPUT_SLOPES])))
+        rc = fail_clattn(NULL, st, "--alibi");
+    float *sinks = in->host[INPUT_SINKS];
+    for (size_t h = 0; !rc && h < in->bytes[INPUT_SINKS] / sizeof(float); h++)
+        sinks[h] = (float)s->opt->sink;
     if (!rc)
         rc = upload(in, s->ctx);
     if (rc) {
@@ -383,6 +405,28 @@ static int inputs_read_outputs(struct bench_inputs *in, cl_command_queue queue)
     return 0;
 }
 
+/* The inputs by name, as device buffers or host arrays: what clattn_enqueue_args and
+ * clattn_reference_args take. */
+static const clattn_arg input_args[INPUT_BUFFERS] = {
+    [INPUT_Q] = CLATTN_ARG_Q,          [INPUT_K] = CLATTN_ARG_K,
+    [INPUT_V] = CLATTN_ARG_V,          [OUTPUT_O] = CLATTN_ARG_O,
+    [OUTPUT_LSE] = CLATTN_ARG_LSE,     [INPUT_SLOPES] = CLATTN_ARG_ALIBI_SLOPES,
+    [INPUT_SINKS] = CLATTN_ARG_SINKS,
+};
+
+static int inputs_args(const struct bench_inputs *in, int host, clattn_args **out)
+{
+    clattn_status st = clattn_args_create(out);
+    for (int b = 0; b < INPUT_BUFFERS && !st; b++)
+        st = host ? clattn_args_set_host(*out, input_args[b], in->host[b])
+                  : clattn_args_set_buffer(*out, input_args[b], in->mem[b], 0);
+    if (st) {
+        clattn_args_destroy(*out);
+        return fail_clattn(NULL, st, "naming the inputs");
+    }
+    return 0;
+}
+
 /* Whether two problems of the same shape ask for the same output: same mask. */
 static int same_mask(const clattn_problem *a, const clattn_problem *b, int *same)
 {
@@ -424,8 +468,11 @@ static int inputs_reference(struct bench_inputs *in, const clattn_problem *probl
         in->ref_lse = malloc(in->bytes[OUTPUT_LSE]);
         if (!in->ref_o || !in->ref_lse)
             return fail_host_memory();
-        clattn_status st = clattn_reference(problem, in->host[INPUT_Q], in->host[INPUT_K],
-                                            in->host[INPUT_V], in->ref_o, in->ref_lse);
+        clattn_args *args;
+        if ((rc = inputs_args(in, 1, &args)))
+            return rc;
+        clattn_status st = clattn_reference_args(problem, args, in->ref_o, in->ref_lse);
+        clattn_args_destroy(args);
         if (!st)
             st = clattn_problem_clone(problem, &in->ref_problem);
         if (st)
@@ -562,27 +609,28 @@ int run_timed(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue
     return rc;
 }
 
-/* clattn_enqueue of the inputs, as a run_enqueue_fn. */
+/* clattn_enqueue_args of the inputs, as a run_enqueue_fn. */
 struct plain_run {
     clattn_plan *plan;
-    struct bench_inputs *in;
+    clattn_args *args;
 };
 
 static int enqueue_plain(struct bench_session *s, void *arg)
 {
     const struct plain_run *r = arg;
-    struct bench_inputs *in = r->in;
-    clattn_status st = clattn_enqueue(r->plan, NULL, in->mem[INPUT_Q], 0, in->mem[INPUT_K], 0,
-                                      in->mem[INPUT_V], 0, in->mem[OUTPUT_O], 0,
-                                      in->mem[OUTPUT_LSE], 0, 0, NULL, NULL);
+    clattn_status st = clattn_enqueue_args(r->plan, NULL, r->args, 0, NULL, NULL);
     return st ? fail_clattn(s->ctx, st, "enqueueing the attention") : 0;
 }
 
 int run_timed_inputs(struct bench_session *s, clattn_plan *plan, struct bench_inputs *in,
                      struct bench_row *row)
 {
-    struct plain_run run = {plan, in};
-    return run_timed(s, plan, enqueue_plain, &run, row);
+    struct plain_run run = {plan, NULL};
+    int rc = inputs_args(in, 0, &run.args);
+    if (!rc)
+        rc = run_timed(s, plan, enqueue_plain, &run, row);
+    clattn_args_destroy(run.args);
+    return rc;
 }
 
 static int check(struct bench_inputs *in, const clattn_problem *problem, struct bench_row *row)
