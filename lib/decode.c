@@ -165,10 +165,11 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
         while (d->kvh * 2 <= kv_heads && d->kvh * 2 * d->rpk <= MAX_DECODE_ROWS)
             d->kvh *= 2;
     char options[256];
-    char extras[64];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DKVH=%d -DRPK=%d%s",
+    char extras[64], kv_extras[96];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DKVH=%d -DRPK=%d%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras));
+             d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
+             problem_kv_options(p, kv_extras, sizeof kv_extras));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "decode", options, &program);
     if (!st)
@@ -230,12 +231,13 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
     *built = 0;
     for (int attempt = 0; attempt < 6 && local_shape(l, p, max_group, budget, d); attempt++) {
         char options[256];
-        char extras[64];
+        char extras[64], kv_extras[96];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), d->rows, d->group, d->split_max,
-                 problem_score_options(p, 1, extras, sizeof extras));
+                 problem_score_options(p, 1, extras, sizeof extras),
+                 problem_kv_options(p, kv_extras, sizeof kv_extras));
         clattn_status st = kv_kernel_build(plan, "decode_local", "decode_local", options,
                                            &d->local);
         if (st)
