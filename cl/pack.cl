@@ -58,7 +58,7 @@ __kernel void pack_kv(__global const kv_t *k, ulong k_off, long k_sb, long k_ss,
     for (int t = 0; t < VW; t++)
         for (int c = 0; c < D_PAD; c++)
             vpb[t * D_PAD + c] = j0 + t >= n || c >= HEAD_DIM ? 0.0f
-                                 : vrow[t] < 0               ? MISSING_V
-                                                             : KV_LOAD(v, (ulong)vrow[t] + (ulong)c);
+                                 : vrow[t] < 0 ? MISSING_V
+                                               : KV_LOAD(v, (ulong)vrow[t] + (ulong)c);
 #endif
 }

@@ -127,8 +127,8 @@ inline raw4_t load_chunk(__global const kv_raw_t *src, ulong off, long sb, long 
     for (int u = 0; u < CHUNKS_PER_ITEM; u++) {                                                \
         const int chunk = lid + u * WG;                                                         \
         if (TILE_CHUNKS % WG == 0 || chunk < TILE_CHUNKS)                                       \
-            regs[u] = load_chunk((__global const kv_raw_t *)(src), off, sb, ss, sh, b, g, (j0), n,  \
-                                 chunk, (missing), KV_LAYOUT);                                  \
+            regs[u] = load_chunk((__global const kv_raw_t *)(src), off, sb, ss, sh, b, g, (j0),  \
+                                 n, chunk, (missing), KV_LAYOUT);                               \
     }
 
 /* This work-item's share of a tile from registers into __local. */

@@ -155,7 +155,8 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         return st;
 
     attn_buffers b = {.q = mems[T_Q], .k = mems[T_K], .v = mems[T_V], .o = mems[T_O],
-                      .lse = mems[T_LSE], .q_off = offs[T_Q] / esize, .k_off = offs[T_K] / kv_bytes * kv_values,
+                      .lse = mems[T_LSE], .q_off = offs[T_Q] / esize,
+                      .k_off = offs[T_K] / kv_bytes * kv_values,
                       .v_off = offs[T_V] / kv_bytes * kv_values, .o_off = offs[T_O] / esize,
                       .lse_off = offs[T_LSE] / 4, .kv_lens = mems[T_LENS],
                       .kv_lens_off = offs[T_LENS] / 4, .pages = mems[T_PAGES],
