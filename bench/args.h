@@ -45,6 +45,7 @@ struct bench_options {
     int causal;
     clattn_align align;
     clattn_dtype dtype;
+    int kv_dtype;   /* --kv-dtype: the KV cache's clattn_dtype; -1: dtype's */
     double softcap; /* 0: off */
 
     clattn_algorithm algos[BENCH_MAX_ALGOS];
