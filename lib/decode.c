@@ -256,14 +256,15 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
             plan->tile_kv = d->split_max;
             plan->work_group_size = d->group;
             plan->local_mem_bytes = kernel_local;
+            int values, bytes; /* a load is 4 values of the cache's type */
+            clattn_dtype_block(problem_kv_dtype(p), &values, &bytes);
             plan_describe(plan,
                           "kernel shape: decode rows (the %d query rows of a kv head in one "
                           "work-group of %d, so each K and V element is read once for all of "
                           "them, %d bytes a load; a split's scores, up to %d keys, stay in "
                           "__local); %llu bytes of __local",
-                          d->rows, d->group,
-                          4 * (int)clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE)),
-                          d->split_max, (unsigned long long)kernel_local);
+                          d->rows, d->group, 4 * bytes / values, d->split_max,
+                          (unsigned long long)kernel_local);
             *built = 1;
             return CLATTN_SUCCESS;
         }

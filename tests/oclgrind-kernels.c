@@ -20,33 +20,47 @@ typedef struct variant {
     int heads, kv_heads, seq_q, seq_kv, head_dim;
     int causal, window_left, window_right;
     int odd_kv_offsets; /* K and V one element past an aligned offset (lib/kv_kernel.h) */
+    clattn_dtype cache; /* K and V's type (CLATTN_PARAM_KV_DTYPE); 0 (f32): Q's */
 } variant;
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
  * wider than 4; 7 keys and 5 rows leave every tile part empty. */
 static const variant variants[] = {
-    {"naive-f32-causal", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1, 0},
-    {"naive-f16-window", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, 2, 1, 0},
-    {"naive-bf16", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 0, -1, -1, 0},
-    {"tiled-f32-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1, 0},
-    {"tiled-f16", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, -1, -1, 0},
-    {"tiled-bf16-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 1, -1, -1, 0},
-    {"windowed-f32-causal", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 7, 7, 20, 1, 2, 0, 0},
-    {"windowed-f16-two-sided", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 7, 24, 0, 1, 2, 0},
-    {"windowed-bf16-empty-rows", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 1, 7, 3, 20, 1, 0, 0, 0},
+    {"naive-f32-causal", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1, 0, 0},
+    {"naive-f16-window", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, 2, 1, 0, 0},
+    {"naive-bf16", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 0, -1, -1, 0, 0},
+    {"tiled-f32-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1, 0, 0},
+    {"tiled-f16", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 2, 2, 7, 5, 24, 0, -1, -1, 0, 0},
+    {"tiled-bf16-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 1, -1, -1, 0, 0},
+    {"windowed-f32-causal", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 7, 7, 20, 1, 2, 0, 0, 0},
+    {"windowed-f16-two-sided", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 7, 24, 0, 1, 2, 0,
+     0},
+    {"windowed-bf16-empty-rows", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 1, 7, 3, 20, 1, 0, 0,
+     0, 0},
     /* 600 keys: two or more splits and their merge */
-    {"decode-f32-causal", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1, 0},
-    {"decode-f16-window", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 3, 600, 24, 1, 16, 0, 0},
+    {"decode-f32-causal", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1, 0, 0},
+    {"decode-f16-window", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 3, 600, 24, 1, 16, 0, 0, 0},
     /* head_dim 13: the last float4 chunk of a row is partial */
-    {"tiled-f32-odd-dim", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 9, 11, 13, 0, -1, -1, 0},
-    {"decode-bf16-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1, -1, 0},
+    {"tiled-f32-odd-dim", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 9, 11, 13, 0, -1, -1, 0, 0},
+    {"decode-bf16-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1, -1, 0,
+     0},
     /* 24 rows per kv head: more than one decode work-group holds, so the tiled kernel splits */
-    {"decode-f32-many-rows", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 8, 1, 3, 600, 20, 1, -1, -1, 0},
+    {"decode-f32-many-rows", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 8, 1, 3, 600, 20, 1, -1, -1, 0,
+     0},
     /* the kernels built to read K and V as aligned vectors, called with offsets that are not */
     {"tiled-f32-odd-kv-offsets", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1,
-     1},
+     1, 0},
     {"decode-f32-odd-kv-offsets", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 2, 1, 1, 600, 20, 0, -1,
-     -1, 1},
+     -1, 1, 0},
+    /* quantized caches (head_dim 32: one block a row); fp8 at head_dims of no block */
+    {"decode-q8_0", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 32, 1, -1, -1, 0,
+     CLATTN_DTYPE_Q8_0},
+    {"tiled-q4_0-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 2, 1, 5, 7, 32, 1, -1, -1, 0,
+     CLATTN_DTYPE_Q4_0},
+    {"windowed-fp8_e4m3", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 2, 5, 7, 20, 0, 1, 2, 0,
+     CLATTN_DTYPE_FP8_E4M3},
+    {"decode-fp8_e5m2-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1,
+     -1, 0, CLATTN_DTYPE_FP8_E5M2},
 };
 
 static int set_all(clattn_problem *p, const variant *v)
@@ -63,13 +77,15 @@ static int set_all(clattn_problem *p, const variant *v)
     for (size_t i = 0; i < sizeof values / sizeof *values; i++)
         if (clattn_problem_set(p, values[i].param, values[i].value))
             return 0;
-    return 1;
+    return !v->cache || !clattn_problem_set(p, CLATTN_PARAM_KV_DTYPE, v->cache);
 }
 
-/* Inputs in [-1, 1], the same on every run. */
+/* Inputs in [-1, 1], the same on every run, in any clattn_dtype (whole blocks). */
 static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
 {
-    const size_t count = bytes / clattn_dtype_size(dtype);
+    int block_values, block_bytes;
+    clattn_dtype_block(dtype, &block_values, &block_bytes);
+    const size_t count = bytes / (size_t)block_bytes * (size_t)block_values;
     float *f = malloc(count * sizeof *f);
     void *out = malloc(bytes);
     if (!f || !out) {
@@ -144,7 +160,7 @@ static int run(clattn_context *ctx, const variant *v)
     for (int t = 0; t < 4; t++)
         clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes[t]);
     for (int t = 0; t < 3; t++)
-        in[t] = inputs(v->dtype, bytes[t], 7u + (unsigned)t);
+        in[t] = inputs(t && v->cache ? v->cache : v->dtype, bytes[t], 7u + (unsigned)t);
     o = malloc(bytes[3]);
     o_ref = malloc(bytes[3] / clattn_dtype_size(v->dtype) * sizeof *o_ref);
     lse = malloc(rows * sizeof *lse);
