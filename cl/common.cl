@@ -458,7 +458,7 @@ typedef CAT(int, VW) ivec_t;
 #define LOADV(p, i) CAT(as_float, VW)(CAT(convert_uint, VW)(CAT(vload, VW)(0, (p) + (i))) << 16)
 #endif
 
-/* VW consecutive K or V values from value i (for a block type, i a multiple of 4). */
+/* VW consecutive K or V values from value i (for a block type, i a multiple of 4 and of VW). */
 #if VW == 1
 #define KV_LOADV(p, i) KV_LOAD(p, i)
 #elif KV_DTYPE == 0
@@ -469,15 +469,39 @@ typedef CAT(int, VW) ivec_t;
 #define KV_LOADV(p, i) CAT(as_float, VW)(CAT(convert_uint, VW)(CAT(vload, VW)(0, (p) + (i))) << 16)
 #elif VW == 2
 #define KV_LOADV(p, i) ((float2)(KV_LOAD(p, i), KV_LOAD(p, (i) + 1)))
+#elif VW == 4
+#define KV_LOADV(p, i) kv_load4((p), (i))
 #else
+/* VW = 8 or 16 values of a quantized cache, as wide vectors: a block type's VW values lie in
+ * one block (i is a multiple of VW there: rows start at whole blocks), behind one scale. */
 #define KV_LOADV(p, i) kv_loadv((p), (i))
+typedef CAT(uint, VW) uvec_t;
 inline vec_t kv_loadv(__global const kv_t *p, ulong e)
 {
-    float t[VW];
-#pragma unroll
-    for (int u = 0; u < VW; u += 4)
-        vstore4(kv_load4(p, e + (ulong)u), 0, t + u);
-    return VLOAD(t);
+#if KV_DTYPE == 3
+    const vec_t q =
+        CAT(convert_float, VW)(CAT(as_char, VW)(CAT(vload, VW)(0, p + e / 32 * 34 + 2 + e % 32)));
+    return KV_BLOCK_SCALE(p, e) * q;
+#elif KV_DTYPE == 4
+    const uint j = (uint)(e % 32);
+    const uvec_t b = CAT(convert_uint, VW)(CAT(vload, VW)(0, p + e / 32 * 18 + 2 + (j & 15u)));
+    const ivec_t n = CAT(as_int, VW)(j < 16u ? b & 15u : b >> 4) - 8;
+    return KV_BLOCK_SCALE(p, e) * CAT(convert_float, VW)(n);
+#else
+    const uvec_t c = CAT(convert_uint, VW)(CAT(vload, VW)(0, p + e));
+#if KV_DTYPE == 5
+    const uvec_t ex = (c >> 3) & 15u, m = c & 7u;
+    uvec_t bits = select(((ex + 120u) << 23) | (m << 20),
+                         CAT(as_uint, VW)(CAT(convert_float, VW)(m) * 0x1p-9f), ex == 0u);
+    bits = select(bits, (uvec_t)(0x7fc00000u), (c & 0x7fu) == 0x7fu);
+#else
+    const uvec_t ex = (c >> 2) & 31u, m = c & 3u;
+    uvec_t bits = select(((ex + 112u) << 23) | (m << 21),
+                         CAT(as_uint, VW)(CAT(convert_float, VW)(m) * 0x1p-16f), ex == 0u);
+    bits = select(bits, 0x7f800000u | (m << 21), ex == 31u);
+#endif
+    return CAT(as_float, VW)(bits | ((c & 0x80u) << 24));
+#endif
 }
 #endif
 
