@@ -169,8 +169,20 @@ static int run(clattn_context *ctx, const variant *v)
         fprintf(stderr, "%s: out of memory\n", v->name);
         goto out;
     }
-    if (clattn_reference(p, in[0], in[1], in[2], o_ref, lse_ref) ||
-        clattn_plan_create(ctx, p, &plan) ||
+    if (clattn_reference(p, in[0], in[1], in[2], o_ref, lse_ref)) {
+        fprintf(stderr, "%s: %s\n", v->name, clattn_message(NULL));
+        goto out;
+    }
+    clattn_status st = clattn_plan_create(ctx, p, &plan);
+    /* a block cache needs head_dim 32 or more, which the smallest simulated device may not
+     * hold: said, and not a failure */
+    if (st == CLATTN_ERROR_UNSUPPORTED &&
+        (v->cache == CLATTN_DTYPE_Q8_0 || v->cache == CLATTN_DTYPE_Q4_0)) {
+        printf("%-28s skip  (%s)\n", v->name, clattn_message(ctx));
+        failed = 0;
+        goto out;
+    }
+    if (st ||
         (v->odd_kv_offsets
              ? run_at_offsets(ctx, plan, clattn_dtype_size(v->dtype), bytes, rows, in, o, lse)
                            : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
