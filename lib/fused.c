@@ -137,7 +137,8 @@ clattn_status fused_registers_setup(clattn_plan *plan)
     f->layout = select_packed_layout(&f->rt, p);
     char options[320], extras[64], kv_extras[96];
     snprintf(options, sizeof options,
-             "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d%s%s",
+             "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d"
+             "%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              f->rt.vw, f->rt.rows, f->rt.groups, f->rt.kv_vecs, f->rt.dv_chunk,
              problem_score_options(p, 1, extras, sizeof extras),
