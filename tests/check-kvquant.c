@@ -352,6 +352,67 @@ START_TEST(hand_written_blocks_are_read)
 }
 END_TEST
 
+/* Appended rows whose values fall exactly halfway between two codes: q8_0 rounds halves away
+ * from zero, q4_0 takes floor(x / d + 8.5), fp8 rounds to the even code (after x / scale, which
+ * is exact here), so the device must write what the host quantizer writes, byte for byte. */
+START_TEST(appended_ties_round_as_the_host)
+{
+    const clattn_dtype t = types[_i];
+    static const float fp8_ties[] = {1.0625f, 1.1875f, -2.125f, 0.0029296875f, 1.125f,
+                                     1.375f,  -0.75f,  464.0f,  3.0517578125e-05f, 0.0f};
+    static const float q8_ties[] = {127.0f, 2.5f, -2.5f, 0.5f, -0.5f, 1.5f, -3.5f, 126.5f};
+    static const float q4_ties[] = {-8.0f, 0.5f, -0.5f, 1.5f, 2.5f, -7.5f, 6.5f, 7.5f};
+    float k_new[32] = {0}, v_new[32] = {0};
+    for (int j = 0; j < 32; j++) {
+        const float x = t == CLATTN_DTYPE_Q8_0   ? q8_ties[j % 8] * (j < 8 ? 1.0f : 0.0f)
+                        : t == CLATTN_DTYPE_Q4_0 ? q4_ties[j % 8] * (j < 8 ? 1.0f : 0.0f)
+                                                 : fp8_ties[j % 10];
+        k_new[j] = x * (float)(is_fp8(t) ? K_SCALE : 1.0);
+        v_new[j] = -x * (float)(is_fp8(t) ? V_SCALE : 1.0);
+    }
+    attn_case ac = case_default();
+    ac.seq_q = 1;
+    ac.seq_kv = 2;
+    ac.head_dim = 32;
+    ac.causal = 1;
+    clattn_problem *p = case_problem(&ac, CLATTN_ALGO_DECODE);
+    OK(clattn_problem_set(p, CLATTN_PARAM_KV_DTYPE, t));
+    OK(clattn_problem_set_kv_scales(p, K_SCALE, V_SCALE));
+    size_t cache_bytes;
+    OK(clattn_problem_tensor_bytes(p, CLATTN_TENSOR_K, &cache_bytes));
+    unsigned char *cache = calloc(1, cache_bytes), *want = calloc(1, cache_bytes),
+                  *got = malloc(cache_bytes);
+    const int32_t lens = 1;
+    float q[32] = {0};
+    cl_mem mq = device_copy(sizeof q, q), mk = device_copy(cache_bytes, cache),
+           mv = device_copy(cache_bytes, cache), mo = device_copy(sizeof q, NULL),
+           mlens = device_copy(4, &lens), mk_new = device_copy(sizeof k_new, k_new),
+           mv_new = device_copy(sizeof v_new, v_new);
+    clattn_plan *plan;
+    OK(clattn_plan_create(test_context(), p, &plan));
+    OK(clattn_enqueue_kvcache(plan, NULL, mq, 0, mk, 0, mv, 0, mlens, 0, NULL, 0, mk_new, 0,
+                              mv_new, 0, mo, 0, NULL, 0, 0, NULL, NULL));
+    for (int which = 0; which < 2; which++) {
+        memcpy(want, cache, cache_bytes);
+        quantize(t, which ? v_new : k_new, which ? V_SCALE : K_SCALE, 32,
+                 want + value_byte(t, 32)); /* row 1: key 1 of the one head */
+        read_back(which ? mv : mk, cache_bytes, got);
+        for (size_t at = 0; at < cache_bytes; at++)
+            ck_assert_msg(got[at] == want[at],
+                          "kv dtype %d, %s: byte %zu is 0x%02x, the host writes 0x%02x", (int)t,
+                          which ? "V" : "K", at, got[at], want[at]);
+    }
+    clattn_plan_destroy(plan);
+    cl_mem mems[] = {mq, mk, mv, mo, mlens, mk_new, mv_new};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        clReleaseMemObject(mems[i]);
+    free(cache);
+    free(want);
+    free(got);
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 /* q4_0 and q8_0 need head_dim a multiple of 32; naive reads no quantized cache; a K offset
  * that is not a whole block is refused. Each with a clear status and message. */
 START_TEST(bad_combinations_are_refused)
@@ -402,6 +463,7 @@ static Suite *make_suite(void)
                         (int)(sizeof algos / sizeof algos[0]) * TYPES);
     tcase_add_loop_test(tc, hand_written_blocks_are_read, 0,
                         2 * (int)(sizeof algos / sizeof algos[0]));
+    tcase_add_loop_test(tc, appended_ties_round_as_the_host, 0, TYPES);
     tcase_add_test(tc, bad_combinations_are_refused);
     suite_add_tcase(s, tc);
     return s;
