@@ -35,6 +35,7 @@ enum flag_id {
     FLAG_ALIBI,
     FLAG_SINKS,
     FLAG_DTYPE,
+    FLAG_KV_DTYPE,
     FLAG_ALGO,
     FLAG_ITERS,
     FLAG_WARMUP,
@@ -84,6 +85,7 @@ static const struct flag {
     {"--alibi", FLAG_ALIBI, 1, 1},
     {"--sinks", FLAG_SINKS, 1, 1},
     {"--dtype", FLAG_DTYPE, 1, 1},
+    {"--kv-dtype", FLAG_KV_DTYPE, 1, 0},
     {"--algo", FLAG_ALGO, 1, 0},
     {"--iters", FLAG_ITERS, 1, 0},
     {"--warmup", FLAG_WARMUP, 1, 0},
@@ -188,6 +190,8 @@ static const char usage_problems[] =
     "                        pages shuffled in a pool (default: contiguous)\n"
     "  --decode-compare      one step at --seq-kv keys (default 32768) with the decode\n"
     "                        algorithm and with tiled, and the speed-up\n"
+    "  --kv-dtype T          with --decode-compare: the cache stored as T, one of f32,\n"
+    "                        f16, bf16, q8_0, q4_0, fp8_e4m3, fp8_e5m2 (default: --dtype)\n"
     "\n"
     "Exit status: 0 success, 1 a check failed, 2 usage error, 3 device or runtime error.\n"
     "See attn-bench(1) for the FLOP and traffic models and the environment variables.\n";
@@ -325,6 +329,17 @@ static int parse_dtype(const char *text, clattn_dtype *out)
     return 0;
 }
 
+/* Any clattn_dtype, the KV cache types included. */
+static int parse_kv_dtype(const char *text, int *out)
+{
+    for (int d = CLATTN_DTYPE_F32; d <= CLATTN_DTYPE_FP8_E5M2; d++)
+        if (strcmp(text, dtype_name((clattn_dtype)d)) == 0) {
+            *out = d;
+            return 1;
+        }
+    return 0;
+}
+
 static int parse_align(const char *text, clattn_align *out)
 {
     for (int a = CLATTN_ALIGN_BOTTOM_RIGHT; a <= CLATTN_ALIGN_TOP_LEFT; a++)
@@ -379,6 +394,7 @@ static void set_defaults(struct bench_options *opt)
     opt->window_right = -1;
     opt->align = CLATTN_ALIGN_BOTTOM_RIGHT;
     opt->dtype = CLATTN_DTYPE_F32;
+    opt->kv_dtype = -1;
     parse_algo("all", opt);
     opt->tokens = DECODE_TOKENS;
     opt->prompt = DECODE_PROMPT;
@@ -466,6 +482,11 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
         if (!parse_dtype(value, &opt->dtype))
             return fail(err, errlen, f->name, value, "expected f32, f16 or bf16");
         return 0;
+    case FLAG_KV_DTYPE:
+        if (!parse_kv_dtype(value, &opt->kv_dtype))
+            return fail(err, errlen, f->name, value,
+                        "expected f32, f16, bf16, q8_0, q4_0, fp8_e4m3 or fp8_e5m2");
+        return 0;
     case FLAG_ALIGN:
         if (!parse_align(value, &opt->align))
             return fail(err, errlen, f->name, value, "expected bottom-right or top-left");
@@ -543,6 +564,7 @@ static const struct refusal need_decode[] = {
     {FLAG_PROMPT, "needs --decode"},
     {FLAG_KV_LENS, "needs --decode"},
     {FLAG_PAGE_SIZE, "needs --decode or --decode-compare"},
+    {FLAG_KV_DTYPE, "needs --decode-compare"},
 };
 
 static const struct refusal not_in_decode[] = {
@@ -563,6 +585,7 @@ static const struct refusal not_in_decode[] = {
 };
 
 static const struct refusal not_in_loop[] = {
+    {FLAG_KV_DTYPE, "applies to --decode-compare only"},
     {FLAG_SEQ_KV, "applies to --decode-compare only: --decode's cache grows from --prompt or "
                   "--kv-lens by --tokens"},
 };

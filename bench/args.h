@@ -45,6 +45,7 @@ struct bench_options {
     int causal;
     clattn_align align;
     clattn_dtype dtype;
+    int kv_dtype;      /* --kv-dtype: the KV cache's clattn_dtype; -1: dtype's */
     double softcap;    /* 0: off */
     double alibi_bias; /* ggml's max_bias for per-head ALiBi slopes; 0: off */
     int has_sinks;     /* a sink logit of `sink` for every head */

@@ -574,7 +574,7 @@ int single_run(struct bench_session *s, const clattn_problem *problem);
 /* The per-sequence sizes decode mode's models count in. */
 struct decode_dims {
     int64_t heads, kv_heads, head_dim;
-    size_t elem_size; /* bytes of one element in the storage dtype */
+    double elem_size; /* bytes of one K or V value in the cache's type (18 / 32 for q4_0) */
 };
 
 /* What both variants run: the sequences and their cache, and the problem planned for it. */
@@ -582,7 +582,7 @@ struct decode_job {
     struct decode_layout layout;
     clattn_problem *problem; /* shape_for_decode's */
     struct decode_dims dims;
-    clattn_dtype dtype;
+    clattn_dtype dtype, kv_dtype; /* Q's and O's; the cache's */
 };
 
 /* Builds the job from the options, before any device is opened: a shape the library rejects

@@ -83,8 +83,12 @@ int decode_prepare(const struct bench_options *opt, struct decode_job *job)
         st = clattn_problem_get(job->problem, CLATTN_PARAM_HEAD_DIM, &head_dim);
     if (st)
         return fail_clattn(NULL, st, "reading a problem");
+    int values, bytes;
+    clattn_dtype_block(opt->kv_dtype < 0 ? opt->dtype : (clattn_dtype)opt->kv_dtype, &values,
+                       &bytes);
     job->dims = (struct decode_dims){heads, kv_heads ? kv_heads : heads, head_dim,
-                                     clattn_dtype_size(opt->dtype)};
+                                     (double)bytes / values};
+    job->kv_dtype = opt->kv_dtype < 0 ? opt->dtype : (clattn_dtype)opt->kv_dtype;
     return 0;
 }
 
@@ -182,6 +186,8 @@ static void print_shape(FILE *out, const struct decode_job *job)
     fprintf(out, "batch %lld, heads %lld (kv heads %lld), head_dim %lld, %s",
             (long long)job->layout.batch, (long long)job->dims.heads,
             (long long)job->dims.kv_heads, (long long)job->dims.head_dim, dtype_name(job->dtype));
+    if (job->kv_dtype != job->dtype)
+        fprintf(out, ", KV cache %s", dtype_name(job->kv_dtype));
 }
 
 static void print_cache(FILE *out, const struct decode_job *job, uint64_t cache_bytes)
@@ -194,9 +200,9 @@ static void print_cache(FILE *out, const struct decode_job *job, uint64_t cache_
                 (long long)l->capacity, bytes);
         return;
     }
-    const uint64_t flat = 2 * (uint64_t)l->batch * (uint64_t)l->capacity *
-                          (uint64_t)job->dims.kv_heads * (uint64_t)job->dims.head_dim *
-                          job->dims.elem_size;
+    const uint64_t flat = (uint64_t)(2.0 * (double)l->batch * (double)l->capacity *
+                                     (double)job->dims.kv_heads * (double)job->dims.head_dim *
+                                     job->dims.elem_size);
     fprintf(out,
             "cache:   paged, %lld tokens a page: a shuffled pool of %lld pages, each sequence "
             "holding the pages it reaches: K + V = %s (contiguous for %lld keys per sequence: "

@@ -75,6 +75,9 @@ void decode_layout_for_compare(const struct bench_options *opt, struct decode_la
 /* K and V go to the device this many bytes at a time, so that without a mirror the host never
  * holds a cache that may be larger than its memory. */
 #define UPLOAD_CHUNK ((size_t)16 << 20)
+/* Values of a cache of another type than Q's are made FILL_VALUES at a time in f32 and
+ * quantized (clattn_from_float): whole blocks, since FILL_VALUES is a multiple of 32. */
+#define FILL_VALUES ((size_t)1 << 20)
 
 /* The fixed seeds of the cache's random streams. */
 enum { SEED_K = 101, SEED_V, SEED_Q, SEED_K_NEW, SEED_V_NEW, SEED_PAGES };
@@ -88,8 +91,9 @@ enum { MEM_K, MEM_V, MEM_LENS, MEM_TABLE, MEM_Q, MEM_O, MEM_LSE, MEM_K_NEW,
 struct kv_cache {
     const struct decode_layout *layout;
     const clattn_problem *problem;
-    clattn_dtype dtype;
+    clattn_dtype dtype, kv_dtype; /* Q's, O's and the new rows'; the cache's */
     size_t esize;
+    int kv_values, kv_bytes; /* a cache block: kv_values values in kv_bytes bytes */
     int64_t kv_heads, head_dim;
     int64_t k_strides[3]; /* batch (between pages when paged), sequence, head */
     /* bytes: of K (V is the same), of one step's Q, k_new (v_new), O and LSE */
@@ -136,8 +140,10 @@ static int32_t *make_table(const struct decode_layout *l)
 
 static int sizes(struct kv_cache *c)
 {
-    int64_t dtype = 0, heads = 0, batch = c->layout->batch;
+    int64_t dtype = 0, kv_dtype = -1, heads = 0, batch = c->layout->batch;
     clattn_status st = clattn_problem_get(c->problem, CLATTN_PARAM_DTYPE, &dtype);
+    if (!st)
+        st = clattn_problem_get(c->problem, CLATTN_PARAM_KV_DTYPE, &kv_dtype);
     if (!st)
         st = clattn_problem_get(c->problem, CLATTN_PARAM_HEADS, &heads);
     if (!st)
@@ -158,7 +164,9 @@ static int sizes(struct kv_cache *c)
     if (c->kv_heads == 0) /* the library's "same as heads" */
         c->kv_heads = heads;
     c->dtype = (clattn_dtype)dtype;
+    c->kv_dtype = kv_dtype < 0 ? c->dtype : (clattn_dtype)kv_dtype;
     c->esize = clattn_dtype_size(c->dtype);
+    clattn_dtype_block(c->kv_dtype, &c->kv_values, &c->kv_bytes);
     c->new_bytes = (size_t)(batch * c->kv_heads * c->head_dim) * c->esize;
     c->lse_bytes = (size_t)(batch * heads) * sizeof(float);
     return 0;
@@ -194,6 +202,8 @@ static void need_of(const struct kv_cache *c, int mirror, struct memory_need *ne
         widest = UPLOAD_CHUNK;
     if (c->dtype != CLATTN_DTYPE_F32)
         host = memory_add(host, memory_mul(widest / c->esize, sizeof(float)));
+    if (c->kv_dtype != c->dtype) /* fill_cache's values before quantization */
+        host = memory_add(host, FILL_VALUES * sizeof(float));
     if (!mirror) /* K and V go up through one chunk of staging memory */
         need->host = memory_add(host, c->k_bytes < UPLOAD_CHUNK ? c->k_bytes : UPLOAD_CHUNK);
     else /* the mirror, O and its reference, the LSEs, kv_cache_check_contents's copy of K,
@@ -297,22 +307,48 @@ static int make_device(struct kv_cache *c, clattn_context *ctx)
     return 0;
 }
 
+/* `bytes` bytes of cache at dst: random values in the cache's type. */
+static int fill_values(const struct kv_cache *c, void *dst, size_t bytes, uint64_t seed,
+                       float *values)
+{
+    if (c->kv_dtype == c->dtype)
+        return inputs_fill_uniform(c->dtype, dst, bytes / c->esize, seed);
+    const size_t count = bytes / (size_t)c->kv_bytes * (size_t)c->kv_values;
+    for (size_t at = 0; at < count; at += FILL_VALUES) {
+        const size_t n = count - at < FILL_VALUES ? count - at : FILL_VALUES;
+        int rc = inputs_fill_uniform(CLATTN_DTYPE_F32, values, n,
+                                     seed ^ (uint64_t)(at / FILL_VALUES) << 20);
+        if (rc)
+            return rc;
+        clattn_status st = clattn_from_float(c->kv_dtype, values, (char *)dst + at /
+                                             (size_t)c->kv_values * (size_t)c->kv_bytes, n);
+        if (st)
+            return fail_clattn(NULL, st, "quantizing the KV cache");
+    }
+    return 0;
+}
+
 /* K and V: random values everywhere, a chunk at a time, each chunk from a stream of its own;
- * written into the mirror when there is one, else through a chunk of staging memory. */
+ * written into the mirror when there is one, else through a chunk of staging memory. Chunks
+ * are whole blocks of the cache's type. */
 static int fill_cache(struct kv_cache *c, cl_command_queue queue)
 {
-    void *staging = c->k ? NULL : malloc(UPLOAD_CHUNK < c->k_bytes ? UPLOAD_CHUNK : c->k_bytes);
-    if (!c->k && !staging)
+    const size_t chunk_bytes = UPLOAD_CHUNK / (size_t)c->kv_bytes * (size_t)c->kv_bytes;
+    void *staging = c->k ? NULL : malloc(chunk_bytes < c->k_bytes ? chunk_bytes : c->k_bytes);
+    float *values = c->kv_dtype == c->dtype ? NULL : malloc(FILL_VALUES * sizeof *values);
+    if ((!c->k && !staging) || (c->kv_dtype != c->dtype && !values)) {
+        free(staging);
+        free(values);
         return fail_host_memory();
+    }
     int rc = 0;
     for (int m = MEM_K; m <= MEM_V && !rc; m++) {
         char *mirror = m == MEM_K ? c->k : c->v;
         const uint64_t seed = m == MEM_K ? SEED_K : SEED_V;
-        for (size_t at = 0; at < c->k_bytes && !rc; at += UPLOAD_CHUNK) {
-            const size_t bytes = c->k_bytes - at < UPLOAD_CHUNK ? c->k_bytes - at : UPLOAD_CHUNK;
+        for (size_t at = 0; at < c->k_bytes && !rc; at += chunk_bytes) {
+            const size_t bytes = c->k_bytes - at < chunk_bytes ? c->k_bytes - at : chunk_bytes;
             void *chunk = mirror ? mirror + at : staging;
-            rc = inputs_fill_uniform(c->dtype, chunk, bytes / c->esize,
-                                     (seed << 32) + at / UPLOAD_CHUNK);
+            rc = fill_values(c, chunk, bytes, (seed << 32) + at / chunk_bytes, values);
             cl_int err = rc ? CL_SUCCESS
                             : clEnqueueWriteBuffer(queue, c->mem[m], CL_TRUE, at, bytes, chunk,
                                                    0, NULL, NULL);
@@ -321,6 +357,7 @@ static int fill_cache(struct kv_cache *c, cl_command_queue queue)
         }
     }
     free(staging);
+    free(values);
     return rc;
 }
 

@@ -115,6 +115,7 @@ int shape_for_decode(const struct bench_options *opt, int64_t capacity, int64_t 
         {CLATTN_PARAM_HEAD_DIM, opt->head_dim, "--head-dim"},
         {CLATTN_PARAM_CAUSAL, 1, "--decode"},
         {CLATTN_PARAM_DTYPE, opt->dtype, "--dtype"},
+        {CLATTN_PARAM_KV_DTYPE, opt->kv_dtype, "--kv-dtype"},
         {CLATTN_PARAM_PAGE_SIZE, opt->page_size, "--page-size"},
         /* the library's default (1 page) for a contiguous cache */
         {CLATTN_PARAM_NUM_PAGES, opt->page_size ? num_pages : 1, "--page-size (pages in the pool)"},

@@ -21,6 +21,10 @@ typedef ushort storage_t;
 typedef ushort raw_t;
 #define LOAD(p, i) as_float((uint)(p)[i] << 16)
 #define STORE(p, i, x) ((p)[i] = float_to_bf16(x))
+#else
+#error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
+#endif
+
 /* Round to nearest even on the upper 16 bits; NaN stays NaN. */
 inline ushort float_to_bf16(float x)
 {
@@ -29,9 +33,99 @@ inline ushort float_to_bf16(float x)
         return (ushort)((u >> 16) | 0x40u);
     return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
-#else
-#error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
+
+/* KV_DTYPE is the clattn_dtype K and V are stored in (docs/semantics.md, "KV cache types"),
+ * DTYPE's when the host does not define it: 0-2 as DTYPE, 3 q8_0, 4 q4_0, 5 fp8 e4m3, 6 fp8
+ * e5m2. Kernels point at K and V as kv_t and read them as f32 through kv_load4 and KV_LOAD,
+ * which take a value index: value e of a block type lies in block e / 32 (34 bytes for q8_0,
+ * 18 for q4_0; the f16 scale first, 2-byte aligned since blocks and offsets are whole), and
+ * an fp8 value is one byte. fp8's per-tensor scales are not applied here: the host folds
+ * k_scale into the queries' scale and defines KV_V_SCALE, which row_epilogue applies to the
+ * output. */
+#ifndef KV_DTYPE
+#define KV_DTYPE DTYPE
 #endif
+#if KV_DTYPE == 0
+typedef float kv_t;
+#elif KV_DTYPE == 1
+typedef half kv_t;
+#elif KV_DTYPE == 2
+typedef ushort kv_t;
+#elif KV_DTYPE >= 3 && KV_DTYPE <= 6
+typedef uchar kv_t;
+#else
+#error "KV_DTYPE must be a clattn_dtype, 0 to 6"
+#endif
+
+#if KV_DTYPE == 5 || KV_DTYPE == 6
+/* Four fp8 codes (in the low bytes of c) as f32, by their bits: a normal code moves its
+ * exponent to f32's bias and its mantissa to the top of f32's; a subnormal one is m times the
+ * smallest subnormal step. e4m3's S.1111.111 is NaN; e5m2's top exponent is inf or NaN. */
+inline float4 fp8_decode4(uint4 c)
+{
+#if KV_DTYPE == 5
+    const uint4 e = (c >> 3) & 15u, m = c & 7u;
+    uint4 bits = select(((e + 120u) << 23) | (m << 20), as_uint4(convert_float4(m) * 0x1p-9f),
+                        e == 0u);
+    bits = select(bits, (uint4)(0x7fc00000u), (c & 0x7fu) == 0x7fu);
+#else
+    const uint4 e = (c >> 2) & 31u, m = c & 3u;
+    uint4 bits = select(((e + 112u) << 23) | (m << 21), as_uint4(convert_float4(m) * 0x1p-16f),
+                        e == 0u);
+    bits = select(bits, 0x7f800000u | (m << 21), e == 31u);
+#endif
+    return as_float4(bits | ((c & 0x80u) << 24));
+}
+#endif
+
+#if KV_DTYPE == 3 || KV_DTYPE == 4
+#define KV_BLOCK_BYTES (KV_DTYPE == 3 ? 34 : 18)
+/* The f16 scale of the block holding value e */
+#define KV_BLOCK_SCALE(p, e) vload_half(0, (__global const half *)((p) + (e) / 32 * KV_BLOCK_BYTES))
+#endif
+
+/* Values e .. e + 3 of K or V as f32; for a block type e is a multiple of 4 (rows start at
+ * whole blocks, and chunks at multiples of 4), so the four lie in one block. */
+inline float4 kv_load4(__global const kv_t *p, ulong e)
+{
+#if KV_DTYPE == 0
+    return vload4(0, p + e);
+#elif KV_DTYPE == 1
+    return vload_half4(0, p + e);
+#elif KV_DTYPE == 2
+    return as_float4(convert_uint4(vload4(0, p + e)) << 16);
+#elif KV_DTYPE == 3
+    const float4 q = convert_float4(as_char4(vload4(0, p + e / 32 * 34 + 2 + e % 32)));
+    return KV_BLOCK_SCALE(p, e) * q;
+#elif KV_DTYPE == 4
+    const uint j = (uint)(e % 32);
+    const uint4 b = convert_uint4(vload4(0, p + e / 32 * 18 + 2 + (j & 15u)));
+    const int4 n = as_int4(j < 16u ? b & 15u : b >> 4) - 8;
+    return KV_BLOCK_SCALE(p, e) * convert_float4(n);
+#else
+    return fp8_decode4(convert_uint4(vload4(0, p + e)));
+#endif
+}
+
+/* Value e of K or V as f32. */
+inline float kv_load(__global const kv_t *p, ulong e)
+{
+#if KV_DTYPE == 0
+    return p[e];
+#elif KV_DTYPE == 1
+    return vload_half(0, p + e);
+#elif KV_DTYPE == 2
+    return as_float((uint)p[e] << 16);
+#elif KV_DTYPE == 3
+    return KV_BLOCK_SCALE(p, e) * (float)as_char(p[e / 32 * 34 + 2 + e % 32]);
+#elif KV_DTYPE == 4
+    const uint j = (uint)(e % 32), b = p[e / 32 * 18 + 2 + (j & 15u)];
+    return KV_BLOCK_SCALE(p, e) * (float)((int)(j < 16u ? b & 15u : b >> 4) - 8);
+#else
+    return fp8_decode4((uint4)(p[e])).s0;
+#endif
+}
+#define KV_LOAD(p, i) kv_load((p), (i))
 
 /* Multiply-add: fma where the device has it in hardware (the host defines DEVICE_FMA from
  * CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG), otherwise mad, which may round twice. mad alone
@@ -145,6 +239,9 @@ inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse
     if (n_given < 0)
         sum = NAN;
     *inv = ROW_INVERSE(sum);
+#ifdef KV_V_SCALE
+    *inv *= (float)(KV_V_SCALE); /* an fp8 V cache's scale (see KV_DTYPE) */
+#endif
     *lse = LSE_BASE2(m, sum);
 }
 
@@ -177,8 +274,9 @@ inline float4 load_chunk4(__global const storage_t *src, ulong row, int c4)
 }
 
 /* K and V rows: with KV_ALIGNED=1 (lib/kv_kernel.h) every row starts a multiple of four
- * elements from a buffer's base and head_dim is a multiple of four, so a chunk is read through
- * a vector pointer: a GPU compiler then issues one 16-byte (f32) or 8-byte load. */
+ * elements from a buffer's base and head_dim is a multiple of four, so a chunk of an f32, f16
+ * or bf16 cache is read through a vector pointer: a GPU compiler then issues one 16-byte (f32)
+ * or 8-byte load. Quantized caches go through kv_load4, a chunk of bytes at a time. */
 #ifndef KV_ALIGNED
 #define KV_ALIGNED 0
 #endif
@@ -186,16 +284,27 @@ inline float4 load_chunk4(__global const storage_t *src, ulong row, int c4)
 #error "KV_ALIGNED needs a head_dim that is a multiple of 4"
 #endif
 
-inline float4 load_kv_chunk4(__global const storage_t *src, ulong row, int c4)
+inline float4 load_kv_chunk4(__global const kv_t *src, ulong row, int c4)
 {
-#if KV_ALIGNED && DTYPE == 0
+#if KV_ALIGNED && KV_DTYPE == 0
     return ((__global const float4 *)(src + row))[c4];
-#elif KV_ALIGNED && DTYPE == 1
+#elif KV_ALIGNED && KV_DTYPE == 1
     return vloada_half4((size_t)c4, src + row);
-#elif KV_ALIGNED
+#elif KV_ALIGNED && KV_DTYPE == 2
     return as_float4(convert_uint4(((__global const ushort4 *)(src + row))[c4]) << 16);
 #else
-    return load_chunk4(src, row, c4);
+    const ulong e = row + (ulong)(c4 * 4);
+    if (HEAD_DIM % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM)
+        return kv_load4(src, e);
+    float4 x = (float4)(0.0f); /* a last, partial chunk: nothing past the row is read */
+    x.s0 = KV_LOAD(src, e);
+#if HEAD_DIM % 4 > 1
+    x.s1 = KV_LOAD(src, e + 1);
+#endif
+#if HEAD_DIM % 4 > 2
+    x.s2 = KV_LOAD(src, e + 2);
+#endif
+    return x;
 #endif
 }
 
@@ -260,8 +369,8 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
  * args_in_place. With split_len > 0 each split writes part_o / part_lse for cl/merge.cl. */
 #define IN_PLACE_PARAMS                                                                        \
     __global const storage_t *q, ulong q_off, long q_sb, long q_ss, long q_sh,                  \
-        __global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,              \
-        __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,              \
+        __global const kv_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,                   \
+        __global const kv_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,                   \
         __global storage_t *o, ulong o_off, long o_sb, long o_ss, long o_sh,                    \
         __global float *lse, ulong lse_off, int write_lse, int heads, int group, int nq,        \
         int nk, int align_br, long pos_shift, int causal, long wl, long wr, float qscale,       \
@@ -398,6 +507,53 @@ typedef CAT(int, VW) ivec_t;
 #define LOADV(p, i) CAT(vload_half, VW)(0, (p) + (i))
 #else
 #define LOADV(p, i) CAT(as_float, VW)(CAT(convert_uint, VW)(CAT(vload, VW)(0, (p) + (i))) << 16)
+#endif
+
+/* VW consecutive K or V values from value i (for a block type, i a multiple of 4 and of VW). */
+#if VW == 1
+#define KV_LOADV(p, i) KV_LOAD(p, i)
+#elif KV_DTYPE == 0
+#define KV_LOADV(p, i) CAT(vload, VW)(0, (p) + (i))
+#elif KV_DTYPE == 1
+#define KV_LOADV(p, i) CAT(vload_half, VW)(0, (p) + (i))
+#elif KV_DTYPE == 2
+#define KV_LOADV(p, i) CAT(as_float, VW)(CAT(convert_uint, VW)(CAT(vload, VW)(0, (p) + (i))) << 16)
+#elif VW == 2
+#define KV_LOADV(p, i) ((float2)(KV_LOAD(p, i), KV_LOAD(p, (i) + 1)))
+#elif VW == 4
+#define KV_LOADV(p, i) kv_load4((p), (i))
+#else
+/* VW = 8 or 16 values of a quantized cache, as wide vectors: a block type's VW values lie in
+ * one block (i is a multiple of VW there: rows start at whole blocks), behind one scale. */
+#define KV_LOADV(p, i) kv_loadv((p), (i))
+typedef CAT(uint, VW) uvec_t;
+inline vec_t kv_loadv(__global const kv_t *p, ulong e)
+{
+#if KV_DTYPE == 3
+    const vec_t q =
+        CAT(convert_float, VW)(CAT(as_char, VW)(CAT(vload, VW)(0, p + e / 32 * 34 + 2 + e % 32)));
+    return KV_BLOCK_SCALE(p, e) * q;
+#elif KV_DTYPE == 4
+    const uint j = (uint)(e % 32);
+    const uvec_t b = CAT(convert_uint, VW)(CAT(vload, VW)(0, p + e / 32 * 18 + 2 + (j & 15u)));
+    const ivec_t n = CAT(as_int, VW)(j < 16u ? b & 15u : b >> 4) - 8;
+    return KV_BLOCK_SCALE(p, e) * CAT(convert_float, VW)(n);
+#else
+    const uvec_t c = CAT(convert_uint, VW)(CAT(vload, VW)(0, p + e));
+#if KV_DTYPE == 5
+    const uvec_t ex = (c >> 3) & 15u, m = c & 7u;
+    uvec_t bits = select(((ex + 120u) << 23) | (m << 20),
+                         CAT(as_uint, VW)(CAT(convert_float, VW)(m) * 0x1p-9f), ex == 0u);
+    bits = select(bits, (uvec_t)(0x7fc00000u), (c & 0x7fu) == 0x7fu);
+#else
+    const uvec_t ex = (c >> 2) & 31u, m = c & 3u;
+    uvec_t bits = select(((ex + 112u) << 23) | (m << 21),
+                         CAT(as_uint, VW)(CAT(convert_float, VW)(m) * 0x1p-16f), ex == 0u);
+    bits = select(bits, 0x7f800000u | (m << 21), ex == 31u);
+#endif
+    return CAT(as_float, VW)(bits | ((c & 0x80u) << 24));
+#endif
+}
 #endif
 
 /* Horizontal max and sum by halving: each step is one shuffle and one full-width op. */

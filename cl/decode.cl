@@ -17,27 +17,34 @@
 
 #define ROWS (KVH * RPK)
 
-/* One K or V row into D_VECS vectors, zero past d; `missing` in every lane when its page is
- * not in the pool (common.cl's MISSING_K and MISSING_V). */
+/* A row of d values from element (value) `row` of src into D_VECS vectors, zero past d, through
+ * LOADV_ (VW values) or LOAD_ (one); `missing` in every lane when its page is not in the pool
+ * (common.cl's MISSING_K and MISSING_V). */
+#define LOAD_ROW(dst, src, row, missing, LOADV_, LOAD_)                                        \
+    do {                                                                                       \
+        if ((row) < 0) {                                                                       \
+            _Pragma("unroll") for (int t = 0; t < D_VECS; t++) (dst)[t] = (vec_t)(missing);    \
+        } else if (HEAD_DIM % VW == 0) {                                                       \
+            _Pragma("unroll") for (int t = 0; t < D_VECS; t++)                                  \
+                (dst)[t] = LOADV_(src, (ulong)(row) + (ulong)(t * VW));                         \
+        } else {                                                                               \
+            float tmp_[D_PAD];                                                                 \
+            for (int c = 0; c < D_PAD; c++)                                                    \
+                tmp_[c] = c < HEAD_DIM ? LOAD_(src, (ulong)(row) + (ulong)c) : 0.0f;            \
+            for (int t = 0; t < D_VECS; t++)                                                   \
+                (dst)[t] = VLOAD(&tmp_[t * VW]);                                               \
+        }                                                                                      \
+    } while (0)
+
+/* A q row (the storage type), and a K or V row (the cache's type). */
 inline void load_row(vec_t *dst, __global const storage_t *src, long row, float missing)
 {
-    if (row < 0) {
-#pragma unroll
-        for (int t = 0; t < D_VECS; t++)
-            dst[t] = (vec_t)(missing);
-        return;
-    }
-#if HEAD_DIM % VW == 0
-#pragma unroll
-    for (int t = 0; t < D_VECS; t++)
-        dst[t] = LOADV(src, (ulong)row + (ulong)(t * VW));
-#else
-    float tmp[D_PAD];
-    for (int c = 0; c < D_PAD; c++)
-        tmp[c] = c < HEAD_DIM ? LOAD(src, (ulong)row + (ulong)c) : 0.0f;
-    for (int t = 0; t < D_VECS; t++)
-        dst[t] = VLOAD(&tmp[t * VW]);
-#endif
+    LOAD_ROW(dst, src, row, missing, LOADV, LOAD);
+}
+
+inline void load_kv_row(vec_t *dst, __global const kv_t *src, long row, float missing)
+{
+    LOAD_ROW(dst, src, row, missing, KV_LOADV, KV_LOAD);
 }
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
@@ -114,7 +121,7 @@ void decode_registers(IN_PLACE_PARAMS)
                 /* past the end, the last key again: its score is masked */
                 const int j = u < left ? j0 + u : hi_max - 1;
                 vec_t kr[D_VECS];
-                load_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
+                load_kv_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
                          MISSING_K);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++) {
@@ -153,7 +160,7 @@ void decode_registers(IN_PLACE_PARAMS)
                 /* a key past the end has p = 0 in every row: the last key again is safe */
                 const int j = u < left ? j0 + u : hi_max - 1;
                 vec_t vr[D_VECS];
-                load_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
+                load_kv_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
                          MISSING_V);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++)

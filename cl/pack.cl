@@ -1,6 +1,6 @@
 /* Packing K and V for the register-block kernels (tiled and naive on CPU devices).
  *
- * Host defines: VW, and common.cl's DTYPE and HEAD_DIM.
+ * Host defines: VW, and common.cl's DTYPE, KV_DTYPE and HEAD_DIM.
  * Kt: per (batch, kv head), blocks of `block` keys; each block is HEAD_DIM rows of `block`
  *     floats, row c holding element c of the block's keys. A kernel scoring a block against
  *     its query rows then reads one contiguous run of memory, row after row, which the
@@ -12,8 +12,8 @@
  * (common.cl's MISSING_K and MISSING_V), so that the rows that see it, and only they, say so. Storage types are converted to f32 here, once per
  * element, rather than once per (query row, key) pair in the kernels. */
 
-__kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
-                      __global const storage_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
+__kernel void pack_kv(__global const kv_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
+                      __global const kv_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
                       __global float *kt, __global float *vp, int kv_heads, int nk, int nk_pad,
                       int block, KV_LAYOUT_PARAMS)
 {
@@ -43,7 +43,7 @@ __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long 
         for (int t = 0; t < VW; t++)
             lanes[t] = j0 + t >= n ? 0.0f
                        : krow[t] < 0 ? MISSING_K
-                                     : LOAD(k, (ulong)krow[t] + (ulong)c);
+                                     : KV_LOAD(k, (ulong)krow[t] + (ulong)c);
         VSTORE(VLOAD(lanes), ktb + (ulong)c * (ulong)block);
     }
 #if HEAD_DIM % VW == 0
@@ -52,13 +52,13 @@ __kernel void pack_kv(__global const storage_t *k, ulong k_off, long k_sb, long 
         for (int u = 0; u < D_VECS; u++)
             VSTORE(j0 + t >= n ? (vec_t)(0.0f)
                    : vrow[t] < 0 ? (vec_t)(MISSING_V)
-                                 : LOADV(v, (ulong)vrow[t] + (ulong)(u * VW)),
+                                 : KV_LOADV(v, (ulong)vrow[t] + (ulong)(u * VW)),
                    vpb + t * D_PAD + u * VW);
 #else
     for (int t = 0; t < VW; t++)
         for (int c = 0; c < D_PAD; c++)
             vpb[t * D_PAD + c] = j0 + t >= n || c >= HEAD_DIM ? 0.0f
-                                 : vrow[t] < 0               ? MISSING_V
-                                                             : LOAD(v, (ulong)vrow[t] + (ulong)c);
+                                 : vrow[t] < 0 ? MISSING_V
+                                               : KV_LOAD(v, (ulong)vrow[t] + (ulong)c);
 #endif
 }

@@ -32,7 +32,7 @@
  * directly.
  *
  * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/local_tiles.c), and
- * common.cl's DTYPE, HEAD_DIM and KV_ALIGNED. */
+ * common.cl's DTYPE, KV_DTYPE, HEAD_DIM and KV_ALIGNED. */
 
 #define RG (BR / TM)                  /* row groups */
 #define KG (BC / TN)                  /* key groups, which are also column groups */
@@ -49,16 +49,26 @@
 
 /* Raw K and V elements as they travel from global to __local memory: four at a time, bits
  * unchanged, so f16 and bf16 stay 16-bit. RAW_NAN4 is a NaN of the storage type: a K row whose
- * page is not in the pool (common.cl's MISSING_K); a V row there is 0 (MISSING_V). */
-#if DTYPE == 0
+ * page is not in the pool (common.cl's MISSING_K); a V row there is 0 (MISSING_V). A cache of
+ * a type other than Q's (KV_DTYPE) travels as f32, converted as it is read (kv_load4). */
+#if KV_DTYPE != DTYPE
+typedef float kv_local_t;
+typedef float4 raw4_t;
+typedef kv_t kv_raw_t;
+#define RAW_NAN4 ((float4)(NAN))
+#define STORE_RAW4(x, tile, e) vstore4((x), 0, (tile) + (e))
+#define LOAD_KV4(tile, e) vload4(0, (tile) + (e))
+#elif DTYPE == 0
 typedef float kv_local_t;
 typedef uint4 raw4_t;
+typedef raw_t kv_raw_t;
 #define RAW_NAN4 ((uint4)(0x7fc00000u))
 #define STORE_RAW4(x, tile, e) vstore4(as_float4(x), 0, (tile) + (e))
 #define LOAD_KV4(tile, e) vload4(0, (tile) + (e))
 #else
 typedef ushort kv_local_t;
 typedef ushort4 raw4_t;
+typedef raw_t kv_raw_t;
 #if DTYPE == 1
 #define RAW_NAN4 ((ushort4)(0x7e00))
 #define LOAD_KV4(tile, e) vload_half4(0, (__local const half *)(tile) + (e))
@@ -72,10 +82,12 @@ typedef ushort4 raw4_t;
 /* Chunk c4 of a K or V row at element `row`, bits unchanged: through a vector pointer when
  * KV_ALIGNED promises the alignment (common.cl); otherwise by vload4, or element by element
  * for a last, partial chunk (d not a multiple of 4), zero past d, so nothing past the row is
- * touched. */
-inline raw4_t load_raw4(__global const raw_t *src, ulong row, int c4)
+ * touched. A cache of another type is read as f32 by common.cl's load_kv_chunk4. */
+inline raw4_t load_raw4(__global const kv_raw_t *src, ulong row, int c4)
 {
-#if KV_ALIGNED
+#if KV_DTYPE != DTYPE
+    return load_kv_chunk4(src, row, c4);
+#elif KV_ALIGNED
     return ((__global const raw4_t *)(src + row))[c4];
 #else
     const ulong e = row + (ulong)(c4 * 4);
@@ -100,7 +112,7 @@ inline raw4_t load_raw4(__global const raw_t *src, ulong row, int c4)
  * keys past n, NaN for keys whose page is not in the pool. Key positions are compared as
  * differences from j0, which stay in range where j0 + BC would pass INT_MAX (the last tile of
  * a cache of nearly 2^31 keys). */
-inline raw4_t load_chunk(__global const raw_t *src, ulong off, long sb, long ss, long sh, int b,
+inline raw4_t load_chunk(__global const kv_raw_t *src, ulong off, long sb, long ss, long sh, int b,
                          int g, int j0, int n, int chunk, raw4_t missing, KV_LAYOUT_PARAMS)
 {
     const int jj = chunk / D4, c4 = chunk - jj * D4;
@@ -115,8 +127,8 @@ inline raw4_t load_chunk(__global const raw_t *src, ulong off, long sb, long ss,
     for (int u = 0; u < CHUNKS_PER_ITEM; u++) {                                                \
         const int chunk = lid + u * WG;                                                         \
         if (TILE_CHUNKS % WG == 0 || chunk < TILE_CHUNKS)                                       \
-            regs[u] = load_chunk((__global const raw_t *)(src), off, sb, ss, sh, b, g, (j0), n,  \
-                                 chunk, (missing), KV_LAYOUT);                                  \
+            regs[u] = load_chunk((__global const kv_raw_t *)(src), off, sb, ss, sh, b, g, (j0),  \
+                                 n, chunk, (missing), KV_LAYOUT);                               \
     }
 
 /* This work-item's share of a tile from registers into __local. */

@@ -164,11 +164,12 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
     if (ks[2] < ks[1])
         while (d->kvh * 2 <= kv_heads && d->kvh * 2 * d->rpk <= MAX_DECODE_ROWS)
             d->kvh *= 2;
-    char options[256];
-    char extras[96];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DKVH=%d -DRPK=%d%s",
+    char options[384];
+    char extras[96], kv_extras[96];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DKVH=%d -DRPK=%d%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras));
+             d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
+             problem_kv_options(p, kv_extras, sizeof kv_extras));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "decode", options, &program);
     if (!st)
@@ -229,13 +230,14 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
     cl_ulong budget = l->local_mem_size;
     *built = 0;
     for (int attempt = 0; attempt < 6 && local_shape(l, p, max_group, budget, d); attempt++) {
-        char options[256];
-        char extras[96];
+        char options[384];
+        char extras[96], kv_extras[96];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), d->rows, d->group, d->split_max,
-                 problem_score_options(p, 1, extras, sizeof extras));
+                 problem_score_options(p, 1, extras, sizeof extras),
+                 problem_kv_options(p, kv_extras, sizeof kv_extras));
         clattn_status st = kv_kernel_build(plan, "decode_local", "decode_local", options,
                                            &d->local);
         if (st)
@@ -254,14 +256,15 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
             plan->tile_kv = d->split_max;
             plan->work_group_size = d->group;
             plan->local_mem_bytes = kernel_local;
+            int values, bytes; /* a load is 4 values of the cache's type */
+            clattn_dtype_block(problem_kv_dtype(p), &values, &bytes);
             plan_describe(plan,
                           "kernel shape: decode rows (the %d query rows of a kv head in one "
                           "work-group of %d, so each K and V element is read once for all of "
                           "them, %d bytes a load; a split's scores, up to %d keys, stay in "
                           "__local); %llu bytes of __local",
-                          d->rows, d->group,
-                          4 * (int)clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE)),
-                          d->split_max, (unsigned long long)kernel_local);
+                          d->rows, d->group, 4 * bytes / values, d->split_max,
+                          (unsigned long long)kernel_local);
             *built = 1;
             return CLATTN_SUCCESS;
         }

@@ -56,10 +56,11 @@ static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *s
     const clattn_problem *p = &plan->problem;
     clattn_status st = CLATTN_SUCCESS;
     if (!plan->append) {
-        char options[128];
-        snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d",
+        char options[192], kv_extras[96];
+        snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
-                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM));
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
+                 problem_kv_options(p, kv_extras, sizeof kv_extras));
         cl_program program;
         st = program_get(plan->ctx, "kvcache", options, &program);
         if (!st)
@@ -140,6 +141,10 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes ALiBi slopes or sinks: use clattn_enqueue_args");
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
+    /* K and V offsets are whole elements of the cache's type: `kv_values` values in `kv_bytes`
+     * bytes (a q8_0 block: 32 in 34) */
+    int kv_values, kv_bytes;
+    clattn_dtype_block(problem_kv_dtype(p), &kv_values, &kv_bytes);
     uint64_t span[T_COUNT];
     spans(p, span);
     /* O and LSE are written while the rest is read; an append writes the caches too */
@@ -150,7 +155,9 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
-        const size_t align = (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4 : esize;
+        const size_t align = (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
+                             : t == T_K || t == T_V                      ? (size_t)kv_bytes
+                                                                         : esize;
         if ((st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], span[t], align,
                                        written[t], &ranges[t])))
             return st;
@@ -161,8 +168,9 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         return st;
 
     attn_buffers b = {.q = mems[T_Q], .k = mems[T_K], .v = mems[T_V], .o = mems[T_O],
-                      .lse = mems[T_LSE], .q_off = offs[T_Q] / esize, .k_off = offs[T_K] / esize,
-                      .v_off = offs[T_V] / esize, .o_off = offs[T_O] / esize,
+                      .lse = mems[T_LSE], .q_off = offs[T_Q] / esize,
+                      .k_off = offs[T_K] / kv_bytes * kv_values,
+                      .v_off = offs[T_V] / kv_bytes * kv_values, .o_off = offs[T_O] / esize,
                       .lse_off = offs[T_LSE] / 4, .kv_lens = mems[T_LENS],
                       .kv_lens_off = offs[T_LENS] / 4, .pages = mems[T_PAGES],
                       .pages_off = offs[T_PAGES] / 4,

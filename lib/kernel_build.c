@@ -94,13 +94,14 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
                         "%llu bytes of local memory and %zu work-items '%s' offers",
                         (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
                         (unsigned long long)l.local_mem_size, max_group, l.name);
-        char options[256];
-        char extras[96];
+        char options[384];
+        char extras[96], kv_extras[96];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tm, lt->tn,
-                 problem_score_options(p, 1, extras, sizeof extras));
+                 problem_score_options(p, 1, extras, sizeof extras),
+                 problem_kv_options(p, kv_extras, sizeof kv_extras));
         clattn_status st = kv_kernel_build(plan, "tiled_local", "attend_local", options, k);
         if (st)
             return st;

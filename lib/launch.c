@@ -208,7 +208,7 @@ void args_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
     args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_CAUSAL));
     args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
     args_long(a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
-    args_float(a, (cl_float)(problem_scale(p) * 1.4426950408889634)); /* base 2: common.cl */
+    args_float(a, (cl_float)problem_query_scale(p)); /* base 2: common.cl */
 }
 
 void args_alibi(kernel_args *a, const clattn_problem *p, const attn_buffers *b)

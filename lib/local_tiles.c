@@ -70,7 +70,9 @@ static derived derive(const clattn_problem *p, const local_tiles *t)
     x.wg = local_tiles_group(t);
     x.td4 = ceil_div(x.d4, x.kg);
     x.chunks_per_item = ceil_div((int64_t)t->bc * x.d4, x.wg);
-    x.esize = (int64_t)clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
+    /* K and V tiles keep Q's storage type in __local, or f32 for a cache of another type */
+    const clattn_dtype dtype = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
+    x.esize = problem_kv_dtype(p) == dtype ? (int64_t)clattn_dtype_size(dtype) : 4;
     return x;
 }
 

@@ -309,6 +309,14 @@ static clattn_status check_loop_budget(clattn_plan *plan, const naive_impl *n)
 clattn_status naive_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
+    if (problem_kv_dtype(p) != (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE)) {
+        static const char *const types[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "fp8_e4m3",
+                                            "fp8_e5m2"};
+        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "naive reads K and V in Q's dtype only, not a %s KV cache; plan decode, "
+                    "tiled or windowed",
+                    types[problem_kv_dtype(p)]);
+    }
     const char *forced;
     clattn_status st = naive_gemm_override(plan->ctx, &forced);
     if (st)

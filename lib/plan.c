@@ -155,8 +155,9 @@ clattn_status clattn_plan_create(clattn_context *ctx, const clattn_problem *prob
     if (!problem || !out)
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_plan_create: NULL argument");
     *out = NULL;
-    if (clattn_problem_check(problem))
-        return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT, "%s", clattn_message(NULL));
+    clattn_status checked = clattn_problem_check(problem);
+    if (checked) /* UNSUPPORTED stays UNSUPPORTED: a q4_0 cache with head_dim 40 */
+        return fail(ctx, checked, "%s", clattn_message(NULL));
     const char *extension = problem_unimplemented_extension(problem);
     if (extension)
         return fail(ctx, CLATTN_ERROR_UNSUPPORTED,

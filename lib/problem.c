@@ -209,6 +209,27 @@ const char *problem_score_options(const clattn_problem *p, int base2, char *out,
     return out;
 }
 
+const char *problem_kv_options(const clattn_problem *p, char *out, size_t size)
+{
+    const clattn_dtype kv = problem_kv_dtype(p);
+    out[0] = '\0';
+    if (kv == (clattn_dtype)p->value[CLATTN_PARAM_DTYPE])
+        return out;
+    if (kv == CLATTN_DTYPE_FP8_E4M3 || kv == CLATTN_DTYPE_FP8_E5M2)
+        snprintf(out, size, " -DKV_DTYPE=%d -DKV_K_SCALE=%.8ef -DKV_V_SCALE=%.8ef", (int)kv,
+                 (double)(float)p->k_scale, (double)(float)p->v_scale);
+    else
+        snprintf(out, size, " -DKV_DTYPE=%d", (int)kv);
+    return out;
+}
+
+double problem_query_scale(const clattn_problem *p)
+{
+    const clattn_dtype kv = problem_kv_dtype(p);
+    const int fp8 = kv == CLATTN_DTYPE_FP8_E4M3 || kv == CLATTN_DTYPE_FP8_E5M2;
+    return problem_scale(p) * 1.4426950408889634 * (fp8 ? (double)(float)p->k_scale : 1.0);
+}
+
 const char *problem_unimplemented_extension(const clattn_problem *p)
 {
     if (p->value[CLATTN_PARAM_SINK_TOKENS])
@@ -217,13 +238,6 @@ const char *problem_unimplemented_extension(const clattn_problem *p)
         return "an additive mask";
     if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY)
         return "positions per entry";
-    if (problem_kv_dtype(p) != (clattn_dtype)p->value[CLATTN_PARAM_DTYPE]) {
-        static const char *const caches[] = {"an f32 KV cache", "an f16 KV cache",
-                                             "a bf16 KV cache", "a q8_0 KV cache",
-                                             "a q4_0 KV cache", "an fp8_e4m3 KV cache",
-                                             "an fp8_e5m2 KV cache"};
-        return caches[problem_kv_dtype(p)];
-    }
     return NULL;
 }
 

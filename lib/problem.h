@@ -46,6 +46,16 @@ const char *problem_unimplemented_extension(const clattn_problem *p);
  * the units' SCORE_UNIT. At most 96 bytes. */
 const char *problem_score_options(const clattn_problem *p, int base2, char *out, size_t size);
 
+/* The build options that carry the KV cache's type into a kernel (cl/common.cl's KV_DTYPE):
+ * "" when K and V are stored in Q's dtype, else " -DKV_DTYPE=n", and for fp8 the scales as
+ * KV_K_SCALE and KV_V_SCALE (f32). Attention kernels take k_scale in the queries' scale
+ * (problem_query_scale) and apply KV_V_SCALE to their output; the append applies both. */
+const char *problem_kv_options(const clattn_problem *p, char *out, size_t size);
+
+/* The factor the fused kernels multiply q by: scale * log2(e), times an fp8 K cache's
+ * k_scale (a factor of every score). */
+double problem_query_scale(const clattn_problem *p);
+
 /* A paged KV cache: its block table's width (pages per entry), 0 when contiguous. */
 int64_t problem_pages_per_seq(const clattn_problem *p);
 
