@@ -139,7 +139,7 @@ START_TEST(sinks_join_the_denominator)
     ck_assert_int_eq(clattn_args_create(&args), CLATTN_SUCCESS);
     const float sinks[2] = {(float)log(3.0), -INFINITY}; /* head 1: no sink at all */
     clattn_args_set_host(args, CLATTN_ARG_SINKS, sinks);
-    float q[4] = {0}, k[1] = {0}, v[2] = {8, 8}, o[4], lse[4];
+    float q[4] = {0}, k[2] = {0}, v[2] = {8, 8}, o[4], lse[4];
     run(p, q, k, v, args, o, lse);
     /* O is [B, Nq, H, 1]: o[i * 2 + h]; LSE is [B, H, Nq]: lse[h * 2 + i] */
     ck_assert_float_eq(o[0], 0.0f);
