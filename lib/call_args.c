@@ -24,11 +24,6 @@ static const char *const arg_names[ARG_LAST + 1] = {
     [CLATTN_ARG_K_START] = "k_start",
 };
 
-const char *call_arg_name(clattn_arg arg)
-{
-    return arg >= CLATTN_ARG_Q && arg <= ARG_LAST ? arg_names[arg] : "unknown";
-}
-
 clattn_status clattn_args_create(clattn_args **args)
 {
     if (!args)

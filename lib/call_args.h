@@ -17,9 +17,6 @@ struct clattn_args {
     int positions_set;
 };
 
-/* The argument's name for messages ("Q", "alibi_slopes", ...). */
-const char *call_arg_name(clattn_arg arg);
-
 /* Checks that exactly the extension tensors the problem calls for are present (as buffers or
  * as host arrays, as `host` says), and the per-call positions against the problem's lengths.
  * `who` prefixes the message. */
