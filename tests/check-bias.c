@@ -57,15 +57,6 @@ static const bias_case cases[] = {
      50},
 };
 
-static cl_mem device_copy(cl_context cl, const void *data, size_t bytes)
-{
-    cl_int err;
-    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE | (data ? CL_MEM_COPY_HOST_PTR : 0), bytes,
-                              (void *)data, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    return m;
-}
-
 static const char *bias_name(const bias_case *bc, const attn_case *c)
 {
     static char name[512];
@@ -162,16 +153,15 @@ static void check_bias(const bias_case *bc, clattn_algorithm algo, const int32_t
     OK(clattn_args_set_host(args, CLATTN_ARG_CACHE_SEQLENS, lens));
     OK(clattn_reference_args(p, args, o_ref, lse_ref));
 
-    cl_context cl;
     cl_command_queue queue;
-    clattn_context_get_cl(ctx, &cl, NULL, &queue);
+    clattn_context_get_cl(ctx, NULL, NULL, &queue);
     /* the slopes and sinks at an offset in a larger buffer */
     cl_mem mem[7] = {NULL};
     for (int t = 0; t < 3; t++)
-        mem[t] = device_copy(cl, host[t], bytes[t]);
-    mem[3] = device_copy(cl, NULL, bytes[3]);
-    mem[4] = device_copy(cl, NULL, rows * 4);
-    mem[5] = device_copy(cl, NULL, 64 + slope_bytes + (size_t)c.heads * 4);
+        mem[t] = device_copy(bytes[t], host[t]);
+    mem[3] = device_copy(bytes[3], NULL);
+    mem[4] = device_copy(rows * 4, NULL);
+    mem[5] = device_copy(64 + slope_bytes + (size_t)c.heads * 4, NULL);
     if (slopes)
         ck_assert_int_eq(clEnqueueWriteBuffer(queue, mem[5], CL_TRUE, 16, slope_bytes, slopes, 0,
                                               NULL, NULL),
@@ -187,7 +177,7 @@ static void check_bias(const bias_case *bc, clattn_algorithm algo, const int32_t
     OK(clattn_args_set_buffer(args, CLATTN_ARG_ALIBI_SLOPES, slopes ? mem[5] : NULL, 16));
     OK(clattn_args_set_buffer(args, CLATTN_ARG_SINKS, sinks ? mem[5] : NULL, 32 + slope_bytes));
     if (lens) {
-        mem[6] = device_copy(cl, lens, (size_t)c.batch * sizeof *lens);
+        mem[6] = device_copy((size_t)c.batch * sizeof *lens, lens);
         OK(clattn_args_set_buffer(args, CLATTN_ARG_CACHE_SEQLENS, mem[6], 0));
     }
     clattn_plan *plan = NULL;
@@ -287,9 +277,7 @@ START_TEST(bias_buffers_are_checked)
     OK(clattn_problem_set(p, CLATTN_PARAM_SINKS, 1));
     clattn_plan *plan;
     OK(clattn_plan_create(test_context(), p, &plan));
-    cl_context cl;
-    clattn_context_get_cl(test_context(), &cl, NULL, NULL);
-    cl_mem m = device_copy(cl, NULL, 8192), small = device_copy(cl, NULL, 12);
+    cl_mem m = device_copy(8192, NULL), small = device_copy(12, NULL);
     REFUSED(clattn_enqueue(plan, NULL, m, 0, m, 0, m, 0, m, 4096, NULL, 0, 0, NULL, NULL),
             "clattn_enqueue_args");
     clattn_args *args;

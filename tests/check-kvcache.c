@@ -86,17 +86,6 @@ typedef struct kv_run {
     cl_mem mq, mk, mv, mlens, mtable, mk_new, mv_new, mo, mlse;
 } kv_run;
 
-static cl_mem device_copy(size_t bytes, const void *host)
-{
-    cl_context cl;
-    clattn_context_get_cl(test_context(), &cl, NULL, NULL);
-    cl_int err;
-    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0),
-                              bytes ? bytes : 4, (void *)host, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    return m;
-}
-
 static void kv_open(kv_run *r, const kv_case *c, clattn_algorithm algo)
 {
     memset(r, 0, sizeof *r);

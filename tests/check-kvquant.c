@@ -62,17 +62,6 @@ static unsigned next_random(unsigned *x)
     return *x;
 }
 
-static cl_mem device_copy(size_t bytes, const void *host)
-{
-    cl_context cl;
-    clattn_context_get_cl(test_context(), &cl, NULL, NULL);
-    cl_int err;
-    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0),
-                              bytes ? bytes : 4, (void *)host, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    return m;
-}
-
 static void read_back(cl_mem m, size_t bytes, void *host)
 {
     cl_command_queue queue;

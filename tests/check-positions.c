@@ -10,15 +10,6 @@
 
 #define OK(call) ck_assert_msg((call) == CLATTN_SUCCESS, "%s: %s", #call, clattn_message(NULL))
 
-static cl_mem device_copy(cl_context cl, const void *data, size_t bytes)
-{
-    cl_int err;
-    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE | (data ? CL_MEM_COPY_HOST_PTR : 0), bytes,
-                              (void *)data, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    return m;
-}
-
 /* The case with rows at q_start + i and keys at k_start + j, through clattn_enqueue_args,
  * against clattn_reference_args. */
 static void check_positioned(const attn_case *c, clattn_algorithm algo, int64_t q_start,
@@ -48,14 +39,13 @@ static void check_positioned(const attn_case *c, clattn_algorithm algo, int64_t 
         OK(clattn_args_set_host(args, names[t], host[t]));
     OK(clattn_reference_args(p, args, o_ref, lse_ref));
 
-    cl_context cl;
     cl_command_queue queue;
-    clattn_context_get_cl(ctx, &cl, NULL, &queue);
+    clattn_context_get_cl(ctx, NULL, NULL, &queue);
     cl_mem mem[5];
     for (int t = 0; t < 3; t++)
-        mem[t] = device_copy(cl, host[t], bytes[t]);
-    mem[3] = device_copy(cl, NULL, bytes[3]);
-    mem[4] = device_copy(cl, NULL, rows * 4);
+        mem[t] = device_copy(bytes[t], host[t]);
+    mem[3] = device_copy(bytes[3], NULL);
+    mem[4] = device_copy(rows * 4, NULL);
     const clattn_arg all[5] = {CLATTN_ARG_Q, CLATTN_ARG_K, CLATTN_ARG_V, CLATTN_ARG_O,
                                CLATTN_ARG_LSE};
     for (int t = 0; t < 5; t++)
@@ -150,9 +140,7 @@ START_TEST(positions_need_the_call_that_takes_them)
     OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_CALL));
     clattn_plan *plan;
     OK(clattn_plan_create(test_context(), p, &plan));
-    cl_context cl;
-    clattn_context_get_cl(test_context(), &cl, NULL, NULL);
-    cl_mem m = device_copy(cl, NULL, 4096);
+    cl_mem m = device_copy(4096, NULL);
     REFUSED(clattn_enqueue(plan, NULL, m, 0, m, 0, m, 0, m, 2048, NULL, 0, 0, NULL, NULL),
             "clattn_enqueue_args");
     clattn_args *args;

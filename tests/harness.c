@@ -90,6 +90,17 @@ clattn_problem *case_problem(const attn_case *c, clattn_algorithm algo)
 }
 
 /* xorshift32: the same inputs on every machine and every run. */
+cl_mem device_copy(size_t bytes, const void *host)
+{
+    cl_context cl;
+    clattn_context_get_cl(test_context(), &cl, NULL, NULL);
+    cl_int err;
+    cl_mem m = clCreateBuffer(cl, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0),
+                              bytes ? bytes : 4, (void *)host, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    return m;
+}
+
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed)
 {
     float *f = malloc(count * sizeof *f);

@@ -53,6 +53,10 @@ clattn_context *test_context(void);
 /* The flat-list index of the device under test, for tests that make contexts of their own. */
 int test_device(void);
 
+/* A read-write buffer of `bytes` (4 when 0) on the test context, holding a copy of `host` when
+ * it is not NULL (aborting the test on any error). */
+cl_mem device_copy(size_t bytes, const void *host);
+
 /* Deterministic inputs: `count` values uniform in [-magnitude, magnitude] in `dtype`. */
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed);
 
