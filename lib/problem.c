@@ -203,6 +203,10 @@ const char *problem_score_options(const clattn_problem *p, int base2, char *out,
         len += (size_t)snprintf(out + len, size - len, " -DALIBI=%d", alibi);
     if (sinks && len < size)
         len += (size_t)snprintf(out + len, size - len, " -DSINKS");
+    if (p->value[CLATTN_PARAM_SINK_TOKENS] && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DSINK_TOKENS");
+    if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DPOSITIONS_PER_ENTRY");
     /* the slopes and sinks are natural-log values, scaled in the kernel (common.cl) */
     if ((alibi != CLATTN_ALIBI_NONE || sinks) && len < size)
         snprintf(out + len, size - len, " -DSCORE_UNIT=%s", base2 ? "LOG2E" : "1.0f");
@@ -232,12 +236,8 @@ double problem_query_scale(const clattn_problem *p)
 
 const char *problem_unimplemented_extension(const clattn_problem *p)
 {
-    if (p->value[CLATTN_PARAM_SINK_TOKENS])
-        return "sink tokens";
     if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)
         return "an additive mask";
-    if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY)
-        return "positions per entry";
     return NULL;
 }
 
