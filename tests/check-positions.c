@@ -179,7 +179,8 @@ static unsigned check_pos(const pos_case *pc, clattn_algorithm algo)
     c.dtype = pc->dtype;
     clattn_context *ctx = test_context();
     clattn_problem *p = case_problem(&c, algo);
-    const int pages_per_seq = (pc->seq_kv + PAGE - 1) / PAGE, num_pages = pc->batch * pages_per_seq + 3;
+    const int pages_per_seq = (pc->seq_kv + PAGE - 1) / PAGE;
+    const int num_pages = pc->batch * pages_per_seq + 3;
     OK(clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, pc->sink_tokens));
     OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, pc->positions));
     OK(clattn_problem_set(p, CLATTN_PARAM_ALIBI,
