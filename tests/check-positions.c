@@ -413,6 +413,45 @@ START_TEST(positions_need_the_call_that_takes_them)
 }
 END_TEST
 
+/* The starts per entry are inputs of clattn_enqueue_args alone, checked like every buffer:
+ * named when missing, too small or misaligned, and refused where they share bytes with O. */
+START_TEST(per_entry_starts_are_checked)
+{
+    attn_case c = case_default();
+    c.batch = 3;
+    c.seq_q = 4;
+    c.seq_kv = 8;
+    c.head_dim = 16;
+    clattn_problem *p = case_problem(&c, CLATTN_ALGO_TILED);
+    OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY));
+    clattn_plan *plan;
+    OK(clattn_plan_create(test_context(), p, &plan));
+    cl_mem m = device_copy(16384, NULL), small = device_copy(8, NULL);
+    clattn_args *args;
+    OK(clattn_args_create(&args));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_Q, m, 0));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_K, m, 0));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_V, m, 0));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_O, m, 8192));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_K_START, m, 4096));
+    REFUSED(clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL), "q_start");
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_Q_START, small, 0)); /* [B]: 12 bytes */
+    REFUSED(clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL), "q_start");
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_Q_START, m, 4002)); /* not 4-aligned */
+    REFUSED(clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL), "q_start");
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_Q_START, m, 4000));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_K_START, m, 8200)); /* inside O */
+    REFUSED(clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL), "k_start");
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_K_START, m, 4096));
+    OK(clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL));
+    clReleaseMemObject(m);
+    clReleaseMemObject(small);
+    clattn_args_destroy(args);
+    clattn_plan_destroy(plan);
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("positions");
@@ -428,6 +467,7 @@ static Suite *make_suite(void)
                         CLATTN_ALGO_DECODE + 1);
     tcase_add_loop_test(tc, impossible_starts_make_their_entry_nan, CLATTN_ALGO_NAIVE,
                         CLATTN_ALGO_DECODE + 1);
+    tcase_add_test(tc, per_entry_starts_are_checked);
     suite_add_tcase(s, tc);
     tc = tcase_create("sink-tokens");
     tcase_set_timeout(tc, 600);
