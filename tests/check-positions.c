@@ -1,7 +1,10 @@
 /* Positions given per call (CLATTN_POSITIONS_PER_CALL, docs/semantics.md "Positions") on the
  * device: every algorithm against the reference, on odd shapes, with causal masks and windows
  * that the starts shift onto, under and past the keys. This is what chunked prefill and one
- * shard of attention spread over devices (libclattn-mpi's ring) ask of a call. */
+ * shard of attention spread over devices (libclattn-mpi's ring) ask of a call. Then positions
+ * per entry (starts in device buffers, impossible ones making their entry NaN) and sink tokens
+ * beside windows, which compare positions too: with ALiBi, sink logits and KV caches, and
+ * where the sink tokens lie tiles or decode splits away from the window. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
