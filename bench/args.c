@@ -34,6 +34,7 @@ enum flag_id {
     FLAG_SOFTCAP,
     FLAG_ALIBI,
     FLAG_SINKS,
+    FLAG_SINK_TOKENS,
     FLAG_DTYPE,
     FLAG_KV_DTYPE,
     FLAG_ALGO,
@@ -84,6 +85,7 @@ static const struct flag {
     {"--softcap", FLAG_SOFTCAP, 1, 1},
     {"--alibi", FLAG_ALIBI, 1, 1},
     {"--sinks", FLAG_SINKS, 1, 1},
+    {"--sink-tokens", FLAG_SINK_TOKENS, 1, 1},
     {"--dtype", FLAG_DTYPE, 1, 1},
     {"--kv-dtype", FLAG_KV_DTYPE, 1, 0},
     {"--algo", FLAG_ALGO, 1, 0},
@@ -164,6 +166,7 @@ static const char usage_problems[] =
     "  --softcap C           logit softcap: scores become C tanh(score / C) (default 0: off)\n"
     "  --alibi B             ALiBi with ggml's slopes for max_bias B, one per head (0: off)\n"
     "  --sinks Z             a sink logit Z for every head (gpt-oss, ggml's sinks)\n"
+    "  --sink-tokens S       the first S keys stay visible beside --window (StreamingLLM)\n"
     "  --dtype T             f32 (default), f16 or bf16 storage\n"
     "\n"
     "Validation and output:\n"
@@ -522,6 +525,7 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
     case FLAG_HEADS: size = &opt->heads; break;
     case FLAG_KV_HEADS: size = &opt->kv_heads; break;
     case FLAG_HEAD_DIM: size = &opt->head_dim; break;
+    case FLAG_SINK_TOKENS: size = &opt->sink_tokens; break;
     }
     if (!parse_int64(value, size))
         return fail(err, errlen, f->name, value, "not an integer");
@@ -579,6 +583,7 @@ static const struct refusal not_in_decode[] = {
     {FLAG_SOFTCAP, "times the single problem: not decode mode yet"},
     {FLAG_ALIBI, "times the single problem: not decode mode yet"},
     {FLAG_SINKS, "times the single problem: not decode mode yet"},
+    {FLAG_SINK_TOKENS, "times the single problem: not decode mode yet"},
     {FLAG_SAVE, "saves a single problem's tensors: not in decode mode"},
     {FLAG_PLOT, "plots the sweep and single problems: not in decode mode (use --json or --csv)"},
     {FLAG_FULL, "lengthens the sweep: not in decode mode"},

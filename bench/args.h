@@ -50,6 +50,7 @@ struct bench_options {
     double alibi_bias; /* ggml's max_bias for per-head ALiBi slopes; 0: off */
     int has_sinks;     /* a sink logit of `sink` for every head */
     double sink;
+    int64_t sink_tokens; /* keys visible beside the window (CLATTN_PARAM_SINK_TOKENS); 0 */
 
     clattn_algorithm algos[BENCH_MAX_ALGOS];
     int algo_count;

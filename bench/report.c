@@ -39,6 +39,8 @@ static void print_problem(FILE *out, const struct bench_options *opt)
         fprintf(out, ", ALiBi (ggml's slopes, max_bias %g)", opt->alibi_bias);
     if (opt->has_sinks)
         fprintf(out, ", sinks %g", opt->sink);
+    if (opt->sink_tokens)
+        fprintf(out, ", %lld sink tokens", (long long)opt->sink_tokens);
     fputc('\n', out);
 }
 

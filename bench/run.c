@@ -69,6 +69,7 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
         {CLATTN_PARAM_WINDOW_LEFT, opt->window_left, "--window (left)"},
         {CLATTN_PARAM_WINDOW_RIGHT, opt->window_right, "--window (right)"},
         {CLATTN_PARAM_DTYPE, opt->dtype, "--dtype"},
+        {CLATTN_PARAM_SINK_TOKENS, opt->sink_tokens, "--sink-tokens"},
     };
     int rc = build(settings, sizeof settings / sizeof *settings, 1, out);
     if (rc == 0 && opt->alibi_bias > 0)

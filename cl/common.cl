@@ -199,7 +199,8 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
  * ALIBI (1: slopes [H], 2: slopes [B, H]) or SINKS, with SCORE_UNIT the kernel's score units
  * per natural unit: log2(e) in the base-2 fused kernels, 1 in naive's. Their f32 buffers (and
  * element offsets) are kernel parameters only then: EXTRA_PARAMS ends the parameter lists of
- * the attention kernels, and lib/launch.c's args_extras sets them in the same order. */
+ * the attention kernels, with those of sink tokens and positions per entry (below), and
+ * lib/launch.c's args_extras sets them in the same order. */
 #ifdef ALIBI
 #define ALIBI_PARAMS , __global const float *alibi_slopes, ulong alibi_off
 /* The slope of query head h of entry b, in the kernel's units (heads: the kernel's count). */
@@ -230,7 +231,78 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 #define SINK_PARAMS
 #define WITH_SINK(sum, m, z) sum
 #endif
-#define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS
+
+/* Positions per entry (docs/semantics.md, "Positions"), compiled in only when the host
+ * defines POSITIONS_PER_ENTRY: entry b's rows start at q_starts[b] and its keys at
+ * k_starts[b], int32 device data that the host cannot check. ENTRY_LENGTH gives an entry with
+ * impossible starts the length -1, which makes its rows NaN (row_epilogue), and ENTRY_SHIFT
+ * its rows' key index offset q_start - k_start (row_position_offset, align_br 0). Without
+ * positions per entry both pass their argument through, and ENTRY_K_START is 0. */
+#ifdef POSITIONS_PER_ENTRY
+#define POSITION_PARAMS                                                                        \
+    , __global const int *q_starts, ulong q_starts_off, __global const int *k_starts,           \
+        ulong k_starts_off
+#define ENTRY_Q_START(b) ((long)q_starts[q_starts_off + (ulong)(b)])
+#define ENTRY_K_START(b) ((long)k_starts[k_starts_off + (ulong)(b)])
+/* n keys (kv_length's, -1 already impossible) and nq rows at these starts: n, or -1 when a
+ * start is negative or a last position passes 2^31 - 1. Compared as ints: Mesa's llvmpipe
+ * let a negative start through the same test on the starts widened to long. */
+inline int entry_length(int n, int nq, int q_start, int k_start)
+{
+    if (n >= 0 && (q_start < 0 || k_start < 0 || q_start > INT_MAX - (nq - 1) ||
+                   k_start > INT_MAX - max(n - 1, 0)))
+        return -1;
+    return n;
+}
+#define ENTRY_LENGTH(b, nq, n)                                                                 \
+    entry_length((n), (nq), q_starts[q_starts_off + (ulong)(b)],                               \
+                 k_starts[k_starts_off + (ulong)(b)])
+#define ENTRY_SHIFT(b, shift) (ENTRY_Q_START(b) - ENTRY_K_START(b))
+#else
+#define POSITION_PARAMS
+#define ENTRY_K_START(b) 0L
+#define ENTRY_LENGTH(b, nq, n) (n)
+#define ENTRY_SHIFT(b, shift) (shift)
+#endif
+
+/* Sink tokens (docs/semantics.md, "Extensions"; StreamingLLM), compiled in only when the host
+ * defines SINK_TOKENS: keys at positions below S are visible to every row the causal rule
+ * allows, whatever the window says. sink_keys is S - k_start for positions per call, else S;
+ * in entry b's key indices the sink tokens are [0, sink_keys - ENTRY_K_START(b)). A row then
+ * sees two key ranges, its window's (row_range) and [0, sink_range's end), and a kernel walks
+ * the keys of both (two_walks) and none in between. */
+#ifdef SINK_TOKENS
+#define SINK_TOKEN_PARAMS , long sink_keys
+#define ENTRY_SINK_END(b) (sink_keys - ENTRY_K_START(b))
+/* The end of the sink tokens row i sees among nk keys: before sink_end and, when causal, at
+ * or before the row's own position i + pos_off. */
+inline int sink_range(long i, long pos_off, int causal, long sink_end, int nk)
+{
+    long last = sink_end;
+    if (causal)
+        last = min(last, i + pos_off + 1);
+    return (int)clamp(last, 0L, (long)nk);
+}
+
+/* A walk over two key ranges in steps of `step` keys from the steps' starts a0 and b0: first
+ * [a0, a1) (the sink tokens), then [b0, b1) (the window), the second continuing where the
+ * first ended when they overlap, so that no step comes twice and the keys between the ranges
+ * are never visited. Returns the number of steps; *na of them are the first range's, and the
+ * second's start at *b_start (WALK_KEY gives step t's first key). Counted in long: a step's
+ * end may pass INT_MAX after the last key of an entry of nearly 2^31 keys. */
+inline int two_walks(int a0, int a1, int b0, int b1, int step, int *na, int *b_start)
+{
+    *na = a1 > a0 ? (int)(((long)a1 - a0 + step - 1) / step) : 0;
+    const long start = max((long)b0, (long)a0 + (long)*na * step);
+    *b_start = (int)min(start, (long)b1);
+    return *na + (start < b1 ? (int)(((long)b1 - start + step - 1) / step) : 0);
+}
+#define WALK_KEY(t, a0, na, b_start, step)                                                     \
+    ((t) < (na) ? (a0) + (t) * (step) : (b_start) + ((t) - (na)) * (step))
+#else
+#define SINK_TOKEN_PARAMS
+#endif
+#define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS
 
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */

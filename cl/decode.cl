@@ -58,9 +58,9 @@ void decode_registers(IN_PLACE_PARAMS)
     const int g0 = (item / row_blocks) % head_blocks * KVH;
     const int r_first = item % row_blocks * RPK;
     const int split = (int)get_global_id(1), splits = (int)get_global_size(1);
-    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
 
     /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads past the last repeat it */
     vec_t qv[ROWS][D_VECS], acc[ROWS][D_VECS], l[ROWS];
@@ -71,6 +71,10 @@ void decode_registers(IN_PLACE_PARAMS)
 #endif
     int lo[ROWS], hi[ROWS];
     int lo_min = n, hi_max = 0;
+#ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
+    int sink_hi[ROWS], sink_hi_max = 0;
+    const int split_lo = (int)min((long)split * split_len, (long)n);
+#endif
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int g = min(g0 + r / RPK, kv_heads - 1);
@@ -90,6 +94,11 @@ void decode_registers(IN_PLACE_PARAMS)
             lo_min = min(lo_min, lo[r]);
             hi_max = max(hi_max, hi[r]);
         }
+#ifdef SINK_TOKENS
+        sink_hi[r] = (int)clamp((long)sink_range(i, pos_off, causal, ENTRY_SINK_END(b), n),
+                                (long)split_lo, min((long)(split + 1) * split_len, (long)n));
+        sink_hi_max = max(sink_hi_max, sink_hi[r]);
+#endif
 #ifdef ALIBI
         slope[r] = ALIBI_SLOPE(b, h);
         row_pos[r] = i + pos_off;
@@ -103,10 +112,22 @@ void decode_registers(IN_PLACE_PARAMS)
     }
 
     /* Counted in runs, and keys compared as differences from j0: j0 + VW may pass INT_MAX
-     * after the last run of a cache of nearly 2^31 keys. */
+     * after the last run of a cache of nearly 2^31 keys. With sink tokens the runs over the
+     * sink tokens [split_lo, sink_hi_max) come first, and the window's go on from where they
+     * end; keys past the last one some row sees are masked in every row. */
+#ifdef SINK_TOKENS
+    int walk_a, walk_b;
+    const int runs = two_walks(split_lo, sink_hi_max, lo_min, hi_max, VW, &walk_a, &walk_b);
+    for (int run = 0; run < runs; run++) {
+        const int j0 = WALK_KEY(run, split_lo, walk_a, walk_b, VW);
+        const int left = max(hi_max, sink_hi_max) - j0;
+#define SEEN(u, r) (((u) >= lo[r] - j0 && (u) < hi[r] - j0) || (u) < sink_hi[r] - j0)
+#else
     const int runs = hi_max > lo_min ? (hi_max - lo_min - 1) / VW + 1 : 0;
     for (int run = 0; run < runs; run++) {
         const int j0 = lo_min + run * VW, left = hi_max - j0;
+#define SEEN(u, r) ((u) >= lo[r] - j0 && (u) < hi[r] - j0)
+#endif
         /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows. */
         float sc[ROWS][VW];
         for (int kh = 0; kh < KVH; kh++) {
@@ -119,7 +140,7 @@ void decode_registers(IN_PLACE_PARAMS)
                     qr[rk][t] = qv[kh * RPK + rk][t];
             for (int u = 0; u < VW; u++) {
                 /* past the end, the last key again: its score is masked */
-                const int j = u < left ? j0 + u : hi_max - 1;
+                const int j = u < left ? j0 + u : j0 + left - 1;
                 vec_t kr[D_VECS];
                 load_kv_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
                          MISSING_K);
@@ -130,7 +151,7 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
-                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0
+                    sc[r][u] = SEEN(u, r)
                                    ? SCORE_BIAS(SCORE_CAP(hsum(dot)), slope[r], row_pos[r], j0 + u)
                                    : -INFINITY;
                 }
@@ -158,7 +179,7 @@ void decode_registers(IN_PLACE_PARAMS)
                     a[rk][t] = acc[kh * RPK + rk][t] * (vec_t)(alpha[kh * RPK + rk]);
             for (int u = 0; u < VW; u++) {
                 /* a key past the end has p = 0 in every row: the last key again is safe */
-                const int j = u < left ? j0 + u : hi_max - 1;
+                const int j = u < left ? j0 + u : j0 + left - 1;
                 vec_t vr[D_VECS];
                 load_kv_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
                          MISSING_V);

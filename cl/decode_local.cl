@@ -66,9 +66,9 @@ void decode_local(IN_PLACE_PARAMS)
     const int g = grp / row_blocks % kv_heads;
     const int r_first = grp % row_blocks * ROWS;
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
-    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
     const int split_lo = (int)min((long)split * split_len, (long)n);
     const int split_hi = (int)min((long)split_lo + split_len, (long)n);
 
@@ -85,6 +85,9 @@ void decode_local(IN_PLACE_PARAMS)
     long row_pos[ROWS];
 #endif
     int key_lo = split_hi, key_hi = split_lo;
+#ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
+    int sink_hi[ROWS], sink_hi_max = split_lo;
+#endif
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int row = min(r_first + r, rows_per_kv - 1);
@@ -99,8 +102,25 @@ void decode_local(IN_PLACE_PARAMS)
             key_lo = min(key_lo, lo[r]);
             key_hi = max(key_hi, hi[r]);
         }
+#ifdef SINK_TOKENS
+        sink_hi[r] = clamp(sink_range(ROW_POSITION(row, group), pos_off, causal,
+                                      ENTRY_SINK_END(b), n),
+                           split_lo, split_hi);
+        sink_hi_max = max(sink_hi_max, sink_hi[r]);
+#endif
     }
+#ifdef SINK_TOKENS
+    /* the split's keys jj in order: the sink tokens [split_lo, sink_hi_max) first, then the
+     * window's from where they end (common.cl's two_walks, in steps of one key) */
+    int walk_a, walk_b;
+    const int keys = two_walks(split_lo, sink_hi_max, key_lo, key_hi, 1, &walk_a, &walk_b);
+#define KEY_OF(jj) WALK_KEY(jj, split_lo, walk_a, walk_b, 1)
+#define SEEN(j, r) (((j) >= lo[r] && (j) < hi[r]) || (j) < sink_hi[r])
+#else
     const int keys = max(key_hi - key_lo, 0);
+#define KEY_OF(jj) (key_lo + (jj))
+#define SEEN(j, r) ((j) >= lo[r] && (j) < hi[r])
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* scores of this work-item's keys, and the largest per row */
@@ -113,7 +133,7 @@ void decode_local(IN_PLACE_PARAMS)
         m[r] = -INFINITY;
 #endif
     for (int jj = lid; jj < keys; jj += WG) {
-        const int j = key_lo + jj;
+        const int j = KEY_OF(jj);
         const long k_row = kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT);
         v_rows[jj] = kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT);
         float4 dot[ROWS];
@@ -130,7 +150,7 @@ void decode_local(IN_PLACE_PARAMS)
             }
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
-            const float s = j >= lo[r] && j < hi[r]
+            const float s = SEEN(j, r)
                                 ? SCORE_BIAS(SCORE_CAP((dot[r].x + dot[r].y) +
                                                        (dot[r].z + dot[r].w)),
                                              slope[r], row_pos[r], j)

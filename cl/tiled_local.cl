@@ -180,9 +180,9 @@ void attend_local(IN_PLACE_PARAMS)
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
     const int r_first = rb * BR;
     const int rows = min(BR, rows_total - r_first);
-    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
     /* this work-group's share of the keys */
     const int split_lo = (int)min((long)split * split_len, (long)n);
     const int split_hi = (int)min((long)split_lo + split_len, (long)n);
@@ -201,6 +201,9 @@ void attend_local(IN_PLACE_PARAMS)
      * ranges is [tile_lo, tile_hi), and tiles inside [full_lo, full_hi) are visible to every
      * row and need no mask. */
     int lo[TM], hi[TM];
+#ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
+    int sink_hi[TM];
+#endif
 #ifdef ALIBI
     float slope[TM]; /* per row: its head's slope, and its position */
     long row_pos[TM];
@@ -215,6 +218,11 @@ void attend_local(IN_PLACE_PARAMS)
 #endif
         lo[i] = clamp(lo[i], split_lo, split_hi);
         hi[i] = clamp(hi[i], lo[i], split_hi);
+#ifdef SINK_TOKENS
+        sink_hi[i] = clamp(sink_range(ROW_POSITION(row, group), pos_off, causal,
+                                      ENTRY_SINK_END(b), n),
+                           split_lo, split_hi);
+#endif
     }
     int tile_lo, tile_hi, full_lo, full_hi;
     row_range(ROW_POSITION(r_first, group), pos_off, causal, wl, wr, n, &tile_lo, &full_hi);
@@ -242,23 +250,37 @@ void attend_local(IN_PLACE_PARAMS)
     }
 
     raw4_t k_next[CHUNKS_PER_ITEM], v_next[CHUNKS_PER_ITEM];
+#ifdef SINK_TOKENS
+    /* the tiles of the sink tokens the last row sees (the most: rows are in position
+     * order), then the window's; the same walk for every work-item of the group */
+    const int group_sink_hi = clamp(sink_range(ROW_POSITION(r_first + rows - 1, group), pos_off,
+                                               causal, ENTRY_SINK_END(b), n),
+                                    split_lo, split_hi);
+    int walk_a, walk_b;
+    const int sink_first = split_lo / BC * BC;
+    const int tiles = two_walks(sink_first, group_sink_hi, tile_lo / BC * BC, tile_hi, BC,
+                                &walk_a, &walk_b);
+#define TILE_KEY(t) WALK_KEY(t, sink_first, walk_a, walk_b, BC)
+#else
     const int first = tile_lo / BC * BC;
-    if (first < tile_hi) {
-        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first, RAW_NAN4);
-        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first, (raw4_t)(0));
+    /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
+    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
+#define TILE_KEY(t) (first + (t) * BC)
+#endif
+    if (tiles > 0) {
+        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(0), RAW_NAN4);
+        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(0), (raw4_t)(0));
         STORE_TILE(k_next, k_tile);
         STORE_TILE(v_next, v_tile);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
-    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
     for (int tile = 0; tile < tiles; tile++) {
-        const int j0 = first + tile * BC;
+        const int j0 = TILE_KEY(tile);
         const int more = tile + 1 < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
-            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, j0 + BC, RAW_NAN4);
-            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, j0 + BC, (raw4_t)(0));
+            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(tile + 1), RAW_NAN4);
+            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(tile + 1), (raw4_t)(0));
         }
 
         /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so
@@ -301,7 +323,12 @@ void attend_local(IN_PLACE_PARAMS)
 #pragma unroll
                 for (int jn = 0; jn < TN; jn++) {
                     const int jj = kg + jn * KG;
+#ifdef SINK_TOKENS /* a sink token of the split is visible outside the window */
+                    if ((jj < lo[i] - j0 || jj >= hi[i] - j0) &&
+                        !(jj >= split_lo - j0 && jj < sink_hi[i] - j0))
+#else
                     if (jj < lo[i] - j0 || jj >= hi[i] - j0)
+#endif
                         s[i][jn] = -INFINITY;
                 }
 #pragma unroll

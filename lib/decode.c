@@ -165,7 +165,7 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
         while (d->kvh * 2 <= kv_heads && d->kvh * 2 * d->rpk <= MAX_DECODE_ROWS)
             d->kvh *= 2;
     char options[384];
-    char extras[96], kv_extras[96];
+    char extras[128], kv_extras[96];
     snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DKVH=%d -DRPK=%d%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
@@ -231,7 +231,7 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
     *built = 0;
     for (int attempt = 0; attempt < 6 && local_shape(l, p, max_group, budget, d); attempt++) {
         char options[384];
-        char extras[96], kv_extras[96];
+        char extras[128], kv_extras[96];
         snprintf(options, sizeof options,
                  "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),

@@ -23,11 +23,14 @@ enum {
     T_V_NEW = CLATTN_ARG_V_NEW,
     T_SLOPES = CLATTN_ARG_ALIBI_SLOPES,
     T_SINKS = CLATTN_ARG_SINKS,
+    T_MASK = CLATTN_ARG_MASK,
+    T_Q_START = CLATTN_ARG_Q_START,
+    T_K_START = CLATTN_ARG_K_START,
     T_COUNT
 };
 static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
                                            "block_table", "k_new", "v_new", "alibi_slopes",
-                                           "sinks"};
+                                           "sinks", "mask", "q_start", "k_start"};
 
 /* Bytes each argument must hold for the plan's problem. */
 static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
@@ -47,6 +50,9 @@ static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
     out[T_SLOPES] =
         (problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_PER_ENTRY ? batch : 1) * heads * 4;
     out[T_SINKS] = heads * 4;
+    out[T_MASK] = problem_get(p, CLATTN_PARAM_MASK) ? problem_tensor_span(p, CLATTN_TENSOR_MASK)
+                                                    : 0;
+    out[T_Q_START] = out[T_K_START] = batch * 4;
 }
 
 static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *seq,
@@ -155,7 +161,9 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
-        const size_t align = (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
+        const size_t align = t == T_MASK ? (problem_get(p, CLATTN_PARAM_MASK) ==
+                                                    CLATTN_MASK_F16 ? 2 : 4)
+                             : (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
                              : t == T_K || t == T_V                      ? (size_t)kv_bytes
                                                                          : esize;
         if ((st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], span[t], align,
@@ -175,10 +183,14 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .kv_lens_off = offs[T_LENS] / 4, .pages = mems[T_PAGES],
                       .pages_off = offs[T_PAGES] / 4,
                       .appended = mems[T_K_NEW] ? (int)problem_get(p, CLATTN_PARAM_SEQ_Q) : 0,
-                      .positioned = args && args->positions_set,
+                      .positioned = problem_get(p, CLATTN_PARAM_POSITIONS) !=
+                                    CLATTN_POSITIONS_ALIGNED,
                       .pos_shift = args ? args->q_start - args->k_start : 0,
                       .slopes = mems[T_SLOPES], .slopes_off = offs[T_SLOPES] / 4,
-                      .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4};
+                      .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4,
+                      .q_starts = mems[T_Q_START], .q_starts_off = offs[T_Q_START] / 4,
+                      .k_starts = mems[T_K_START], .k_starts_off = offs[T_K_START] / 4,
+                      .k_start = args ? args->k_start : 0};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])
@@ -207,8 +219,8 @@ clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q, k, v, o, lse, NULL, NULL, NULL, NULL, NULL, NULL};
-    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset, 0, 0, 0, 0, 0, 0};
+    cl_mem mems[T_COUNT] = {q, k, v, o, lse};
+    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset};
     return enqueue_attention(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 
@@ -253,10 +265,10 @@ clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, 
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q,           k_cache, v_cache, o,    lse, cache_seqlens,
-                            block_table, k_new,   v_new,   NULL, NULL};
+    cl_mem mems[T_COUNT] = {q, k_cache, v_cache, o, lse, cache_seqlens, block_table, k_new,
+                            v_new};
     size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
-                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset, 0, 0};
+                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset};
     return enqueue_cache(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 

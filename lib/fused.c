@@ -136,7 +136,7 @@ clattn_status fused_registers_setup(clattn_plan *plan)
     f->rt = register_tiles_for(plan, &tuned, why, sizeof why);
     plan->tiles_tuned = tuned;
     f->layout = select_packed_layout(&f->rt, p);
-    char options[384], extras[96], kv_extras[96];
+    char options[384], extras[128], kv_extras[96];
     snprintf(options, sizeof options,
              "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d"
              "%s%s",

@@ -95,7 +95,7 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
                         (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
                         (unsigned long long)l.local_mem_size, max_group, l.name);
         char options[384];
-        char extras[96], kv_extras[96];
+        char extras[128], kv_extras[96];
         snprintf(options, sizeof options,
                  "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),

@@ -20,7 +20,7 @@ typedef struct variant {
     clattn_dtype dtype;
     int heads, kv_heads, seq_q, seq_kv, head_dim;
     int causal, window_left, window_right;
-    int flags;          /* ODD_KV_OFFSETS, BIAS */
+    int flags;          /* ODD_KV_OFFSETS, BIAS, SINK_TOKENS, PER_ENTRY */
     clattn_dtype cache; /* K and V's type (CLATTN_PARAM_KV_DTYPE); 0 (f32): Q's */
 } variant;
 
@@ -28,6 +28,11 @@ typedef struct variant {
 #define ODD_KV_OFFSETS 1
 /* ALiBi slopes per head and sink logits, in buffers of clattn_enqueue_args */
 #define BIAS 2
+/* SINK_COUNT sink tokens beside the window */
+#define SINK_TOKENS 4
+#define SINK_COUNT 5
+/* positions per entry: rows from seq_kv + 1, keys from 2 (int32 buffers) */
+#define PER_ENTRY 8
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
  * wider than 4; 7 keys and 5 rows leave every tile part empty. */
@@ -70,6 +75,15 @@ static const variant variants[] = {
      CLATTN_DTYPE_FP8_E4M3},
     {"decode-fp8_e5m2-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1,
      -1, 0, CLATTN_DTYPE_FP8_E5M2},
+    /* sink tokens tiles away from the window, and positions per entry */
+    {"tiled-f32-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 7, 40, 20, 1, 2, 0,
+     SINK_TOKENS, 0},
+    {"windowed-f16-sinks-per-entry", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 40, 24, 0,
+     3, 1, SINK_TOKENS | PER_ENTRY, 0},
+    {"naive-f32-sinks-per-entry", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, 1, 0,
+     SINK_TOKENS | PER_ENTRY, 0},
+    {"decode-f32-sinks-per-entry", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, 16,
+     0, SINK_TOKENS | PER_ENTRY | BIAS, 0},
 };
 
 static int set_all(clattn_problem *p, const variant *v)
@@ -86,6 +100,11 @@ static int set_all(clattn_problem *p, const variant *v)
     for (size_t i = 0; i < sizeof values / sizeof *values; i++)
         if (clattn_problem_set(p, values[i].param, values[i].value))
             return 0;
+    if ((v->flags & SINK_TOKENS) && clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, SINK_COUNT))
+        return 0;
+    if ((v->flags & PER_ENTRY) &&
+        clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY))
+        return 0;
     return !v->cache || !clattn_problem_set(p, CLATTN_PARAM_KV_DTYPE, v->cache);
 }
 
@@ -112,29 +131,31 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
 }
 
 /* clattn_enqueue_args in device buffers: with odd offsets, K one element and V three elements
- * past an aligned offset; slopes and sinks ([heads] f32 each) when not NULL. */
+ * past an aligned offset; slopes and sinks ([heads] f32 each) and the starts (one int32 each)
+ * when not NULL. */
 static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size_t esize,
                                     int odd, const size_t bytes[4], size_t rows,
                                     void *const in[3], const float *slopes, const float *sinks,
-                                    size_t heads, void *o, float *lse)
+                                    size_t heads, const int32_t starts[2], void *o, float *lse)
 {
     cl_context cl;
     cl_command_queue queue;
     clattn_context_get_cl(ctx, &cl, NULL, &queue);
     const size_t off[5] = {0, odd ? esize : 0, odd ? 3 * esize : 0, 0, 0};
     const size_t size[5] = {bytes[0], bytes[1], bytes[2], bytes[3], rows * sizeof *lse};
-    cl_mem mem[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    cl_mem mem[9] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     clattn_args *args = NULL;
     clattn_status st = clattn_args_create(&args);
-    const clattn_arg names[7] = {CLATTN_ARG_Q,   CLATTN_ARG_K,   CLATTN_ARG_V,
+    const clattn_arg names[9] = {CLATTN_ARG_Q,   CLATTN_ARG_K,   CLATTN_ARG_V,
                                  CLATTN_ARG_O,   CLATTN_ARG_LSE, CLATTN_ARG_ALIBI_SLOPES,
-                                 CLATTN_ARG_SINKS};
-    const float *extra[2] = {slopes, sinks};
-    for (int t = 5; t < 7 && !st; t++) {
+                                 CLATTN_ARG_SINKS, CLATTN_ARG_Q_START, CLATTN_ARG_K_START};
+    const void *extra[4] = {slopes, sinks, starts, starts ? starts + 1 : NULL};
+    const size_t extra_bytes[4] = {heads * sizeof(float), heads * sizeof(float), 4, 4};
+    for (int t = 5; t < 9 && !st; t++) {
         cl_int err = CL_SUCCESS;
         if (extra[t - 5])
             mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                                    heads * sizeof(float), (void *)extra[t - 5], &err);
+                                    extra_bytes[t - 5], (void *)extra[t - 5], &err);
         if (err)
             st = CLATTN_ERROR_OPENCL;
     }
@@ -155,14 +176,14 @@ static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size
         if (err || (t < 3 && !whole))
             st = CLATTN_ERROR_OPENCL;
     }
-    for (int t = 0; t < 7 && !st; t++)
+    for (int t = 0; t < 9 && !st; t++)
         st = clattn_args_set_buffer(args, names[t], mem[t], t < 5 ? off[t] : 0);
     if (!st)
         st = clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL);
     if (!st && (clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, size[3], o, 0, NULL, NULL) ||
                 clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, size[4], lse, 0, NULL, NULL)))
         st = CLATTN_ERROR_OPENCL;
-    for (int t = 0; t < 7; t++)
+    for (int t = 0; t < 9; t++)
         if (mem[t])
             clReleaseMemObject(mem[t]);
     clattn_args_destroy(args);
@@ -179,7 +200,8 @@ static int run(clattn_context *ctx, const variant *v)
     size_t bytes[4] = {0, 0, 0, 0};
     const size_t rows = (size_t)v->heads * (size_t)v->seq_q;
     int failed = 1;
-    const int bias = v->flags & BIAS;
+    const int bias = v->flags & BIAS, per_entry = v->flags & PER_ENTRY;
+    const int32_t starts[2] = {v->seq_kv + 1, 2};
     /* ggml's slopes; sinks finite, -inf (none) and above every score */
     float slopes[8], sinks[8] = {0.5f, -INFINITY, 3.0f, -1.0f, 0.5f, -INFINITY, 3.0f, -1.0f};
     clattn_args *host = NULL;
@@ -207,10 +229,12 @@ static int run(clattn_context *ctx, const variant *v)
         fprintf(stderr, "%s: out of memory\n", v->name);
         goto out;
     }
-    const clattn_arg names[5] = {CLATTN_ARG_Q, CLATTN_ARG_K, CLATTN_ARG_V,
-                                 CLATTN_ARG_ALIBI_SLOPES, CLATTN_ARG_SINKS};
-    const void *host_data[5] = {in[0], in[1], in[2], bias ? slopes : NULL, bias ? sinks : NULL};
-    for (int t = 0; t < 5; t++)
+    const clattn_arg names[7] = {CLATTN_ARG_Q,     CLATTN_ARG_K,       CLATTN_ARG_V,
+                                 CLATTN_ARG_ALIBI_SLOPES, CLATTN_ARG_SINKS, CLATTN_ARG_Q_START,
+                                 CLATTN_ARG_K_START};
+    const void *host_data[7] = {in[0], in[1], in[2], bias ? slopes : NULL, bias ? sinks : NULL,
+                                per_entry ? starts : NULL, per_entry ? starts + 1 : NULL};
+    for (int t = 0; t < 7; t++)
         clattn_args_set_host(host, names[t], host_data[t]);
     if (clattn_reference_args(p, host, o_ref, lse_ref)) {
         fprintf(stderr, "%s: %s\n", v->name, clattn_message(NULL));
@@ -229,7 +253,7 @@ static int run(clattn_context *ctx, const variant *v)
         (v->flags
              ? run_in_buffers(ctx, plan, clattn_dtype_size(v->dtype), v->flags & ODD_KV_OFFSETS,
                               bytes, rows, in, bias ? slopes : NULL, bias ? sinks : NULL,
-                              (size_t)v->heads, o, lse)
+                              (size_t)v->heads, per_entry ? starts : NULL, o, lse)
              : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
         fprintf(stderr, "%s: %s%s\n", v->name, clattn_message(NULL), clattn_message(ctx));
         goto out;
