@@ -71,7 +71,7 @@ __kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows
     row_range(i0 + rr, pos_off, causal, wl, wr, nk, &lo, &hi);
     __global float *p = s + ((ulong)zc * (ulong)rows + (ulong)rr) * (ulong)s_stride + (ulong)j;
     const ivec_t key = (ivec_t)(j) + LANE_INDEX;
-    VSTORE(select(SCORE_BIAS_VEC(SCORE_CAP(VLOAD(p) * (vec_t)(scale)),
+    VSTORE(select(SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(p) * (vec_t)(scale)),
                                  ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
                                  i0 + rr + pos_off, j),
                   (vec_t)(-INFINITY), (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi))),
