@@ -107,7 +107,8 @@ void decode_registers(IN_PLACE_PARAMS)
     const int runs = hi_max > lo_min ? (hi_max - lo_min - 1) / VW + 1 : 0;
     for (int run = 0; run < runs; run++) {
         const int j0 = lo_min + run * VW, left = hi_max - j0;
-        /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows. */
+        /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows; each
+         * row's VW dot products are summed across lanes together (hsum_each). */
         float sc[ROWS][VW];
         for (int kh = 0; kh < KVH; kh++) {
             const int g = min(g0 + kh, kv_heads - 1);
@@ -117,6 +118,7 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
                 for (int t = 0; t < D_VECS; t++)
                     qr[rk][t] = qv[kh * RPK + rk][t];
+            vec_t dots[RPK][VW];
             for (int u = 0; u < VW; u++) {
                 /* past the end, the last key again: its score is masked */
                 const int j = u < left ? j0 + u : hi_max - 1;
@@ -125,20 +127,24 @@ void decode_registers(IN_PLACE_PARAMS)
                          MISSING_K);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++) {
-                    const int r = kh * RPK + rk;
                     vec_t dot = qr[rk][0] * kr[0];
 #pragma unroll
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
-                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0
-                                   ? SCORE_BIAS(SCORE_CAP(hsum(dot)), slope[r], row_pos[r], j0 + u)
-                                   : -INFINITY;
+                    dots[rk][u] = dot;
                 }
             }
+#pragma unroll
+            for (int rk = 0; rk < RPK; rk++)
+                VSTORE(hsum_each(dots[rk]), sc[kh * RPK + rk]);
         }
         float p[ROWS][VW], alpha[ROWS];
         for (int r = 0; r < ROWS; r++) {
-            const vec_t s = VLOAD(sc[r]);
+            const ivec_t u = LANE_INDEX; /* keys j0 + u; those outside the row's range masked */
+            const vec_t s = select(SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(sc[r])), slope[r],
+                                                  row_pos[r], j0),
+                                   (vec_t)(-INFINITY),
+                                   (u < (ivec_t)(lo[r] - j0)) | (u >= (ivec_t)(hi[r] - j0)));
             const float m_new = fmax(m[r], hmax(s));
             const float m_use = SCORE_SHIFT(m_new);
             alpha[r] = exp2(m[r] - m_use);
