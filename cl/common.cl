@@ -671,6 +671,45 @@ inline float hsum(vec_t v)
 #endif
 }
 
+/* VW horizontal sums at once: lane u of the result is the sum of d[u]'s lanes. Vectors whose
+ * lanes hold blocks of partial sums, one block per key, fold in pairs: the first halves of
+ * every block of both, plus the second halves, gives blocks half as long for twice the keys,
+ * in order. log2(VW) levels cost VW - 1 adds and two lane permutations each, where VW calls
+ * of hsum cost VW log2(VW) of each. d is clobbered. */
+#if VW == 16
+#define FOLD_16(x, y) ((float16)((x).lo, (y).lo) + (float16)((x).hi, (y).hi))
+#define FOLD_8(x, y)                                                                           \
+    ((float16)((x).s0123, (x).s89ab, (y).s0123, (y).s89ab) +                                   \
+     (float16)((x).s4567, (x).scdef, (y).s4567, (y).scdef))
+#define FOLD_4(x, y)                                                                           \
+    ((float16)((x).s01, (x).s45, (x).s89, (x).scd, (y).s01, (y).s45, (y).s89, (y).scd) +      \
+     (float16)((x).s23, (x).s67, (x).sab, (x).sef, (y).s23, (y).s67, (y).sab, (y).sef))
+#define FOLD_2(x, y) ((float16)((x).even, (y).even) + (float16)((x).odd, (y).odd))
+inline vec_t hsum_each(vec_t *d)
+{
+    float16 a[8], b[4], c[2];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+        a[i] = FOLD_16(d[2 * i], d[2 * i + 1]);
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        b[i] = FOLD_8(a[2 * i], a[2 * i + 1]);
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+        c[i] = FOLD_4(b[2 * i], b[2 * i + 1]);
+    return FOLD_2(c[0], c[1]);
+}
+#else
+inline vec_t hsum_each(vec_t *d)
+{
+    vec_t s;
+    __private float *sf = (__private float *)&s;
+    for (int u = 0; u < VW; u++)
+        sf[u] = hsum(d[u]);
+    return s;
+}
+#endif
+
 /* 2^x for x <= 0, -inf or NaN: the softmax's only transcendental. The library exp2 guards
  * the whole float range and special values, which costs about twice this on CPU devices.
  * Here 2^x = 2^n * 2^f with n = x rounded to nearest and f in [-0.5, 0.5]: adding 1.5 * 2^23
@@ -699,6 +738,23 @@ inline vec_t exp2_nonpositive(vec_t x)
     return p * CAT(as_float, VW)((CAT(as_int, VW)(t) + (ivec_t)(127)) << 23);
 #endif
 }
+
+/* The softcap on a vector of scores, for the register kernels whose compilers vectorise it
+ * (PoCL's own vector tanh cost the tiled kernel 14 % at d 128): tanh|y| = (1 - e) / (1 + e)
+ * with e = 2^(-2 log2(e) |y|) in (0, 1], from exp2_nonpositive. Its absolute error is a few
+ * f32 ulps of 1, so the score's is a few ulps of the cap, as with the library's tanh; at
+ * |y| > 44, e is below 2^-127 and the result is exactly +-cap. NaN stays NaN. */
+#ifdef SOFTCAP
+inline vec_t score_cap_vec(vec_t x)
+{
+    const vec_t y = x * (vec_t)(1.0f / (float)(SOFTCAP));
+    const vec_t e = exp2_nonpositive(fabs(y) * (vec_t)(-2.0f * LOG2E));
+    return (vec_t)((float)(SOFTCAP)) * copysign(((vec_t)(1.0f) - e) / ((vec_t)(1.0f) + e), y);
+}
+#define SCORE_CAP_VEC(x) score_cap_vec(x)
+#else
+#define SCORE_CAP_VEC(x) (x)
+#endif
 
 /* Packed head_dim: V rows and output accumulators are whole vectors, zero-padded past d. */
 #define D_VECS ((HEAD_DIM + VW - 1) / VW)

@@ -16,6 +16,17 @@
  * Host defines: VW, KVH, RPK, and common.cl's DTYPE and HEAD_DIM. */
 
 #define ROWS (KVH * RPK)
+/* Rows whose output accumulators fit the vector registers beside a V row (24 of AVX-512's
+ * 32, a power of two dividing RPK); at least one. */
+#if RPK * D_VECS <= 24
+#define PV_ROWS RPK
+#elif RPK >= 2 && RPK / 2 * D_VECS <= 24
+#define PV_ROWS (RPK / 2)
+#elif RPK >= 4 && RPK / 4 * D_VECS <= 24
+#define PV_ROWS (RPK / 4)
+#else
+#define PV_ROWS 1
+#endif
 
 /* A row of d values from element (value) `row` of src into D_VECS vectors, zero past d, through
  * LOADV_ (VW values) or LOAD_ (one); `missing` in every lane when its page is not in the pool
@@ -128,7 +139,8 @@ void decode_registers(IN_PLACE_PARAMS)
         const int j0 = lo_min + run * VW, left = hi_max - j0;
 #define SEEN(u, r) ((u) >= lo[r] - j0 && (u) < hi[r] - j0)
 #endif
-        /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows. */
+        /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows; each
+         * row's VW dot products are summed across lanes together (hsum_each). */
         float sc[ROWS][VW];
         for (int kh = 0; kh < KVH; kh++) {
             const int g = min(g0 + kh, kv_heads - 1);
@@ -138,6 +150,7 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
                 for (int t = 0; t < D_VECS; t++)
                     qr[rk][t] = qv[kh * RPK + rk][t];
+            vec_t dots[RPK][VW];
             for (int u = 0; u < VW; u++) {
                 /* past the end, the last key again: its score is masked */
                 const int j = u < left ? j0 + u : j0 + left - 1;
@@ -146,20 +159,24 @@ void decode_registers(IN_PLACE_PARAMS)
                          MISSING_K);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++) {
-                    const int r = kh * RPK + rk;
                     vec_t dot = qr[rk][0] * kr[0];
 #pragma unroll
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
-                    sc[r][u] = SEEN(u, r)
-                                   ? SCORE_BIAS(SCORE_CAP(hsum(dot)), slope[r], row_pos[r], j0 + u)
-                                   : -INFINITY;
+                    dots[rk][u] = dot;
                 }
             }
+#pragma unroll
+            for (int rk = 0; rk < RPK; rk++)
+                VSTORE(hsum_each(dots[rk]), sc[kh * RPK + rk]);
         }
         float p[ROWS][VW], alpha[ROWS];
         for (int r = 0; r < ROWS; r++) {
-            const vec_t s = VLOAD(sc[r]);
+            const ivec_t u = LANE_INDEX; /* keys j0 + u; those no row r sees are masked */
+            const vec_t s = select((vec_t)(-INFINITY),
+                                   SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(sc[r])), slope[r],
+                                                  row_pos[r], j0),
+                                   SEEN(u, r));
             const float m_new = fmax(m[r], hmax(s));
             const float m_use = SCORE_SHIFT(m_new);
             alpha[r] = exp2(m[r] - m_use);
@@ -168,32 +185,36 @@ void decode_registers(IN_PLACE_PARAMS)
             VSTORE(pv, p[r]);
             m[r] = m_new;
         }
-        /* Output, kv head by kv head: its rows' accumulators in registers. */
+        /* Output, kv head by kv head, PV_ROWS of its rows at a time: their accumulators stay
+         * in registers beside a V row, and the V rows of the run come again from L1 for the
+         * next PV_ROWS. */
         for (int kh = 0; kh < KVH; kh++) {
             const int g = min(g0 + kh, kv_heads - 1);
-            vec_t a[RPK][D_VECS];
+            for (int r0 = kh * RPK; r0 < (kh + 1) * RPK; r0 += PV_ROWS) {
+                vec_t a[PV_ROWS][D_VECS];
 #pragma unroll
-            for (int rk = 0; rk < RPK; rk++)
-#pragma unroll
-                for (int t = 0; t < D_VECS; t++)
-                    a[rk][t] = acc[kh * RPK + rk][t] * (vec_t)(alpha[kh * RPK + rk]);
-            for (int u = 0; u < VW; u++) {
-                /* a key past the end has p = 0 in every row: the last key again is safe */
-                const int j = u < left ? j0 + u : j0 + left - 1;
-                vec_t vr[D_VECS];
-                load_kv_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
-                         MISSING_V);
-#pragma unroll
-                for (int rk = 0; rk < RPK; rk++)
+                for (int rk = 0; rk < PV_ROWS; rk++)
 #pragma unroll
                     for (int t = 0; t < D_VECS; t++)
-                        a[rk][t] = MAD((vec_t)(p[kh * RPK + rk][u]), vr[t], a[rk][t]);
+                        a[rk][t] = acc[r0 + rk][t] * (vec_t)(alpha[r0 + rk]);
+                for (int u = 0; u < VW; u++) {
+                    /* a key past the end has p = 0 in every row: the last key again is safe */
+                    const int j = u < left ? j0 + u : j0 + left - 1;
+                    vec_t vr[D_VECS];
+                    load_kv_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
+                                MISSING_V);
+#pragma unroll
+                    for (int rk = 0; rk < PV_ROWS; rk++)
+#pragma unroll
+                        for (int t = 0; t < D_VECS; t++)
+                            a[rk][t] = MAD((vec_t)(p[r0 + rk][u]), vr[t], a[rk][t]);
+                }
+#pragma unroll
+                for (int rk = 0; rk < PV_ROWS; rk++)
+#pragma unroll
+                    for (int t = 0; t < D_VECS; t++)
+                        acc[r0 + rk][t] = a[rk][t];
             }
-#pragma unroll
-            for (int rk = 0; rk < RPK; rk++)
-#pragma unroll
-                for (int t = 0; t < D_VECS; t++)
-                    acc[kh * RPK + rk][t] = a[rk][t];
         }
     }
 

@@ -84,7 +84,7 @@ __kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows
 #else
     const ivec_t invisible = (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi));
 #endif
-    vec_t x = select(SCORE_BIAS_VEC(SCORE_CAP(VLOAD(p) * (vec_t)(scale)),
+    vec_t x = select(SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(p) * (vec_t)(scale)),
                                     ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
                                     i0 + rr + pos_off, j),
                      (vec_t)(-INFINITY), invisible);

@@ -141,7 +141,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             for (int r = 0; r < ROWS; r++)
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = SCORE_CAP(s[r][u]);
+                    s[r][u] = SCORE_CAP_VEC(s[r][u]);
 #endif
 #ifdef ALIBI
 #pragma unroll
