@@ -13,6 +13,9 @@
  * exp2 turns into probabilities. With one split O and LSE are
  * written directly; with several, partial rows go to part_o / part_lse for cl/merge.cl.
  *
+ * With an additive mask (common.cl's MASK), a run of keys whose mask is -inf for every row
+ * is skipped: its K and V rows are not read.
+ *
  * Host defines: VW, KVH, RPK, and common.cl's DTYPE and HEAD_DIM. */
 
 #define ROWS (KVH * RPK)
@@ -69,6 +72,9 @@ void decode_registers(IN_PLACE_PARAMS)
     float slope[ROWS]; /* per row: its head's slope, and its position */
     long row_pos[ROWS];
 #endif
+#ifdef MASK
+    ulong mask_row[ROWS]; /* per row: its row of the mask */
+#endif
     int lo[ROWS], hi[ROWS];
     int lo_min = n, hi_max = 0;
 #pragma unroll
@@ -94,6 +100,9 @@ void decode_registers(IN_PLACE_PARAMS)
         slope[r] = ALIBI_SLOPE(b, h);
         row_pos[r] = i + pos_off;
 #endif
+#ifdef MASK
+        mask_row[r] = MASK_ROW(b, i, h);
+#endif
 #ifdef SINKS
         m[r] = SPLIT_SINK(h, split); /* common.cl */
 #else
@@ -107,6 +116,22 @@ void decode_registers(IN_PLACE_PARAMS)
     const int runs = hi_max > lo_min ? (hi_max - lo_min - 1) / VW + 1 : 0;
     for (int run = 0; run < runs; run++) {
         const int j0 = lo_min + run * VW, left = hi_max - j0;
+#ifdef MASK
+        float mk[ROWS][VW]; /* the run's mask values per row */
+        int hidden = 1;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            const vec_t x = mask_loadv(mask, mask_row[r], j0, nk);
+            VSTORE(x, mk[r]);
+            for (int u = 0; u < VW && u < left; u++)
+                hidden &= mk[r][u] == -INFINITY;
+        }
+        if (hidden)
+            continue; /* no pair of the run is visible */
+#define MASKED(r, u, s) MASK_ADD(s, mk[r][u])
+#else
+#define MASKED(r, u, s) (s)
+#endif
         /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows. */
         float sc[ROWS][VW];
         for (int kh = 0; kh < KVH; kh++) {
@@ -131,7 +156,8 @@ void decode_registers(IN_PLACE_PARAMS)
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
                     sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0
-                                   ? SCORE_BIAS(SCORE_CAP(hsum(dot)), slope[r], row_pos[r], j0 + u)
+                                   ? MASKED(r, u, SCORE_BIAS(SCORE_CAP(hsum(dot)), slope[r],
+                                                             row_pos[r], j0 + u))
                                    : -INFINITY;
                 }
             }

@@ -48,8 +48,8 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
 
 /* With ALiBi (common.cl) the scores also take the chunk's first (batch, head) z0 and the
  * number of heads, for the slopes; with sinks the softmax takes the number of heads. */
-#ifdef ALIBI
-#define SCALE_MASK_EXTRA , int z0, int heads ALIBI_PARAMS
+#if defined(ALIBI) || defined(MASK)
+#define SCALE_MASK_EXTRA , int z0, int heads ALIBI_PARAMS MASK_PARAMS
 #else
 #define SCALE_MASK_EXTRA
 #endif
@@ -57,6 +57,15 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
 #define SOFTMAX_EXTRA , int heads SINK_PARAMS
 #else
 #define SOFTMAX_EXTRA
+#endif
+
+/* The additive mask (common.cl) on the scaled, capped and biased scores of row i of (batch,
+ * head) z from key j; without one, the scores. */
+#ifdef MASK
+#define WITH_MASK(s, z, i, j)                                                                  \
+    MASK_ADD_VEC(s, mask_loadv(mask, MASK_ROW((z) / heads, i, (z) % heads), j, nk))
+#else
+#define WITH_MASK(s, z, i, j) s
 #endif
 
 /* Work-item: one vector of VW scores. Grid: (s_stride / VW, rows, zc). */
@@ -71,9 +80,10 @@ __kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows
     row_range(i0 + rr, pos_off, causal, wl, wr, nk, &lo, &hi);
     __global float *p = s + ((ulong)zc * (ulong)rows + (ulong)rr) * (ulong)s_stride + (ulong)j;
     const ivec_t key = (ivec_t)(j) + LANE_INDEX;
-    VSTORE(select(SCORE_BIAS_VEC(SCORE_CAP(VLOAD(p) * (vec_t)(scale)),
-                                 ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
-                                 i0 + rr + pos_off, j),
+    VSTORE(select(WITH_MASK(SCORE_BIAS_VEC(SCORE_CAP(VLOAD(p) * (vec_t)(scale)),
+                                           ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
+                                           i0 + rr + pos_off, j),
+                            z0 + zc, i0 + rr, j),
                   (vec_t)(-INFINITY), (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi))),
            p);
 }

@@ -31,6 +31,10 @@
  * in LSE order][HEAD_DIM], f32) for cl/merge.cl. With one split, O and LSE are written
  * directly.
  *
+ * With an additive mask (common.cl's MASK), the host's tile map (MASK_TILES) says which tiles
+ * of BR rows x BC keys are all -inf, which the loop skips (their K and V are never loaded),
+ * and which are all 0, where no mask is read.
+ *
  * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/local_tiles.c), and
  * common.cl's DTYPE, KV_DTYPE, HEAD_DIM and KV_ALIGNED. */
 
@@ -141,6 +145,22 @@ inline raw4_t load_chunk(__global const kv_raw_t *src, ulong off, long sb, long 
         }                                                                                       \
     }
 
+#ifdef MASK_TILES
+/* The first tile from `tile` on whose mask is not all -inf, in the row of the map that starts
+ * at the work-group's first tile; or `tiles` when there is none. */
+inline int visible_from(__global const uchar *map_row, int tile, int tiles)
+{
+    while (tile < tiles && map_row[tile] == MASK_HIDDEN)
+        tile++;
+    return tile;
+}
+#define VISIBLE_FROM(tile) visible_from(map_row, (tile), tiles)
+#define TILE_CLASS(tile) map_row[tile]
+#else
+#define VISIBLE_FROM(tile) (tile)
+#define TILE_CLASS(tile) MASK_MIXED
+#endif
+
 /* The maximum (max = 1) or sum of a row's KG partials in __local, read four at a time. */
 inline float row_partials(__local const float *x, int max)
 {
@@ -205,6 +225,9 @@ void attend_local(IN_PLACE_PARAMS)
     float slope[TM]; /* per row: its head's slope, and its position */
     long row_pos[TM];
 #endif
+#ifdef MASK
+    ulong mask_row[TM]; /* per row: its row of the mask */
+#endif
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int row = min(r_first + rg * TM + i, rows_total - 1);
@@ -212,6 +235,9 @@ void attend_local(IN_PLACE_PARAMS)
 #ifdef ALIBI
         slope[i] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
         row_pos[i] = ROW_POSITION(row, group) + pos_off;
+#endif
+#ifdef MASK
+        mask_row[i] = MASK_ROW(b, ROW_POSITION(row, group), ROW_HEAD(row, group, g));
 #endif
         lo[i] = clamp(lo[i], split_lo, split_hi);
         hi[i] = clamp(hi[i], lo[i], split_hi);
@@ -243,22 +269,28 @@ void attend_local(IN_PLACE_PARAMS)
 
     raw4_t k_next[CHUNKS_PER_ITEM], v_next[CHUNKS_PER_ITEM];
     const int first = tile_lo / BC * BC;
-    if (first < tile_hi) {
-        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first, RAW_NAN4);
-        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first, (raw4_t)(0));
+    /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
+    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
+#ifdef MASK_TILES
+    __global const uchar *map_row = &MASK_TILE(b, g, rb, first / BC);
+#endif
+    /* the tiles visible through the mask, in order (without a mask, every tile) */
+    int tile = VISIBLE_FROM(0);
+    if (tile < tiles) {
+        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first + tile * BC, RAW_NAN4);
+        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first + tile * BC, (raw4_t)(0));
         STORE_TILE(k_next, k_tile);
         STORE_TILE(v_next, v_tile);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
-    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
-    for (int tile = 0; tile < tiles; tile++) {
+    while (tile < tiles) {
         const int j0 = first + tile * BC;
-        const int more = tile + 1 < tiles;
+        const int next = VISIBLE_FROM(tile + 1);
+        const int more = next < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
-            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, j0 + BC, RAW_NAN4);
-            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, j0 + BC, (raw4_t)(0));
+            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first + next * BC, RAW_NAN4);
+            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first + next * BC, (raw4_t)(0));
         }
 
         /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so
@@ -295,6 +327,14 @@ void attend_local(IN_PLACE_PARAMS)
                                                     (part[i][jn].z + part[i][jn].w)),
                                           slope[i], row_pos[i], j0 + kg + jn * KG);
         }
+#ifdef MASK
+        if (TILE_CLASS(tile) == MASK_MIXED)
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int jn = 0; jn < TN; jn++)
+                    s[i][jn] = MASK_ADD(s[i][jn], MASK_AT(mask_row[i], j0 + kg + jn * KG, nk));
+#endif
         if (j0 < full_lo || BC > full_hi - j0) /* a boundary tile */
 #pragma unroll
             for (int i = 0; i < TM; i++)
@@ -373,6 +413,7 @@ void attend_local(IN_PLACE_PARAMS)
         barrier(CLK_LOCAL_MEM_FENCE); /* V tile and P read */
         if (more)
             STORE_TILE(v_next, v_tile); /* visible after the next tile's first barrier */
+        tile = next;
     }
 
     /* the row sums, from every key group's share */

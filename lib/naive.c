@@ -87,10 +87,12 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
     args_float(&a, (cl_float)problem_scale(p));
-    if (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE) { /* cl/naive.cl */
+    const int masked = problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE;
+    if (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE || masked) { /* cl/naive.cl */
         args_int(&a, (cl_int)z0);
         args_int(&a, (cl_int)heads);
         args_alibi(&a, p, b);
+        args_additive_mask(&a, p, b);
     }
     if ((st = args_end(&a, "naive_scale_mask")))
         return st;

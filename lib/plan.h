@@ -29,6 +29,9 @@ typedef struct attn_buffers {
      * problem has them; element offsets. */
     cl_mem slopes, sinks;
     cl_ulong slopes_off, sinks_off;
+    /* The additive mask (CLATTN_ARG_MASK), exactly when the problem has one; element offset. */
+    cl_mem mask;
+    cl_ulong mask_off;
 } attn_buffers;
 
 /* The events of the last enqueue, per stage, for clattn_plan_stage_time. */

@@ -203,8 +203,11 @@ const char *problem_score_options(const clattn_problem *p, int base2, char *out,
         len += (size_t)snprintf(out + len, size - len, " -DALIBI=%d", alibi);
     if (sinks && len < size)
         len += (size_t)snprintf(out + len, size - len, " -DSINKS");
-    /* the slopes and sinks are natural-log values, scaled in the kernel (common.cl) */
-    if ((alibi != CLATTN_ALIBI_NONE || sinks) && len < size)
+    const int mask = (int)p->value[CLATTN_PARAM_MASK];
+    if (mask != CLATTN_MASK_NONE && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DMASK=%d", mask);
+    /* the slopes, sinks and mask are natural-log values, scaled in the kernel (common.cl) */
+    if ((alibi != CLATTN_ALIBI_NONE || sinks || mask != CLATTN_MASK_NONE) && len < size)
         snprintf(out + len, size - len, " -DSCORE_UNIT=%s", base2 ? "LOG2E" : "1.0f");
     return out;
 }
@@ -234,8 +237,6 @@ const char *problem_unimplemented_extension(const clattn_problem *p)
 {
     if (p->value[CLATTN_PARAM_SINK_TOKENS])
         return "sink tokens";
-    if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)
-        return "an additive mask";
     if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY)
         return "positions per entry";
     return NULL;

@@ -41,9 +41,9 @@ void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t 
 const char *problem_unimplemented_extension(const clattn_problem *p);
 
 /* The build options that carry the problem's score extensions into a kernel (cl/common.cl's
- * SCORE_CAP, ALiBi and sinks): "" when it has none, else " -DSOFTCAP=..." in the kernel's
- * units (base 2 for the fused kernels, natural for naive's), " -DALIBI=1|2", " -DSINKS" and
- * the units' SCORE_UNIT. At most 96 bytes. */
+ * SCORE_CAP, ALiBi, sinks and the mask): "" when it has none, else " -DSOFTCAP=..." in the
+ * kernel's units (base 2 for the fused kernels, natural for naive's), " -DALIBI=1|2",
+ * " -DSINKS", " -DMASK=1|2" and the units' SCORE_UNIT. At most 96 bytes. */
 const char *problem_score_options(const clattn_problem *p, int base2, char *out, size_t size);
 
 /* The build options that carry the KV cache's type into a kernel (cl/common.cl's KV_DTYPE):
