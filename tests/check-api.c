@@ -614,7 +614,6 @@ START_TEST(extensions_are_refused_by_name)
         const char *name;
     } uses[] = {
         {CLATTN_PARAM_SINK_TOKENS, 4, "sink tokens"},
-        {CLATTN_PARAM_MASK, CLATTN_MASK_F16, "mask"},
         {CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY, "positions per entry"},
     };
     for (size_t u = 0; u < sizeof uses / sizeof uses[0]; u++) {
