@@ -66,6 +66,8 @@ static const mask_case cases[] = {
     {2, 8, 1, 2, 3001, 64, 0, -1, -1, BR, F32, M32, 0, 0, BLOCKS, 1, 0},
     {2, 4, 4, 1, 3333, 40, 0, -1, -1, TL, BF16, M16, 1, 1, BLOCKS, 0, 1},
     {1, 8, 2, 4, 4000, 64, 1, 700, 0, BR, F32, M32, 0, 1, ROWS_HIDDEN, 0, 0},
+    /* 36 rows per kv head: on GPU-shaped devices decode runs attend_local over its splits */
+    {1, 8, 2, 9, 2000, 32, 1, -1, -1, BR, F16, M32, 0, 1, BLOCKS, 0, 0},
 };
 
 static const char *mask_name(const mask_case *mc, const attn_case *c)
