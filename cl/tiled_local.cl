@@ -275,7 +275,7 @@ void attend_local(IN_PLACE_PARAMS)
     __global const uchar *map_row = &MASK_TILE(b, g, rb, first / BC);
 #endif
     /* the tiles visible through the mask, in order (without a mask, every tile) */
-    int tile = VISIBLE_FROM(0);
+    int tile = VISIBLE_FROM(0), next;
     if (tile < tiles) {
         FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first + tile * BC, RAW_NAN4);
         FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first + tile * BC, (raw4_t)(0));
@@ -284,13 +284,13 @@ void attend_local(IN_PLACE_PARAMS)
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    while (tile < tiles) {
+    for (; tile < tiles; tile = next) {
         const int j0 = first + tile * BC;
-        const int next = VISIBLE_FROM(tile + 1);
+        next = VISIBLE_FROM(tile + 1);
         const int more = next < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
-            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, first + next * BC, RAW_NAN4);
-            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, first + next * BC, (raw4_t)(0));
+            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, j0 + (next - tile) * BC, RAW_NAN4);
+            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, j0 + (next - tile) * BC, (raw4_t)(0));
         }
 
         /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so
@@ -413,7 +413,6 @@ void attend_local(IN_PLACE_PARAMS)
         barrier(CLK_LOCAL_MEM_FENCE); /* V tile and P read */
         if (more)
             STORE_TILE(v_next, v_tile); /* visible after the next tile's first barrier */
-        tile = next;
     }
 
     /* the row sums, from every key group's share */
