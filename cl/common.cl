@@ -302,7 +302,50 @@ inline int two_walks(int a0, int a1, int b0, int b1, int step, int *na, int *b_s
 #else
 #define SINK_TOKEN_PARAMS
 #endif
-#define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS
+/* The additive mask (docs/semantics.md, "Extensions"), compiled in only when the host defines
+ * MASK (1: f32, 2: f16). Element (b, i, h, j) lies at MASK_ROW(b, i, h) + j; the host passes a
+ * broadcast dimension's stride as 0, so kernels index with their own b and h. A value is in
+ * natural units: MASK_ADD scales it to the kernel's (SCORE_UNIT) and adds it to score s, and
+ * -inf makes the pair invisible whatever the score (a NaN key's included, as the reference
+ * never reads it); NaN makes the score NaN. */
+#ifdef MASK
+#if MASK == 1
+typedef float mask_t;
+#define MASK_LOAD(p, e) ((p)[e])
+#else
+typedef half mask_t;
+#define MASK_LOAD(p, e) vload_half(0, (p) + (e))
+#endif
+#define MASK_PARAMS                                                                            \
+    , __global const mask_t *mask, ulong mask_off, long mask_sb, long mask_ss, long mask_sh
+#define MASK_ROW(b, i, h)                                                                      \
+    (mask_off + (ulong)((long)(b) * mask_sb + (long)(i) * mask_ss + (long)(h) * mask_sh))
+#define MASK_ADD(s, x) ((x) == -INFINITY ? -INFINITY : (s) + (x) * (float)(SCORE_UNIT))
+/* Value j of the mask row at `row`, or -inf past the row's nk keys. */
+#define MASK_AT(row, j, nk) ((j) < (nk) ? MASK_LOAD(mask, (row) + (ulong)(j)) : -INFINITY)
+#else
+#define MASK_PARAMS
+#endif
+/* The mask's tile classes (cl/mask_tiles.cl): the fused kernels skip a tile whose mask is all
+ * -inf and read no mask in a tile where it is all 0. With MASK_TILES the host passes the map
+ * of classes [Bm][Gm][row blocks][key blocks] (Gm: 1, or the kv heads when the mask has every
+ * head; a broadcast dimension's stride is 0); without it every tile is MASK_MIXED. */
+#define MASK_HIDDEN 0
+#define MASK_ZERO 1
+#define MASK_MIXED 2
+#ifdef MASK_TILES
+#define MASK_TILE_PARAMS                                                                       \
+    , __global const uchar *mask_tiles, long mask_tiles_sb, long mask_tiles_sg,                 \
+        int mask_key_blocks
+#define MASK_TILE(b, g, rb, kb)                                                                \
+    mask_tiles[(ulong)((long)(b) * mask_tiles_sb + (long)(g) * mask_tiles_sg +                  \
+                       (long)(rb) * mask_key_blocks + (kb))]
+#else
+#define MASK_TILE_PARAMS
+#define MASK_TILE(b, g, rb, kb) MASK_MIXED
+#endif
+#define EXTRA_PARAMS                                                                           \
+    ALIBI_PARAMS SINK_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS MASK_PARAMS MASK_TILE_PARAMS
 
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */
@@ -550,6 +593,29 @@ typedef CAT(int, VW) ivec_t;
 #else
 #error "VW must be 1, 2, 4, 8 or 16"
 #endif
+#endif
+
+#ifdef MASK
+/* VW values j .. j + VW - 1 of the mask row at `row`, -inf past its nk keys; and MASK_ADD for
+ * a vector. */
+#if VW == 1
+#define MASK_LOADV(p, e) MASK_LOAD(p, e)
+#elif MASK == 1
+#define MASK_LOADV(p, e) CAT(vload, VW)(0, (p) + (e))
+#else
+#define MASK_LOADV(p, e) CAT(vload_half, VW)(0, (p) + (e))
+#endif
+inline vec_t mask_loadv(__global const mask_t *mask, ulong row, int j, int nk)
+{
+    if (j <= nk - VW)
+        return MASK_LOADV(mask, row + (ulong)j);
+    float x[VW];
+    for (int u = 0; u < VW; u++)
+        x[u] = MASK_AT(row, j + u, nk);
+    return VLOAD(x);
+}
+#define MASK_ADD_VEC(s, x)                                                                     \
+    select((s) + (x) * (vec_t)((float)(SCORE_UNIT)), (vec_t)(-INFINITY), (x) == (vec_t)(-INFINITY))
 #endif
 
 /* SCORE_BIAS for a vector: the pairs (pos, j + lane) of keys j .. j + VW - 1. */

@@ -13,6 +13,9 @@
  * exp2 turns into probabilities. With one split O and LSE are
  * written directly; with several, partial rows go to part_o / part_lse for cl/merge.cl.
  *
+ * With an additive mask (common.cl's MASK), a run of keys whose mask is -inf for every row
+ * is skipped: its K and V rows are not read.
+ *
  * Host defines: VW, KVH, RPK, and common.cl's DTYPE and HEAD_DIM. */
 
 #define ROWS (KVH * RPK)
@@ -80,6 +83,9 @@ void decode_registers(IN_PLACE_PARAMS)
     float slope[ROWS]; /* per row: its head's slope, and its position */
     long row_pos[ROWS];
 #endif
+#ifdef MASK
+    ulong mask_row[ROWS]; /* per row: its row of the mask */
+#endif
     int lo[ROWS], hi[ROWS];
     int lo_min = n, hi_max = 0;
 #ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
@@ -114,6 +120,9 @@ void decode_registers(IN_PLACE_PARAMS)
         slope[r] = ALIBI_SLOPE(b, h);
         row_pos[r] = i + pos_off;
 #endif
+#ifdef MASK
+        mask_row[r] = MASK_ROW(b, i, h);
+#endif
 #ifdef SINKS
         m[r] = SPLIT_SINK(h, split); /* common.cl */
 #else
@@ -138,6 +147,22 @@ void decode_registers(IN_PLACE_PARAMS)
     for (int run = 0; run < runs; run++) {
         const int j0 = lo_min + run * VW, left = hi_max - j0;
 #define SEEN(u, r) ((u) >= lo[r] - j0 && (u) < hi[r] - j0)
+#endif
+#ifdef MASK
+        float mk[ROWS][VW]; /* the run's mask values per row */
+        int hidden = 1;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            const vec_t x = mask_loadv(mask, mask_row[r], j0, nk);
+            VSTORE(x, mk[r]);
+            for (int u = 0; u < VW && u < left; u++)
+                hidden &= mk[r][u] == -INFINITY;
+        }
+        if (hidden)
+            continue; /* no pair of the run is visible */
+#define MASKED(r, s) MASK_ADD_VEC(s, VLOAD(mk[r]))
+#else
+#define MASKED(r, s) (s)
 #endif
         /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows; each
          * row's VW dot products are summed across lanes together (hsum_each). */
@@ -174,8 +199,8 @@ void decode_registers(IN_PLACE_PARAMS)
         for (int r = 0; r < ROWS; r++) {
             const ivec_t u = LANE_INDEX; /* keys j0 + u; those no row r sees are masked */
             const vec_t s = select((vec_t)(-INFINITY),
-                                   SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(sc[r])), slope[r],
-                                                  row_pos[r], j0),
+                                   MASKED(r, SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(sc[r])),
+                                                            slope[r], row_pos[r], j0)),
                                    SEEN(u, r));
             const float m_new = fmax(m[r], hmax(s));
             const float m_use = SCORE_SHIFT(m_new);

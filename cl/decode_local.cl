@@ -20,6 +20,9 @@
  * split, O and LSE are written directly; with several, the partial rows go to part_o /
  * part_lse for cl/merge.cl.
  *
+ * With an additive mask (common.cl's MASK), a key whose mask is -inf for every row is skipped:
+ * its K and V rows are not read.
+ *
  * Host defines: ROWS, WG (a power of two, at least D4), SPLIT_MAX (a multiple of 4), and
  * common.cl's DTYPE, HEAD_DIM and KV_ALIGNED. */
 
@@ -84,6 +87,9 @@ void decode_local(IN_PLACE_PARAMS)
     float slope[ROWS]; /* per row: its head's slope, and its position */
     long row_pos[ROWS];
 #endif
+#ifdef MASK
+    ulong mask_row[ROWS]; /* per row: its row of the mask */
+#endif
     int key_lo = split_hi, key_hi = split_lo;
 #ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
     int sink_hi[ROWS], sink_hi_max = split_lo;
@@ -95,6 +101,9 @@ void decode_local(IN_PLACE_PARAMS)
 #ifdef ALIBI
         slope[r] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
         row_pos[r] = ROW_POSITION(row, group) + pos_off;
+#endif
+#ifdef MASK
+        mask_row[r] = MASK_ROW(b, ROW_POSITION(row, group), ROW_HEAD(row, group, g));
 #endif
         lo[r] = clamp(lo[r], split_lo, split_hi);
         hi[r] = clamp(hi[r], lo[r], split_hi);
@@ -134,8 +143,23 @@ void decode_local(IN_PLACE_PARAMS)
 #endif
     for (int jj = lid; jj < keys; jj += WG) {
         const int j = KEY_OF(jj);
-        const long k_row = kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT);
-        v_rows[jj] = kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT);
+#ifdef MASK
+        float mk[ROWS]; /* the key's mask value per row */
+        int hidden = 1;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            mk[r] = MASK_LOAD(mask, mask_row[r] + (ulong)j); /* j < n <= nk */
+            hidden &= mk[r] == -INFINITY;
+        }
+#define MASKED(r, s) MASK_ADD(s, mk[r])
+/* a key no row sees through the mask: no K row read, and its V row reads as 0 */
+#define UNLESS_HIDDEN(row) (hidden ? -1 : (row))
+#else
+#define MASKED(r, s) (s)
+#define UNLESS_HIDDEN(row) (row)
+#endif
+        const long k_row = UNLESS_HIDDEN(kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT));
+        v_rows[jj] = UNLESS_HIDDEN(kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT));
         float4 dot[ROWS];
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
@@ -151,9 +175,9 @@ void decode_local(IN_PLACE_PARAMS)
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
             const float s = SEEN(j, r)
-                                ? SCORE_BIAS(SCORE_CAP((dot[r].x + dot[r].y) +
-                                                       (dot[r].z + dot[r].w)),
-                                             slope[r], row_pos[r], j)
+                                ? MASKED(r, SCORE_BIAS(SCORE_CAP((dot[r].x + dot[r].y) +
+                                                                 (dot[r].z + dot[r].w)),
+                                                       slope[r], row_pos[r], j))
                                 : -INFINITY;
             scores[r * SPLIT_MAX + jj] = s;
             m[r] = fmax(m[r], s);

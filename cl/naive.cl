@@ -46,12 +46,12 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
                                           (ulong)s_stride + (ulong)(j0 + u * VW));
 }
 
-/* With ALiBi or positions per entry (common.cl) the scores also take the chunk's first
- * (batch, head) z0, the number of heads and of query rows, for the slopes and the entries'
- * starts; with sinks the softmax takes the number of heads. */
-#if defined(ALIBI) || defined(POSITIONS_PER_ENTRY)
+/* With ALiBi, positions per entry or a mask (common.cl) the scores also take the chunk's first
+ * (batch, head) z0, the number of heads and of query rows, for the slopes, the entries' starts
+ * and the mask's rows; with sinks the softmax takes the number of heads. */
+#if defined(ALIBI) || defined(POSITIONS_PER_ENTRY) || defined(MASK)
 #define SCALE_MASK_EXTRA                                                                       \
-    , int z0, int heads, int nq ALIBI_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS
+    , int z0, int heads, int nq ALIBI_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS MASK_PARAMS
 #else
 #define SCALE_MASK_EXTRA SINK_TOKEN_PARAMS
 #endif
@@ -59,6 +59,15 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
 #define SOFTMAX_EXTRA , int heads SINK_PARAMS
 #else
 #define SOFTMAX_EXTRA
+#endif
+
+/* The additive mask (common.cl) on the scaled, capped and biased scores of row i of (batch,
+ * head) z from key j; without one, the scores. */
+#ifdef MASK
+#define WITH_MASK(s, z, i, j)                                                                  \
+    MASK_ADD_VEC(s, mask_loadv(mask, MASK_ROW((z) / heads, i, (z) % heads), j, nk))
+#else
+#define WITH_MASK(s, z, i, j) s
 #endif
 
 /* Work-item: one vector of VW scores. Grid: (s_stride / VW, rows, zc). */
@@ -84,9 +93,10 @@ __kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows
 #else
     const ivec_t invisible = (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi));
 #endif
-    vec_t x = select(SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(p) * (vec_t)(scale)),
-                                    ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
-                                    i0 + rr + pos_off, j),
+    vec_t x = select(WITH_MASK(SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(p) * (vec_t)(scale)),
+                                              ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
+                                              i0 + rr + pos_off, j),
+                               z0 + zc, i0 + rr, j),
                      (vec_t)(-INFINITY), invisible);
 #ifdef POSITIONS_PER_ENTRY /* impossible starts: the row is NaN (common.cl) */
     if (ENTRY_LENGTH(b, nq, nk) < 0)

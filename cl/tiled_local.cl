@@ -31,6 +31,10 @@
  * in LSE order][HEAD_DIM], f32) for cl/merge.cl. With one split, O and LSE are written
  * directly.
  *
+ * With an additive mask (common.cl's MASK), the host's tile map (MASK_TILES) says which tiles
+ * of BR rows x BC keys are all -inf, which the loop skips (their K and V are never loaded),
+ * and which are all 0, where no mask is read.
+ *
  * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/local_tiles.c), and
  * common.cl's DTYPE, KV_DTYPE, HEAD_DIM and KV_ALIGNED. */
 
@@ -141,6 +145,19 @@ inline raw4_t load_chunk(__global const kv_raw_t *src, ulong off, long sb, long 
         }                                                                                       \
     }
 
+/* The mask's tile classes (common.cl): the group's walk goes from a visible tile to the next
+ * one, past those whose mask is all -inf; TILE_CLASS(t) is tile t's class. TILE_BLOCK(t),
+ * defined in the kernel, is tile t's key block, the map's column. */
+#ifdef MASK_TILES
+#define NEXT_VISIBLE(t)                                                                        \
+    while ((t) < tiles && map_row[TILE_BLOCK(t)] == MASK_HIDDEN)                               \
+    (t)++
+#define TILE_CLASS(t) map_row[TILE_BLOCK(t)]
+#else
+#define NEXT_VISIBLE(t)
+#define TILE_CLASS(t) MASK_MIXED
+#endif
+
 /* The maximum (max = 1) or sum of a row's KG partials in __local, read four at a time. */
 inline float row_partials(__local const float *x, int max)
 {
@@ -208,6 +225,9 @@ void attend_local(IN_PLACE_PARAMS)
     float slope[TM]; /* per row: its head's slope, and its position */
     long row_pos[TM];
 #endif
+#ifdef MASK
+    ulong mask_row[TM]; /* per row: its row of the mask */
+#endif
 #pragma unroll
     for (int i = 0; i < TM; i++) {
         const int row = min(r_first + rg * TM + i, rows_total - 1);
@@ -215,6 +235,9 @@ void attend_local(IN_PLACE_PARAMS)
 #ifdef ALIBI
         slope[i] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
         row_pos[i] = ROW_POSITION(row, group) + pos_off;
+#endif
+#ifdef MASK
+        mask_row[i] = MASK_ROW(b, ROW_POSITION(row, group), ROW_HEAD(row, group, g));
 #endif
         lo[i] = clamp(lo[i], split_lo, split_hi);
         hi[i] = clamp(hi[i], lo[i], split_hi);
@@ -267,20 +290,29 @@ void attend_local(IN_PLACE_PARAMS)
     const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
 #define TILE_KEY(t) (first + (t) * BC)
 #endif
-    if (tiles > 0) {
-        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(0), RAW_NAN4);
-        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(0), (raw4_t)(0));
+#define TILE_BLOCK(t) (TILE_KEY(t) / BC)
+#ifdef MASK_TILES
+    __global const uchar *map_row = &MASK_TILE(b, g, rb, 0);
+#endif
+    /* the tiles visible through the mask, in order (without a mask, every tile) */
+    int tile = 0, next;
+    NEXT_VISIBLE(tile);
+    if (tile < tiles) {
+        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(tile), RAW_NAN4);
+        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(tile), (raw4_t)(0));
         STORE_TILE(k_next, k_tile);
         STORE_TILE(v_next, v_tile);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    for (int tile = 0; tile < tiles; tile++) {
+    for (; tile < tiles; tile = next) {
         const int j0 = TILE_KEY(tile);
-        const int more = tile + 1 < tiles;
+        next = tile + 1;
+        NEXT_VISIBLE(next);
+        const int more = next < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
-            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(tile + 1), RAW_NAN4);
-            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(tile + 1), (raw4_t)(0));
+            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(next), RAW_NAN4);
+            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(next), (raw4_t)(0));
         }
 
         /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so
@@ -317,6 +349,14 @@ void attend_local(IN_PLACE_PARAMS)
                                                     (part[i][jn].z + part[i][jn].w)),
                                           slope[i], row_pos[i], j0 + kg + jn * KG);
         }
+#ifdef MASK
+        if (TILE_CLASS(tile) == MASK_MIXED)
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int jn = 0; jn < TN; jn++)
+                    s[i][jn] = MASK_ADD(s[i][jn], MASK_AT(mask_row[i], j0 + kg + jn * KG, nk));
+#endif
         if (j0 < full_lo || BC > full_hi - j0) /* a boundary tile */
 #pragma unroll
             for (int i = 0; i < TM; i++)

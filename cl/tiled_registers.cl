@@ -16,6 +16,9 @@
  * No barrier and no __local: on CPU devices a barrier makes the implementation keep every
  * work-item's private state in memory, and __local is the same cache as __global.
  *
+ * With an additive mask (common.cl's MASK), a group skips the blocks whose tile of the mask
+ * is all -inf (MASK_TILE), and reads the mask only where the tile is neither that nor all 0.
+ *
  * Host defines: VW, ROWS, GROUPS, KV_VECS, DV_CHUNK, and common.cl's DTYPE and HEAD_DIM. */
 
 #define ROWS_ALL (ROWS * GROUPS)
@@ -52,6 +55,10 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #ifdef ALIBI
     float slope[ROWS_ALL]; /* per row: its head's slope, and its position */
     long row_pos[ROWS_ALL];
+#endif
+#ifdef MASK
+    ulong mask_row[ROWS_ALL]; /* per row: its row of the mask */
+    uchar tile[GROUPS];       /* per group: the class of the current block's tile */
 #endif
     /* Per group: the keys some row can see, and the block range needing no mask. */
     int group_lo[GROUPS], group_hi[GROUPS], group_lo_max[GROUPS], group_hi_min[GROUPS];
@@ -90,6 +97,9 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #ifdef ALIBI
             slope[row] = ALIBI_SLOPE(b, h);
             row_pos[row] = i + pos_off;
+#endif
+#ifdef MASK
+            mask_row[row] = MASK_ROW(b, i, h);
 #endif
 #ifdef SINKS
             m[row] = SINK_LOGIT(h); /* common.cl */
@@ -134,6 +144,13 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             if (GROUP_MISSES(gr))
                 continue; /* no row of this group sees this block */
             const int r0 = gr * ROWS;
+#ifdef MASK
+            /* a group wholly past the last row has no tile (its rows are not stored) */
+            tile[gr] = r_first + r0 < rows_total ? MASK_TILE(b, g, r_first / ROWS + gr, j0 / BC)
+                                                 : MASK_HIDDEN;
+            if (tile[gr] == MASK_HIDDEN)
+                continue;
+#endif
             vec_t s[ROWS][KV_VECS];
             SCORE_BLOCK(s, kblock, Q_OF_GROUP);
 #ifdef SOFTCAP
@@ -149,6 +166,15 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
                     s[r][u] = SCORE_BIAS_VEC(s[r][u], slope[r0 + r], row_pos[r0 + r], j0 + u * VW);
+#endif
+#ifdef MASK
+            if (tile[gr] == MASK_MIXED)
+#pragma unroll
+                for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                    for (int u = 0; u < KV_VECS; u++)
+                        s[r][u] = MASK_ADD_VEC(s[r][u], mask_loadv(mask, mask_row[r0 + r],
+                                                                   j0 + u * VW, nk));
 #endif
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
@@ -203,6 +229,10 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
         for (int gr = 0; gr < GROUPS; gr++) {
             if (GROUP_MISSES(gr))
                 continue;
+#ifdef MASK
+            if (tile[gr] == MASK_HIDDEN)
+                continue;
+#endif
             const int r0 = gr * ROWS;
 #pragma unroll
             for (int t0 = 0; t0 < D_VECS; t0 += DV_CHUNK) {

@@ -143,9 +143,10 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     /* clattn_enqueue_args checks its extension tensors against the problem; the other calls
      * have no place for them */
     if (!args && (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
-                  problem_get(p, CLATTN_PARAM_SINKS)))
+                  problem_get(p, CLATTN_PARAM_SINKS) ||
+                  problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "the problem takes ALiBi slopes or sinks: use clattn_enqueue_args");
+                    "the problem takes ALiBi slopes, sinks or a mask: use clattn_enqueue_args");
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
     /* K and V offsets are whole elements of the cache's type: `kv_values` values in `kv_bytes`
      * bytes (a q8_0 block: 32 in 34) */
@@ -153,6 +154,7 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     clattn_dtype_block(problem_kv_dtype(p), &kv_values, &kv_bytes);
     uint64_t span[T_COUNT];
     spans(p, span);
+    const size_t mask_bytes = problem_get(p, CLATTN_PARAM_MASK) == CLATTN_MASK_F16 ? 2 : 4;
     /* O and LSE are written while the rest is read; an append writes the caches too */
     const int append = mems[T_K_NEW] != NULL;
     const int written[T_COUNT] = {[T_O] = 1, [T_LSE] = 1, [T_K] = append, [T_V] = append};
@@ -161,8 +163,7 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
-        const size_t align = t == T_MASK ? (problem_get(p, CLATTN_PARAM_MASK) ==
-                                                    CLATTN_MASK_F16 ? 2 : 4)
+        const size_t align = t == T_MASK                                    ? mask_bytes
                              : (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
                              : t == T_K || t == T_V                      ? (size_t)kv_bytes
                                                                          : esize;
@@ -190,7 +191,8 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4,
                       .q_starts = mems[T_Q_START], .q_starts_off = offs[T_Q_START] / 4,
                       .k_starts = mems[T_K_START], .k_starts_off = offs[T_K_START] / 4,
-                      .k_start = args ? args->k_start : 0};
+                      .k_start = args ? args->k_start : 0, .mask = mems[T_MASK],
+                      .mask_off = offs[T_MASK] / mask_bytes};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])

@@ -87,9 +87,10 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
     args_float(&a, (cl_float)problem_scale(p));
-    /* cl/naive.cl: the chunk's entries for their slopes and starts */
+    /* cl/naive.cl: the chunk's entries for their slopes, starts and mask rows */
     if (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
-        problem_get(p, CLATTN_PARAM_POSITIONS) == CLATTN_POSITIONS_PER_ENTRY) {
+        problem_get(p, CLATTN_PARAM_POSITIONS) == CLATTN_POSITIONS_PER_ENTRY ||
+        problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE) {
         args_int(&a, (cl_int)z0);
         args_int(&a, (cl_int)heads);
         args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
@@ -97,6 +98,7 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_alibi(&a, p, b);
     args_sink_tokens(&a, p, b);
     args_positions(&a, p, b);
+    args_additive_mask(&a, p, b);
     if ((st = args_end(&a, "naive_scale_mask")))
         return st;
     size_t gm[3] = {(size_t)(n->s_stride / vw), (size_t)rows, (size_t)zc};

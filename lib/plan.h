@@ -35,6 +35,9 @@ typedef struct attn_buffers {
     cl_mem q_starts, k_starts;
     cl_ulong q_starts_off, k_starts_off;
     cl_long k_start; /* positions per call: the first key's position (for sink tokens) */
+    /* The additive mask (CLATTN_ARG_MASK), exactly when the problem has one; element offset. */
+    cl_mem mask;
+    cl_ulong mask_off;
 } attn_buffers;
 
 /* The events of the last enqueue, per stage, for clattn_plan_stage_time. */

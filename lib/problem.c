@@ -207,8 +207,11 @@ const char *problem_score_options(const clattn_problem *p, int base2, char *out,
         len += (size_t)snprintf(out + len, size - len, " -DSINK_TOKENS");
     if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY && len < size)
         len += (size_t)snprintf(out + len, size - len, " -DPOSITIONS_PER_ENTRY");
-    /* the slopes and sinks are natural-log values, scaled in the kernel (common.cl) */
-    if ((alibi != CLATTN_ALIBI_NONE || sinks) && len < size)
+    const int mask = (int)p->value[CLATTN_PARAM_MASK];
+    if (mask != CLATTN_MASK_NONE && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DMASK=%d", mask);
+    /* the slopes, sinks and mask are natural-log values, scaled in the kernel (common.cl) */
+    if ((alibi != CLATTN_ALIBI_NONE || sinks || mask != CLATTN_MASK_NONE) && len < size)
         snprintf(out + len, size - len, " -DSCORE_UNIT=%s", base2 ? "LOG2E" : "1.0f");
     return out;
 }
@@ -232,13 +235,6 @@ double problem_query_scale(const clattn_problem *p)
     const clattn_dtype kv = problem_kv_dtype(p);
     const int fp8 = kv == CLATTN_DTYPE_FP8_E4M3 || kv == CLATTN_DTYPE_FP8_E5M2;
     return problem_scale(p) * 1.4426950408889634 * (fp8 ? (double)(float)p->k_scale : 1.0);
-}
-
-const char *problem_unimplemented_extension(const clattn_problem *p)
-{
-    if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)
-        return "an additive mask";
-    return NULL;
 }
 
 double problem_scale(const clattn_problem *p)
