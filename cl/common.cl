@@ -230,7 +230,56 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 #define SINK_PARAMS
 #define WITH_SINK(sum, m, z) sum
 #endif
-#define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS
+
+/* Packed variable-length batches (docs/semantics.md, "Varlen"), compiled in only when the
+ * host defines VARLEN: Q, K, V and O hold every entry's rows back to back, and the int32
+ * [B + 1] bounds cu_q and cu_k (element offsets cu_q_off, cu_k_off) say where each entry's
+ * rows and keys are. A kernel keeps nq and nk as the longest entry's lengths (the launch is
+ * sized by them, and LSE is [B, H, nq]), and makes its entry look like a batch entry of its
+ * own: VARLEN_ROWS and VARLEN_KEYS move the tensors' offsets to the entry's first packed row
+ * and zero their batch strides. The bounds are device data: an entry whose range is
+ * impossible has no rows (VARLEN_ROWS gives 0) or a length of -1 (NaN rows), so that nothing
+ * outside the packed tensors or the launch is touched. */
+#ifdef VARLEN
+#define VARLEN_PARAMS                                                                          \
+    , __global const int *cu_q, ulong cu_q_off, __global const int *cu_k, ulong cu_k_off,       \
+        int total_q, int total_kv
+#define VARLEN_ARGS , cu_q, cu_q_off, cu_k, cu_k_off, total_q, total_kv
+/* Entry b's range [cu[b], cu[b + 1]) of `total` packed rows: its length, with its first row
+ * in *first, or -1 (and 0) when it is not within [0, total] or longer than `longest`. */
+inline int varlen_length(__global const int *cu, ulong off, int b, int total, int longest,
+                         int *first)
+{
+    const int a = cu[off + (ulong)b], e = cu[off + (ulong)b + 1];
+    const int ok = a >= 0 && a <= e && e <= total && e - a <= longest;
+    *first = ok ? a : 0;
+    return ok ? e - a : -1;
+}
+/* Entry b's query rows: their count into `rows` (0 for an impossible range), and Q and O
+ * moved to its first packed row. */
+#define VARLEN_ROWS(b, rows)                                                                   \
+    do {                                                                                       \
+        int q0_;                                                                               \
+        (rows) = max(varlen_length(cu_q, cu_q_off, (b), total_q, nq, &q0_), 0);                \
+        q_off += (ulong)q0_ * (ulong)q_ss;                                                     \
+        o_off += (ulong)q0_ * (ulong)o_ss;                                                     \
+        q_sb = o_sb = 0;                                                                       \
+    } while (0)
+/* Entry b's keys: their count into `n` (-1 for an impossible range), and K and V (the
+ * arguments named k_off, k_sb, k_ss and v_...) moved to its first packed key. */
+#define VARLEN_KEYS(b, n)                                                                      \
+    do {                                                                                       \
+        int k0_;                                                                               \
+        (n) = varlen_length(cu_k, cu_k_off, (b), total_kv, nk, &k0_);                          \
+        k_off += (ulong)k0_ * (ulong)k_ss;                                                     \
+        v_off += (ulong)k0_ * (ulong)v_ss;                                                     \
+        k_sb = v_sb = 0;                                                                       \
+    } while (0)
+#else
+#define VARLEN_PARAMS
+#define VARLEN_ARGS
+#endif
+#define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS VARLEN_PARAMS
 
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */

@@ -15,7 +15,7 @@
 __kernel void pack_kv(__global const kv_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
                       __global const kv_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
                       __global float *kt, __global float *vp, int kv_heads, int nk, int nk_pad,
-                      int block, KV_LAYOUT_PARAMS)
+                      int block, KV_LAYOUT_PARAMS VARLEN_PARAMS)
 {
     const int j0 = (int)get_global_id(0) * VW; /* VW consecutive keys per work-item */
     const int bkv = (int)get_global_id(1);
@@ -26,7 +26,12 @@ __kernel void pack_kv(__global const kv_t *k, ulong k_off, long k_sb, long k_ss,
     __global float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad +
                           (ulong)(j0 / block) * HEAD_DIM * (ulong)block + (ulong)(j0 % block);
     __global float *vpb = vp + ((ulong)bkv * (ulong)nk_pad + (ulong)j0) * D_PAD;
+#ifdef VARLEN /* the entry's packed keys; an impossible range packs nothing */
+    int n;
+    VARLEN_KEYS(b, n);
+#else
     const int n = kv_length(b, nk, KV_LAYOUT);
+#endif
     /* the kernels never read past the block holding an entry's last key: a short entry of a
      * long cache packs only what it has */
     if (j0 >= (max(n, 0) + block - 1) / block * block)

@@ -23,11 +23,14 @@ enum {
     T_V_NEW = CLATTN_ARG_V_NEW,
     T_SLOPES = CLATTN_ARG_ALIBI_SLOPES,
     T_SINKS = CLATTN_ARG_SINKS,
+    /* the arguments between them no device algorithm takes yet (plans refuse them) */
+    T_CU_Q = CLATTN_ARG_CU_SEQLENS_Q,
+    T_CU_K = CLATTN_ARG_CU_SEQLENS_K,
     T_COUNT
 };
-static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
-                                           "block_table", "k_new", "v_new", "alibi_slopes",
-                                           "sinks"};
+static const char *const names[T_COUNT] = {
+    "Q",     "K",     "V",     "O",      "LSE", "cache_seqlens", "block_table", "k_new", "v_new",
+    "alibi_slopes", "sinks", [T_CU_Q] = "cu_seqlens_q", [T_CU_K] = "cu_seqlens_k"};
 
 /* Bytes each argument must hold for the plan's problem. */
 static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
@@ -47,6 +50,7 @@ static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
     out[T_SLOPES] =
         (problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_PER_ENTRY ? batch : 1) * heads * 4;
     out[T_SINKS] = heads * 4;
+    out[T_CU_Q] = out[T_CU_K] = (batch + 1) * 4;
 }
 
 static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *seq,
@@ -137,9 +141,10 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     /* clattn_enqueue_args checks its extension tensors against the problem; the other calls
      * have no place for them */
     if (!args && (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
-                  problem_get(p, CLATTN_PARAM_SINKS)))
+                  problem_get(p, CLATTN_PARAM_SINKS) || problem_varlen(p)))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "the problem takes ALiBi slopes or sinks: use clattn_enqueue_args");
+                    "the problem takes ALiBi slopes, sinks or cu_seqlens (a packed varlen "
+                    "batch): use clattn_enqueue_args");
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
     /* K and V offsets are whole elements of the cache's type: `kv_values` values in `kv_bytes`
      * bytes (a q8_0 block: 32 in 34) */
@@ -155,6 +160,8 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
+        if (!names[t])
+            continue; /* no argument of the enqueue calls */
         const size_t align = (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
                              : t == T_K || t == T_V                      ? (size_t)kv_bytes
                                                                          : esize;
@@ -178,7 +185,9 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .positioned = args && args->positions_set,
                       .pos_shift = args ? args->q_start - args->k_start : 0,
                       .slopes = mems[T_SLOPES], .slopes_off = offs[T_SLOPES] / 4,
-                      .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4};
+                      .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4,
+                      .cu_q = mems[T_CU_Q], .cu_q_off = offs[T_CU_Q] / 4,
+                      .cu_k = mems[T_CU_K], .cu_k_off = offs[T_CU_K] / 4};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])
@@ -207,8 +216,8 @@ clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q, k, v, o, lse, NULL, NULL, NULL, NULL, NULL, NULL};
-    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset, 0, 0, 0, 0, 0, 0};
+    cl_mem mems[T_COUNT] = {q, k, v, o, lse};
+    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset};
     return enqueue_attention(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 
@@ -254,9 +263,10 @@ clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, 
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
     cl_mem mems[T_COUNT] = {q,           k_cache, v_cache, o,    lse, cache_seqlens,
-                            block_table, k_new,   v_new,   NULL, NULL};
-    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
-                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset, 0, 0};
+                            block_table, k_new,   v_new};
+    size_t offs[T_COUNT] = {q_offset,     k_offset,       v_offset,           o_offset,
+                            lse_offset,   seqlens_offset, block_table_offset, k_new_offset,
+                            v_new_offset};
     return enqueue_cache(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 

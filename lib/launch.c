@@ -227,10 +227,23 @@ void args_sinks(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
     args_ulong(a, b->sinks_off);
 }
 
+void args_varlen(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    if (!problem_varlen(p))
+        return;
+    args_mem(a, b->cu_q);
+    args_ulong(a, b->cu_q_off);
+    args_mem(a, b->cu_k);
+    args_ulong(a, b->cu_k_off);
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_TOTAL_Q));
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_TOTAL_KV));
+}
+
 void args_extras(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
 {
     args_alibi(a, p, b);
     args_sinks(a, p, b);
+    args_varlen(a, p, b);
 }
 
 void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,

@@ -69,6 +69,9 @@ void args_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
  * EXTRA_PARAMS' order, after the rest of an attention kernel's arguments. */
 void args_alibi(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 void args_sinks(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
+/* A packed varlen batch's bounds and capacities, as cl/common.cl's VARLEN_PARAMS: nothing
+ * when the problem is not varlen. args_extras sets them last. */
+void args_varlen(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 void args_extras(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,
                    cl_int split_len, cl_int part_rows, cl_mem part_o, cl_mem part_lse);
