@@ -265,16 +265,23 @@ inline int varlen_length(__global const int *cu, ulong off, int b, int total, in
         o_off += (ulong)q0_ * (ulong)o_ss;                                                     \
         q_sb = o_sb = 0;                                                                       \
     } while (0)
-/* Entry b's keys: their count into `n` (-1 for an impossible range), and K and V (the
- * arguments named k_off, k_sb, k_ss and v_...) moved to its first packed key. */
-#define VARLEN_KEYS(b, n)                                                                      \
+/* Entry b's keys: their count into `n` (-1 for an impossible range) and its first packed key
+ * into `k0`, and K and V (the arguments named k_off, k_sb, k_ss and v_...) moved there. */
+#define VARLEN_KEYS(b, n, k0)                                                                  \
     do {                                                                                       \
-        int k0_;                                                                               \
-        (n) = varlen_length(cu_k, cu_k_off, (b), total_kv, nk, &k0_);                          \
-        k_off += (ulong)k0_ * (ulong)k_ss;                                                     \
-        v_off += (ulong)k0_ * (ulong)v_ss;                                                     \
+        (n) = varlen_length(cu_k, cu_k_off, (b), total_kv, nk, &(k0));                         \
+        k_off += (ulong)(k0) * (ulong)k_ss;                                                    \
+        v_off += (ulong)(k0) * (ulong)v_ss;                                                    \
         k_sb = v_sb = 0;                                                                       \
     } while (0)
+/* Where entry b (first packed key k0) starts in the packed, transposed K and V of the
+ * register kernels (cl/pack.cl), in keys: kv head g's run of `stride` keys, then k0 / block
+ * + b whole blocks. Entry b's ceil(n / block) blocks end by entry b + 1's start, since
+ * floor((k0 + n) / block) >= floor(k0 / block) + floor(n / block); so the runs never overlap
+ * and the last ends by (total_kv / block + B) blocks, the stride the host allocates
+ * (lib/tile_select.c). */
+#define VARLEN_PACKED_FIRST(b, g, k0, stride, block)                                          \
+    ((ulong)(g) * (ulong)(stride) + ((ulong)((k0) / (block)) + (ulong)(b)) * (ulong)(block))
 #else
 #define VARLEN_PARAMS
 #define VARLEN_ARGS

@@ -182,7 +182,8 @@ void attend_local(IN_PLACE_PARAMS)
     int nq_entry = nq, n_given = kv_length(b, nk, KV_LAYOUT);
 #ifdef VARLEN
     VARLEN_ROWS(b, nq_entry);
-    VARLEN_KEYS(b, n_given);
+    int k0;
+    VARLEN_KEYS(b, n_given, k0);
 #endif
     const int rows_total = nq_entry * group;
 #ifdef VARLEN

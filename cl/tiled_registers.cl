@@ -45,6 +45,9 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     int k0;
     VARLEN_ROWS(b, nq_entry);
     n_given = varlen_length(cu_k, cu_k_off, b, total_kv, nk, &k0);
+    const ulong first_key = VARLEN_PACKED_FIRST(b, g, k0, nk_pad, BC);
+#else
+    const ulong first_key = (ulong)bkv * (ulong)nk_pad;
 #endif
     const int rows_total = nq_entry * group;
 #ifdef VARLEN
@@ -104,8 +107,8 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
         hi_max = max(hi_max, group_hi[gr]);
     }
 
-    __global const float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad;
-    __global const float *vpb = vp + (ulong)bkv * (ulong)nk_pad * D_PAD;
+    __global const float *ktb = kt + first_key * HEAD_DIM;
+    __global const float *vpb = vp + first_key * D_PAD;
     float p[ROWS_ALL][BC];
     float alpha[GROUPS][ROWS_PAD];
 

@@ -41,7 +41,7 @@ clattn_status pack_enqueue(clattn_plan *plan, struct launch_sequence *seq, int s
     clattn_status st = args_end(&a, "pack_kv");
     if (st)
         return st;
-    size_t global[2] = {(size_t)(layout->nk_pad / rt->vw),
+    size_t global[2] = {(size_t)(layout->entry_keys / rt->vw),
                         (size_t)(problem_get(p, CLATTN_PARAM_BATCH) * problem_kv_heads(p))};
     return launch_kernel(seq, stage, pack, 2, global, NULL, "pack_kv");
 }
