@@ -28,6 +28,9 @@ typedef struct variant {
 #define ODD_KV_OFFSETS 1
 /* ALiBi slopes per head and sink logits, in buffers of clattn_enqueue_args */
 #define BIAS 2
+/* A packed varlen batch of three entries of seq_q rows each, against seq_kv, 0 and 3 keys */
+#define VARLEN 4
+#define VARLEN_ENTRIES 3
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
  * wider than 4; 7 keys and 5 rows leave every tile part empty. */
@@ -70,7 +73,35 @@ static const variant variants[] = {
      CLATTN_DTYPE_FP8_E4M3},
     {"decode-fp8_e5m2-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1,
      -1, 0, CLATTN_DTYPE_FP8_E5M2},
+    /* packed varlen batches: each work-group reads its entry's bounds */
+    {"tiled-f32-varlen-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1,
+     VARLEN, 0},
+    {"windowed-bf16-varlen", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 2, 7, 7, 24, 1, 2, 0,
+     VARLEN, 0},
 };
+
+/* A varlen variant's bounds: entries of seq_q rows each (every row and LSE written), of
+ * seq_kv, 0 and 3 keys. */
+static void varlen_bounds(const variant *v, int32_t cu_q[VARLEN_ENTRIES + 1],
+                          int32_t cu_k[VARLEN_ENTRIES + 1])
+{
+    const int32_t keys[VARLEN_ENTRIES] = {v->seq_kv, 0, 3};
+    cu_q[0] = cu_k[0] = 0;
+    for (int b = 0; b < VARLEN_ENTRIES; b++) {
+        cu_q[b + 1] = cu_q[b] + v->seq_q;
+        cu_k[b + 1] = cu_k[b] + keys[b];
+    }
+}
+
+static int set_varlen(clattn_problem *p, const variant *v)
+{
+    int32_t cu_q[VARLEN_ENTRIES + 1], cu_k[VARLEN_ENTRIES + 1];
+    varlen_bounds(v, cu_q, cu_k);
+    return !clattn_problem_set(p, CLATTN_PARAM_VARLEN, 1) &&
+           !clattn_problem_set(p, CLATTN_PARAM_BATCH, VARLEN_ENTRIES) &&
+           !clattn_problem_set(p, CLATTN_PARAM_TOTAL_Q, cu_q[VARLEN_ENTRIES]) &&
+           !clattn_problem_set(p, CLATTN_PARAM_TOTAL_KV, cu_k[VARLEN_ENTRIES]);
+}
 
 static int set_all(clattn_problem *p, const variant *v)
 {
@@ -112,29 +143,35 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
 }
 
 /* clattn_enqueue_args in device buffers: with odd offsets, K one element and V three elements
- * past an aligned offset; slopes and sinks ([heads] f32 each) when not NULL. */
+ * past an aligned offset; slopes and sinks ([heads] f32 each) when not NULL; a varlen batch's
+ * bounds (int32 [VARLEN_ENTRIES + 1] each) when not NULL. */
 static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size_t esize,
                                     int odd, const size_t bytes[4], size_t rows,
                                     void *const in[3], const float *slopes, const float *sinks,
-                                    size_t heads, void *o, float *lse)
+                                    size_t heads, const int32_t *const cu[2], void *o,
+                                    float *lse)
 {
     cl_context cl;
     cl_command_queue queue;
     clattn_context_get_cl(ctx, &cl, NULL, &queue);
     const size_t off[5] = {0, odd ? esize : 0, odd ? 3 * esize : 0, 0, 0};
     const size_t size[5] = {bytes[0], bytes[1], bytes[2], bytes[3], rows * sizeof *lse};
-    cl_mem mem[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    cl_mem mem[9] = {NULL};
     clattn_args *args = NULL;
     clattn_status st = clattn_args_create(&args);
-    const clattn_arg names[7] = {CLATTN_ARG_Q,   CLATTN_ARG_K,   CLATTN_ARG_V,
-                                 CLATTN_ARG_O,   CLATTN_ARG_LSE, CLATTN_ARG_ALIBI_SLOPES,
-                                 CLATTN_ARG_SINKS};
-    const float *extra[2] = {slopes, sinks};
-    for (int t = 5; t < 7 && !st; t++) {
+    const clattn_arg names[9] = {CLATTN_ARG_Q,     CLATTN_ARG_K,   CLATTN_ARG_V,
+                                 CLATTN_ARG_O,     CLATTN_ARG_LSE, CLATTN_ARG_ALIBI_SLOPES,
+                                 CLATTN_ARG_SINKS, CLATTN_ARG_CU_SEQLENS_Q,
+                                 CLATTN_ARG_CU_SEQLENS_K};
+    const void *extra[4] = {slopes, sinks, cu ? cu[0] : NULL, cu ? cu[1] : NULL};
+    const size_t extra_bytes[4] = {heads * sizeof(float), heads * sizeof(float),
+                                   (VARLEN_ENTRIES + 1) * sizeof(int32_t),
+                                   (VARLEN_ENTRIES + 1) * sizeof(int32_t)};
+    for (int t = 5; t < 9 && !st; t++) {
         cl_int err = CL_SUCCESS;
         if (extra[t - 5])
             mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                                    heads * sizeof(float), (void *)extra[t - 5], &err);
+                                    extra_bytes[t - 5], (void *)extra[t - 5], &err);
         if (err)
             st = CLATTN_ERROR_OPENCL;
     }
@@ -155,14 +192,14 @@ static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size
         if (err || (t < 3 && !whole))
             st = CLATTN_ERROR_OPENCL;
     }
-    for (int t = 0; t < 7 && !st; t++)
+    for (int t = 0; t < 9 && !st; t++)
         st = clattn_args_set_buffer(args, names[t], mem[t], t < 5 ? off[t] : 0);
     if (!st)
         st = clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL);
     if (!st && (clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, size[3], o, 0, NULL, NULL) ||
                 clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, size[4], lse, 0, NULL, NULL)))
         st = CLATTN_ERROR_OPENCL;
-    for (int t = 0; t < 7; t++)
+    for (int t = 0; t < 9; t++)
         if (mem[t])
             clReleaseMemObject(mem[t]);
     clattn_args_destroy(args);
@@ -177,9 +214,12 @@ static int run(clattn_context *ctx, const variant *v)
     void *in[3] = {NULL, NULL, NULL}, *o = NULL;
     float *o_ref = NULL, *lse = NULL, *lse_ref = NULL;
     size_t bytes[4] = {0, 0, 0, 0};
-    const size_t rows = (size_t)v->heads * (size_t)v->seq_q;
+    const int bias = v->flags & BIAS, varlen = v->flags & VARLEN;
+    const size_t rows = (size_t)(varlen ? VARLEN_ENTRIES : 1) * (size_t)v->heads * (size_t)v->seq_q;
     int failed = 1;
-    const int bias = v->flags & BIAS;
+    int32_t cu_q[VARLEN_ENTRIES + 1], cu_k[VARLEN_ENTRIES + 1];
+    varlen_bounds(v, cu_q, cu_k);
+    const int32_t *const cu[2] = {cu_q, cu_k};
     /* ggml's slopes; sinks finite, -inf (none) and above every score */
     float slopes[8], sinks[8] = {0.5f, -INFINITY, 3.0f, -1.0f, 0.5f, -INFINITY, 3.0f, -1.0f};
     clattn_args *host = NULL;
@@ -191,7 +231,7 @@ static int run(clattn_context *ctx, const variant *v)
     if (clattn_problem_create(&p) || !set_all(p, v) ||
         (bias && (clattn_problem_set(p, CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_HEAD) ||
                   clattn_problem_set(p, CLATTN_PARAM_SINKS, 1))) ||
-        clattn_problem_check(p)) {
+        (varlen && !set_varlen(p, v)) || clattn_problem_check(p)) {
         fprintf(stderr, "%s: bad variant: %s\n", v->name, clattn_message(NULL));
         goto out;
     }
@@ -212,6 +252,8 @@ static int run(clattn_context *ctx, const variant *v)
     const void *host_data[5] = {in[0], in[1], in[2], bias ? slopes : NULL, bias ? sinks : NULL};
     for (int t = 0; t < 5; t++)
         clattn_args_set_host(host, names[t], host_data[t]);
+    clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_Q, varlen ? cu_q : NULL);
+    clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_K, varlen ? cu_k : NULL);
     if (clattn_reference_args(p, host, o_ref, lse_ref)) {
         fprintf(stderr, "%s: %s\n", v->name, clattn_message(NULL));
         goto out;
@@ -229,7 +271,7 @@ static int run(clattn_context *ctx, const variant *v)
         (v->flags
              ? run_in_buffers(ctx, plan, clattn_dtype_size(v->dtype), v->flags & ODD_KV_OFFSETS,
                               bytes, rows, in, bias ? slopes : NULL, bias ? sinks : NULL,
-                              (size_t)v->heads, o, lse)
+                              (size_t)v->heads, varlen ? cu : NULL, o, lse)
              : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
         fprintf(stderr, "%s: %s%s\n", v->name, clattn_message(NULL), clattn_message(ctx));
         goto out;
