@@ -334,26 +334,28 @@ END_TEST
 START_TEST(bad_bounds_on_the_device_give_nan_rows_and_touch_nothing_else)
 {
     const clattn_algorithm algo = (clattn_algorithm)_i;
-    varlen_case vc = {6, {4, 3, 2, 2, 3, 6}, {8, 8, 2, 2, 8, 2}, 4, 2, 32, 1, -1, -1, BR, F32,
-                      0, 0};
+    varlen_case vc = {7, {4, 3, 2, 2, 3, 6, 3}, {8, 8, 2, 2, 5, 2, 2}, 4, 2, 32, 1, -1, -1, BR,
+                      F32, 0, 0};
     if (algo == CLATTN_ALGO_WINDOWED)
         vc.wl = 3;
     varlen_run r = make_run(&vc, algo);
-    /* seq_q 5 and seq_kv 8 as the host plans; 18 packed rows and 20 keys */
+    /* seq_q 5 and seq_kv 8 as the host plans; 19 packed rows and 20 keys */
     OK(clattn_problem_set(r.problem, CLATTN_PARAM_SEQ_Q, 5));
-    OK(clattn_problem_set(r.problem, CLATTN_PARAM_TOTAL_Q, 18));
+    OK(clattn_problem_set(r.problem, CLATTN_PARAM_TOTAL_Q, 19));
     OK(clattn_problem_set(r.problem, CLATTN_PARAM_TOTAL_KV, 20));
     r.seq_q = 5;
-    /* entry 0 good; 1: keys past total_kv (rows 4-6 NaN); 2: rows past total_q and 3: rows
-     * decreasing (both own nothing: rows 7-8 untouched), with negative and decreasing keys;
-     * 4: good; 5: six rows, more than seq_q (owns nothing: rows 12-17 untouched) */
-    const int32_t cu_q[7] = {0, 4, 7, 100, 9, 12, 18};
-    const int32_t cu_k[7] = {0, 8, 30, -5, 10, 18, 20};
+    /* entry 0 good; 1: more keys than seq_kv, past total_kv (rows 4-6 NaN); 2: rows past
+     * total_q and longer than seq_q, 3: rows decreasing (both own nothing: rows 7-8 untouched),
+     * with negative and decreasing keys; 4: keys [17, 22), as few as seq_kv allows but past
+     * total_kv (rows 9-11 NaN); 5: six rows, more than seq_q, and 6: rows [18, 21), as few as
+     * seq_q allows but past total_q (both own nothing: rows 12-18 untouched) */
+    const int32_t cu_q[8] = {0, 4, 7, 100, 9, 12, 18, 21};
+    const int32_t cu_k[8] = {0, 8, 30, -5, 17, 22, 20, 20};
     float *o = run_and_compare(&vc, &r, cu_q, cu_k);
     const size_t row = (size_t)vc.heads * (size_t)vc.head_dim;
-    for (size_t e = 0; e < 18 * row; e++) {
+    for (size_t e = 0; e < 19 * row; e++) {
         const size_t i = e / row;
-        if (i >= 4 && i < 7)
+        if ((i >= 4 && i < 7) || (i >= 9 && i < 12))
             ck_assert_msg(isnan(o[e]), "row %zu of a bad key range is %g, not NaN", i,
                           (double)o[e]);
         else if ((i >= 7 && i < 9) || i >= 12)
@@ -453,6 +455,10 @@ START_TEST(bad_host_parameters_are_refused_by_name)
                "cache_seqlens");
     OK(clattn_args_set_buffer(args, CLATTN_ARG_CACHE_SEQLENS, NULL, 0));
     OK(clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL));
+    /* the merge walks batch x seq_q rows: not a packed batch's */
+    REFUSED_BY(clattn_enqueue_merge(plan, NULL, mem[3], 0, mem[4], 0, mem[3], 0, mem[4], 0,
+                                    mem[3], 0, mem[4], 0, 0, NULL, NULL),
+               CLATTN_ERROR_UNSUPPORTED, "packed variable-length batches");
     cl_command_queue queue;
     clattn_context_get_cl(ctx, NULL, NULL, &queue);
     clFinish(queue);
