@@ -231,20 +231,19 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 #define WITH_SINK(sum, m, z) sum
 #endif
 
-/* Packed variable-length batches (docs/semantics.md, "Varlen"), compiled in only when the
- * host defines VARLEN: Q, K, V and O hold every entry's rows back to back, and the int32
- * [B + 1] bounds cu_q and cu_k (element offsets cu_q_off, cu_k_off) say where each entry's
- * rows and keys are. A kernel keeps nq and nk as the longest entry's lengths (the launch is
- * sized by them, and LSE is [B, H, nq]), and makes its entry look like a batch entry of its
- * own: VARLEN_ROWS and VARLEN_KEYS move the tensors' offsets to the entry's first packed row
- * and zero their batch strides. The bounds are device data: an entry whose range is
- * impossible has no rows (VARLEN_ROWS gives 0) or a length of -1 (NaN rows), so that nothing
- * outside the packed tensors or the launch is touched. */
+/* Packed variable-length batches (docs/semantics.md, "Packed variable-length batches"),
+ * compiled in only when the host defines VARLEN: Q, K, V and O hold every entry's rows back
+ * to back, and the int32 [B + 1] bounds cu_q and cu_k (element offsets cu_q_off, cu_k_off)
+ * say where each entry's rows and keys are. A kernel keeps nq and nk as the longest entry's
+ * lengths (the launch is sized by them, and LSE is [B, H, nq]), and makes its entry look like
+ * a batch entry of its own: VARLEN_ROWS and VARLEN_KEYS move the tensors' offsets to the
+ * entry's first packed row and zero their batch strides. The bounds are device data: an
+ * entry whose range is impossible has no rows (VARLEN_ROWS gives 0) or a length of -1 (NaN
+ * rows), so that nothing outside the packed tensors or the launch is touched. */
 #ifdef VARLEN
 #define VARLEN_PARAMS                                                                          \
     , __global const int *cu_q, ulong cu_q_off, __global const int *cu_k, ulong cu_k_off,       \
         int total_q, int total_kv
-#define VARLEN_ARGS , cu_q, cu_q_off, cu_k, cu_k_off, total_q, total_kv
 /* Entry b's range [cu[b], cu[b + 1]) of `total` packed rows: its length, with its first row
  * in *first, or -1 (and 0) when it is not within [0, total] or longer than `longest`. */
 inline int varlen_length(__global const int *cu, ulong off, int b, int total, int longest,
@@ -284,7 +283,6 @@ inline int varlen_length(__global const int *cu, ulong off, int b, int total, in
     ((ulong)(g) * (ulong)(stride) + ((ulong)((k0) / (block)) + (ulong)(b)) * (ulong)(block))
 #else
 #define VARLEN_PARAMS
-#define VARLEN_ARGS
 #endif
 #define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS VARLEN_PARAMS
 

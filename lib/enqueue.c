@@ -23,14 +23,16 @@ enum {
     T_V_NEW = CLATTN_ARG_V_NEW,
     T_SLOPES = CLATTN_ARG_ALIBI_SLOPES,
     T_SINKS = CLATTN_ARG_SINKS,
-    /* the arguments between them no device algorithm takes yet (plans refuse them) */
+    /* CLATTN_ARG_MASK, _Q_START and _K_START lie between: no device algorithm takes them yet
+     * (plans refuse them), and names[] leaves them NULL */
     T_CU_Q = CLATTN_ARG_CU_SEQLENS_Q,
     T_CU_K = CLATTN_ARG_CU_SEQLENS_K,
     T_COUNT
 };
 static const char *const names[T_COUNT] = {
-    "Q",     "K",     "V",     "O",      "LSE", "cache_seqlens", "block_table", "k_new", "v_new",
-    "alibi_slopes", "sinks", [T_CU_Q] = "cu_seqlens_q", [T_CU_K] = "cu_seqlens_k"};
+    "Q",     "K",     "V",          "O",           "LSE",          "cache_seqlens",
+    "block_table", "k_new", "v_new", "alibi_slopes", "sinks",
+    [T_CU_Q] = "cu_seqlens_q",     [T_CU_K] = "cu_seqlens_k"};
 
 /* Bytes each argument must hold for the plan's problem. */
 static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
