@@ -23,16 +23,17 @@ enum {
     T_V_NEW = CLATTN_ARG_V_NEW,
     T_SLOPES = CLATTN_ARG_ALIBI_SLOPES,
     T_SINKS = CLATTN_ARG_SINKS,
-    /* CLATTN_ARG_MASK, _Q_START and _K_START lie between: no device algorithm takes them yet
-     * (plans refuse them), and names[] leaves them NULL */
+    T_MASK = CLATTN_ARG_MASK,
+    T_Q_START = CLATTN_ARG_Q_START,
+    T_K_START = CLATTN_ARG_K_START,
     T_CU_Q = CLATTN_ARG_CU_SEQLENS_Q,
     T_CU_K = CLATTN_ARG_CU_SEQLENS_K,
     T_COUNT
 };
-static const char *const names[T_COUNT] = {
-    "Q",     "K",     "V",          "O",           "LSE",          "cache_seqlens",
-    "block_table", "k_new", "v_new", "alibi_slopes", "sinks",
-    [T_CU_Q] = "cu_seqlens_q",     [T_CU_K] = "cu_seqlens_k"};
+static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
+                                           "block_table", "k_new", "v_new", "alibi_slopes",
+                                           "sinks", "mask", "q_start", "k_start",
+                                           "cu_seqlens_q", "cu_seqlens_k"};
 
 /* Bytes each argument must hold for the plan's problem. */
 static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
@@ -52,6 +53,9 @@ static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
     out[T_SLOPES] =
         (problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_PER_ENTRY ? batch : 1) * heads * 4;
     out[T_SINKS] = heads * 4;
+    out[T_MASK] = problem_get(p, CLATTN_PARAM_MASK) ? problem_tensor_span(p, CLATTN_TENSOR_MASK)
+                                                    : 0;
+    out[T_Q_START] = out[T_K_START] = batch * 4;
     out[T_CU_Q] = out[T_CU_K] = (batch + 1) * 4;
 }
 
@@ -143,10 +147,11 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     /* clattn_enqueue_args checks its extension tensors against the problem; the other calls
      * have no place for them */
     if (!args && (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
-                  problem_get(p, CLATTN_PARAM_SINKS) || problem_varlen(p)))
+                  problem_get(p, CLATTN_PARAM_SINKS) ||
+                  problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE || problem_varlen(p)))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "the problem takes ALiBi slopes, sinks or cu_seqlens (a packed varlen "
-                    "batch): use clattn_enqueue_args");
+                    "the problem takes ALiBi slopes, sinks, a mask or cu_seqlens (a packed "
+                    "varlen batch): use clattn_enqueue_args");
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
     /* K and V offsets are whole elements of the cache's type: `kv_values` values in `kv_bytes`
      * bytes (a q8_0 block: 32 in 34) */
@@ -154,6 +159,7 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     clattn_dtype_block(problem_kv_dtype(p), &kv_values, &kv_bytes);
     uint64_t span[T_COUNT];
     spans(p, span);
+    const size_t mask_bytes = problem_get(p, CLATTN_PARAM_MASK) == CLATTN_MASK_F16 ? 2 : 4;
     /* O and LSE are written while the rest is read; an append writes the caches too */
     const int append = mems[T_K_NEW] != NULL;
     const int written[T_COUNT] = {[T_O] = 1, [T_LSE] = 1, [T_K] = append, [T_V] = append};
@@ -162,9 +168,8 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
-        if (!names[t])
-            continue; /* no argument of the enqueue calls */
-        const size_t align = (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
+        const size_t align = t == T_MASK                                    ? mask_bytes
+                             : (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
                              : t == T_K || t == T_V                      ? (size_t)kv_bytes
                                                                          : esize;
         if ((st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], span[t], align,
@@ -184,12 +189,17 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .kv_lens_off = offs[T_LENS] / 4, .pages = mems[T_PAGES],
                       .pages_off = offs[T_PAGES] / 4,
                       .appended = mems[T_K_NEW] ? (int)problem_get(p, CLATTN_PARAM_SEQ_Q) : 0,
-                      .positioned = args && args->positions_set,
+                      .positioned = problem_get(p, CLATTN_PARAM_POSITIONS) !=
+                                    CLATTN_POSITIONS_ALIGNED,
                       .pos_shift = args ? args->q_start - args->k_start : 0,
                       .slopes = mems[T_SLOPES], .slopes_off = offs[T_SLOPES] / 4,
                       .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4,
-                      .cu_q = mems[T_CU_Q], .cu_q_off = offs[T_CU_Q] / 4,
-                      .cu_k = mems[T_CU_K], .cu_k_off = offs[T_CU_K] / 4};
+                      .q_starts = mems[T_Q_START], .q_starts_off = offs[T_Q_START] / 4,
+                      .k_starts = mems[T_K_START], .k_starts_off = offs[T_K_START] / 4,
+                      .k_start = args ? args->k_start : 0, .mask = mems[T_MASK],
+                      .mask_off = offs[T_MASK] / mask_bytes, .cu_q = mems[T_CU_Q],
+                      .cu_q_off = offs[T_CU_Q] / 4, .cu_k = mems[T_CU_K],
+                      .cu_k_off = offs[T_CU_K] / 4};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])
@@ -264,11 +274,10 @@ clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, 
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q,           k_cache, v_cache, o,    lse, cache_seqlens,
-                            block_table, k_new,   v_new};
-    size_t offs[T_COUNT] = {q_offset,     k_offset,       v_offset,           o_offset,
-                            lse_offset,   seqlens_offset, block_table_offset, k_new_offset,
-                            v_new_offset};
+    cl_mem mems[T_COUNT] = {q, k_cache, v_cache, o, lse, cache_seqlens, block_table, k_new,
+                            v_new};
+    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
+                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset};
     return enqueue_cache(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 

@@ -78,6 +78,35 @@ START_TEST(out_of_range_changes_nothing)
 }
 END_TEST
 
+/* Every parameter number the library knows is a whole parameter with a name, and a number
+ * it does not (a gap in the numbering kept for a later parameter, or past the last) is
+ * refused alike by bounds, get and set. */
+START_TEST(parameter_numbers_are_known_or_refused)
+{
+    clattn_problem *p;
+    clattn_problem_create(&p);
+    for (int param = 0; param < 64; param++) {
+        int64_t lo, hi, v;
+        const clattn_status bounds = clattn_param_bounds((clattn_param)param, &lo, &hi);
+        const clattn_status get = clattn_problem_get(p, (clattn_param)param, &v);
+        if (bounds != CLATTN_SUCCESS) {
+            ck_assert_int_eq(bounds, CLATTN_ERROR_INVALID_ARGUMENT);
+            ck_assert_int_eq(get, CLATTN_ERROR_INVALID_ARGUMENT);
+            ck_assert_int_eq(clattn_problem_set(p, (clattn_param)param, 0),
+                             CLATTN_ERROR_INVALID_ARGUMENT);
+            ck_assert_ptr_nonnull(strstr(clattn_message(NULL), "unknown parameter"));
+            continue;
+        }
+        ck_assert_int_eq(get, CLATTN_SUCCESS);
+        ck_assert_int_eq(clattn_problem_set(p, (clattn_param)param, hi + 1),
+                         CLATTN_ERROR_INVALID_ARGUMENT);
+        ck_assert_msg(!strstr(clattn_message(NULL), "(null)"), "parameter %d: %s", param,
+                      clattn_message(NULL));
+    }
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 START_TEST(heads_must_divide)
 {
     clattn_problem *p;
@@ -177,39 +206,45 @@ END_TEST
 START_TEST(visible_pairs_match_the_definition)
 {
     static const int lefts[] = {-1, 0, 1, 3, 20}, rights[] = {-1, 0, 2, 20};
+    static const int sinks[] = {0, 1, 3, 7, 20}; /* sink tokens */
     clattn_problem *p;
     clattn_problem_create(&p);
-    for (int nq = 1; nq <= 12; nq++)
-        for (int nk = 1; nk <= 12; nk++)
-            for (int wl = 0; wl < 5; wl++)
-                for (int wr = 0; wr < 4; wr++)
-                    for (int causal = 0; causal <= 1; causal++)
-                        for (int align = 0; align <= 1; align++) {
-                            const clattn_align al =
-                                align ? CLATTN_ALIGN_TOP_LEFT : CLATTN_ALIGN_BOTTOM_RIGHT;
-                            clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, nq);
-                            clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, nk);
-                            clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, lefts[wl]);
-                            clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, rights[wr]);
-                            clattn_problem_set(p, CLATTN_PARAM_CAUSAL, causal);
-                            clattn_problem_set(p, CLATTN_PARAM_ALIGN, al);
-                            const int off = al == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq;
-                            uint64_t want = 0, pairs = 0;
-                            for (int i = 0; i < nq; i++)
-                                for (int j = 0; j < nk; j++) {
-                                    const int pos = i + off;
-                                    want += (!causal || j <= pos) &&
-                                            (lefts[wl] < 0 || j >= pos - lefts[wl]) &&
-                                            (rights[wr] < 0 || j <= pos + rights[wr]);
-                                }
-                            clattn_problem_visible_pairs(p, &pairs);
-                            ck_assert_msg(pairs == want,
-                                          "Nq %d Nk %d window (%d, %d) causal %d align %d: "
-                                          "%llu, not %llu",
-                                          nq, nk, lefts[wl], rights[wr], causal, (int)al,
-                                          (unsigned long long)pairs, (unsigned long long)want);
-                        }
+    for (int sk = 0; sk < 5; sk++)
+        for (int nq = 1; nq <= 12; nq++)
+            for (int nk = 1; nk <= 12; nk++)
+                for (int wl = 0; wl < 5; wl++)
+                    for (int wr = 0; wr < 4; wr++)
+                        for (int causal = 0; causal <= 1; causal++)
+                            for (int align = 0; align <= 1; align++) {
+                                const clattn_align al =
+                                    align ? CLATTN_ALIGN_TOP_LEFT : CLATTN_ALIGN_BOTTOM_RIGHT;
+                                clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, nq);
+                                clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, nk);
+                                clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, lefts[wl]);
+                                clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, rights[wr]);
+                                clattn_problem_set(p, CLATTN_PARAM_CAUSAL, causal);
+                                clattn_problem_set(p, CLATTN_PARAM_ALIGN, al);
+                                clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, sinks[sk]);
+                                const int off = al == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq;
+                                uint64_t want = 0, pairs = 0;
+                                for (int i = 0; i < nq; i++)
+                                    for (int j = 0; j < nk; j++) {
+                                        const int pos = i + off;
+                                        want += (!causal || j <= pos) &&
+                                                (j < sinks[sk] ||
+                                                 ((lefts[wl] < 0 || j >= pos - lefts[wl]) &&
+                                                  (rights[wr] < 0 || j <= pos + rights[wr])));
+                                    }
+                                clattn_problem_visible_pairs(p, &pairs);
+                                ck_assert_msg(pairs == want,
+                                              "Nq %d Nk %d window (%d, %d) causal %d align %d "
+                                              "sink tokens %d: %llu, not %llu",
+                                              nq, nk, lefts[wl], rights[wr], causal, (int)al,
+                                              sinks[sk],
+                                              (unsigned long long)pairs, (unsigned long long)want);
+                            }
     const uint64_t n = 2147483647;
+    clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, 0);
     clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, (int64_t)n);
     clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, (int64_t)n);
     clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, -1);
@@ -275,6 +310,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("problem");
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, out_of_range_changes_nothing);
+    tcase_add_test(tc, parameter_numbers_are_known_or_refused);
     tcase_add_test(tc, heads_must_divide);
     tcase_add_test(tc, strides);
     tcase_add_test(tc, visible_pairs);

@@ -1,8 +1,8 @@
 /* Packed variable-length batches (docs/semantics.md, "Packed variable-length batches"): tiled
  * and windowed against the reference, one enqueue for the whole batch, on odd lengths (1, and
  * entries of 0 rows or 0 keys), Nq != Nk per entry, causal masks in both alignments, windows,
- * GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the softcap
- * and positions per call on top. Bad host parameters get a clear status; bad bounds on the
+ * GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the softcap,
+ * positions per call and sink tokens (each entry's first keys) on top. Bad host parameters get a clear status; bad bounds on the
  * device give NaN rows or nothing, and rows no entry owns keep what they held. */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +15,9 @@
 
 #define MAX_ENTRIES 8
 #define SENTINEL 5.0f /* what O and LSE hold before the call where no entry writes */
+#define Q_START 500   /* positions per call */
+#define K_START 480
+#define SINK_TOKENS 4 /* keys of each entry (positions from K_START with positions per call) */
 
 typedef struct varlen_case {
     int batch;
@@ -22,7 +25,8 @@ typedef struct varlen_case {
     int heads, kv_heads, head_dim, causal, wl, wr;
     clattn_align align;
     clattn_dtype dtype;
-    int extras;  /* 1: ALiBi per entry, sinks and a softcap; 2: positions per call */
+    int extras;  /* bits: 1 ALiBi per entry, sinks and a softcap; 2 positions per call; 4 sink
+                  * tokens (SINK_TOKENS of each entry's keys, beside its window) */
     int tail;    /* packed rows and keys past the last entry, which no entry owns */
 } varlen_case;
 
@@ -47,6 +51,11 @@ static const varlen_case cases[] = {
     {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, -1, -1, BR, F32, 1, 0},
     {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F16, 1, 1},
     {3, {20, 7, 45}, {33, 60, 45}, 4, 4, 40, 1, 12, 3, TL, F32, 2, 0},
+    /* sink tokens beside windows far from them: causal, and two-sided at positions per call
+     * (rows of the third entry past every window's keys see the sink tokens alone) */
+    {3, {20, 7, 45}, {33, 60, 45}, 4, 2, 32, 1, 5, 0, BR, F16, 4, 0},
+    {4, {20, 7, 45, 2}, {33, 60, 45, 0}, 4, 4, 40, 0, 6, 2, TL, BF16, 6, 1},
+    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F32, 5, 0},
     /* more entries than a work-group's rows, long and short */
     {8, {64, 300, 17, 1, 128, 77, 250, 9}, {64, 300, 17, 1, 128, 77, 250, 9}, 2, 1, 64, 1, -1,
      -1, BR, F32, 0, 0},
@@ -108,14 +117,16 @@ static varlen_run make_run(const varlen_case *vc, clattn_algorithm algo)
         {CLATTN_PARAM_ALIGN, vc->align},
         {CLATTN_PARAM_DTYPE, vc->dtype},
         {CLATTN_PARAM_ALGORITHM, algo},
-        {CLATTN_PARAM_ALIBI, vc->extras == 1 ? CLATTN_ALIBI_PER_ENTRY : CLATTN_ALIBI_NONE},
-        {CLATTN_PARAM_SINKS, vc->extras == 1},
+        {CLATTN_PARAM_ALIBI, vc->extras & 1 ? CLATTN_ALIBI_PER_ENTRY : CLATTN_ALIBI_NONE},
+        {CLATTN_PARAM_SINKS, vc->extras & 1},
         {CLATTN_PARAM_POSITIONS,
-         vc->extras == 2 ? CLATTN_POSITIONS_PER_CALL : CLATTN_POSITIONS_ALIGNED},
+         vc->extras & 2 ? CLATTN_POSITIONS_PER_CALL : CLATTN_POSITIONS_ALIGNED},
+        {CLATTN_PARAM_SINK_TOKENS,
+         vc->extras & 4 ? (vc->extras & 2 ? K_START : 0) + SINK_TOKENS : 0},
     };
     for (size_t s = 0; s < sizeof set / sizeof set[0]; s++)
         OK(clattn_problem_set(p, set[s].param, set[s].value));
-    if (vc->extras == 1)
+    if (vc->extras & 1)
         OK(clattn_problem_set_softcap(p, 15.0));
     r.problem = p;
     return r;
@@ -159,12 +170,12 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
         OK(clattn_args_set_host(args, tensors[t], host[t]));
     OK(clattn_args_set_host(args, CLATTN_ARG_CU_SEQLENS_Q, cu_q));
     OK(clattn_args_set_host(args, CLATTN_ARG_CU_SEQLENS_K, cu_k));
-    if (vc->extras == 1) {
+    if (vc->extras & 1) {
         OK(clattn_args_set_host(args, CLATTN_ARG_ALIBI_SLOPES, slopes));
         OK(clattn_args_set_host(args, CLATTN_ARG_SINKS, sinks));
     }
-    if (vc->extras == 2)
-        OK(clattn_args_set_positions(args, 500, 480));
+    if (vc->extras & 2)
+        OK(clattn_args_set_positions(args, Q_START, K_START));
     OK(clattn_reference_args(p, args, o_ref, lse_ref));
 
     cl_command_queue queue;
@@ -201,7 +212,7 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
         OK(clattn_args_set_buffer(args, all[t], mem[t], 0));
     OK(clattn_args_set_buffer(args, CLATTN_ARG_CU_SEQLENS_Q, mem[5], 8));
     OK(clattn_args_set_buffer(args, CLATTN_ARG_CU_SEQLENS_K, mem[5], 8 + cu_bytes));
-    if (vc->extras == 1) {
+    if (vc->extras & 1) {
         OK(clattn_args_set_buffer(args, CLATTN_ARG_ALIBI_SLOPES, mem[6], 0));
         OK(clattn_args_set_buffer(args, CLATTN_ARG_SINKS, mem[6], sizeof slopes));
     }
@@ -396,6 +407,10 @@ START_TEST(bad_host_parameters_are_refused_by_name)
     OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_F32));
     REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED, "additive mask");
     OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_NONE));
+    OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY));
+    REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED,
+               "positions per entry");
+    OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_ALIGNED));
     OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, CLATTN_ALGO_NAIVE));
     REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED,
                "packed variable-length batches");

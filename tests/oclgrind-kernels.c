@@ -20,7 +20,7 @@ typedef struct variant {
     clattn_dtype dtype;
     int heads, kv_heads, seq_q, seq_kv, head_dim;
     int causal, window_left, window_right;
-    int flags;          /* ODD_KV_OFFSETS, BIAS */
+    int flags;          /* ODD_KV_OFFSETS, BIAS, SINK_TOKENS, PER_ENTRY, MASK, VARLEN */
     clattn_dtype cache; /* K and V's type (CLATTN_PARAM_KV_DTYPE); 0 (f32): Q's */
 } variant;
 
@@ -28,8 +28,15 @@ typedef struct variant {
 #define ODD_KV_OFFSETS 1
 /* ALiBi slopes per head and sink logits, in buffers of clattn_enqueue_args */
 #define BIAS 2
+/* SINK_COUNT sink tokens beside the window */
+#define SINK_TOKENS 4
+#define SINK_COUNT 5
+/* positions per entry: rows from seq_kv + 1, keys from 2 (int32 buffers) */
+#define PER_ENTRY 8
+/* An additive f32 mask with a head dimension (mask_value), in a buffer of clattn_enqueue_args */
+#define MASK 16
 /* A packed varlen batch of three entries of seq_q rows each, against seq_kv, 0 and 3 keys */
-#define VARLEN 4
+#define VARLEN 32
 #define VARLEN_ENTRIES 3
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
@@ -64,6 +71,15 @@ static const variant variants[] = {
      BIAS, 0},
     {"decode-f32-alibi-sinks", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1,
      BIAS, 0},
+    /* the kernels with the additive mask and its tile map: hidden, zero and mixed tiles */
+    {"naive-f32-mask", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 4, 2, 5, 7, 20, 1, -1, -1, MASK, 0},
+    {"tiled-f16-mask", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 45, 24, 0, -1, -1, MASK, 0},
+    {"windowed-f32-mask", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 37, 40, 20, 1, 20, 0,
+     MASK, 0},
+    {"decode-f32-mask", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, -1, -1,
+     MASK | BIAS, 0},
+    {"decode-f32-many-rows-mask", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 8, 1, 3, 600, 20, 1, -1,
+     -1, MASK, 0},
     /* quantized caches (head_dim 32: one block a row); fp8 at head_dims of no block */
     {"decode-q8_0", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 32, 1, -1, -1, 0,
      CLATTN_DTYPE_Q8_0},
@@ -73,11 +89,23 @@ static const variant variants[] = {
      CLATTN_DTYPE_FP8_E4M3},
     {"decode-fp8_e5m2-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1,
      -1, 0, CLATTN_DTYPE_FP8_E5M2},
+    /* sink tokens tiles away from the window, and positions per entry */
+    {"tiled-f32-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 7, 40, 20, 1, 2, 0,
+     SINK_TOKENS, 0},
+    {"windowed-f16-sinks-per-entry", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 40, 24, 0,
+     3, 1, SINK_TOKENS | PER_ENTRY, 0},
+    {"naive-f32-sinks-per-entry", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, 1, 0,
+     SINK_TOKENS | PER_ENTRY, 0},
+    {"decode-f32-sinks-per-entry", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, 16,
+     0, SINK_TOKENS | PER_ENTRY | BIAS, 0},
     /* packed varlen batches: each work-group reads its entry's bounds */
     {"tiled-f32-varlen-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1,
      VARLEN, 0},
     {"windowed-bf16-varlen", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 2, 7, 7, 24, 1, 2, 0,
      VARLEN, 0},
+    /* and each entry's sink tokens, tiles away from its window */
+    {"windowed-f32-varlen-sinks", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 5, 40, 20,
+     1, 2, 0, VARLEN | SINK_TOKENS, 0},
 };
 
 /* A varlen variant's bounds: entries of seq_q rows each (every row and LSE written), of
@@ -117,7 +145,24 @@ static int set_all(clattn_problem *p, const variant *v)
     for (size_t i = 0; i < sizeof values / sizeof *values; i++)
         if (clattn_problem_set(p, values[i].param, values[i].value))
             return 0;
+    if ((v->flags & SINK_TOKENS) && clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, SINK_COUNT))
+        return 0;
+    if ((v->flags & PER_ENTRY) &&
+        clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY))
+        return 0;
     return !v->cache || !clattn_problem_set(p, CLATTN_PARAM_KV_DTYPE, v->cache);
+}
+
+/* Mask value (h, i, j): keys 16 .. 31 and 256 .. 511 hidden from every row (whole tiles and
+ * runs to skip), keys 8 .. 15 zero, row 1 of head 1 hidden entirely, the rest a mix of values
+ * and -inf. */
+static float mask_value(int h, int i, int j)
+{
+    if ((j >= 16 && j < 32) || (j >= 256 && j < 512) || (h == 1 && i == 1))
+        return -INFINITY;
+    if (j >= 8 && j < 16)
+        return 0.0f;
+    return (i + 2 * j + h) % 5 == 0 ? -INFINITY : 0.25f * (float)((i + j + h) % 7 - 3);
 }
 
 /* Inputs in [-1, 1], the same on every run, in any clattn_dtype (whole blocks). */
@@ -143,12 +188,13 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
 }
 
 /* clattn_enqueue_args in device buffers: with odd offsets, K one element and V three elements
- * past an aligned offset; slopes and sinks ([heads] f32 each) when not NULL; a varlen batch's
- * bounds (int32 [VARLEN_ENTRIES + 1] each) when not NULL. */
+ * past an aligned offset; slopes and sinks ([heads] f32 each), the starts (one int32 each),
+ * the mask and a varlen batch's bounds (int32 [VARLEN_ENTRIES + 1] each) when not NULL. */
 static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size_t esize,
                                     int odd, const size_t bytes[4], size_t rows,
                                     void *const in[3], const float *slopes, const float *sinks,
-                                    size_t heads, const int32_t *const cu[2], void *o,
+                                    size_t heads, const int32_t starts[2], const float *mask,
+                                    size_t mask_bytes, const int32_t *const cu[2], void *o,
                                     float *lse)
 {
     cl_context cl;
@@ -156,18 +202,20 @@ static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size
     clattn_context_get_cl(ctx, &cl, NULL, &queue);
     const size_t off[5] = {0, odd ? esize : 0, odd ? 3 * esize : 0, 0, 0};
     const size_t size[5] = {bytes[0], bytes[1], bytes[2], bytes[3], rows * sizeof *lse};
-    cl_mem mem[9] = {NULL};
+    cl_mem mem[12] = {NULL};
     clattn_args *args = NULL;
     clattn_status st = clattn_args_create(&args);
-    const clattn_arg names[9] = {CLATTN_ARG_Q,     CLATTN_ARG_K,   CLATTN_ARG_V,
-                                 CLATTN_ARG_O,     CLATTN_ARG_LSE, CLATTN_ARG_ALIBI_SLOPES,
-                                 CLATTN_ARG_SINKS, CLATTN_ARG_CU_SEQLENS_Q,
-                                 CLATTN_ARG_CU_SEQLENS_K};
-    const void *extra[4] = {slopes, sinks, cu ? cu[0] : NULL, cu ? cu[1] : NULL};
-    const size_t extra_bytes[4] = {heads * sizeof(float), heads * sizeof(float),
+    const clattn_arg names[12] = {CLATTN_ARG_Q,       CLATTN_ARG_K,       CLATTN_ARG_V,
+                                  CLATTN_ARG_O,       CLATTN_ARG_LSE,     CLATTN_ARG_ALIBI_SLOPES,
+                                  CLATTN_ARG_SINKS,   CLATTN_ARG_Q_START, CLATTN_ARG_K_START,
+                                  CLATTN_ARG_MASK,    CLATTN_ARG_CU_SEQLENS_Q,
+                                  CLATTN_ARG_CU_SEQLENS_K};
+    const void *extra[7] = {slopes, sinks, starts, starts ? starts + 1 : NULL, mask,
+                            cu ? cu[0] : NULL, cu ? cu[1] : NULL};
+    const size_t extra_bytes[7] = {heads * sizeof(float), heads * sizeof(float), 4, 4, mask_bytes,
                                    (VARLEN_ENTRIES + 1) * sizeof(int32_t),
                                    (VARLEN_ENTRIES + 1) * sizeof(int32_t)};
-    for (int t = 5; t < 9 && !st; t++) {
+    for (int t = 5; t < 12 && !st; t++) {
         cl_int err = CL_SUCCESS;
         if (extra[t - 5])
             mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
@@ -192,14 +240,14 @@ static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size
         if (err || (t < 3 && !whole))
             st = CLATTN_ERROR_OPENCL;
     }
-    for (int t = 0; t < 9 && !st; t++)
+    for (int t = 0; t < 12 && !st; t++)
         st = clattn_args_set_buffer(args, names[t], mem[t], t < 5 ? off[t] : 0);
     if (!st)
         st = clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL);
     if (!st && (clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, size[3], o, 0, NULL, NULL) ||
                 clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, size[4], lse, 0, NULL, NULL)))
         st = CLATTN_ERROR_OPENCL;
-    for (int t = 0; t < 9; t++)
+    for (int t = 0; t < 12; t++)
         if (mem[t])
             clReleaseMemObject(mem[t]);
     clattn_args_destroy(args);
@@ -217,6 +265,10 @@ static int run(clattn_context *ctx, const variant *v)
     const int bias = v->flags & BIAS, varlen = v->flags & VARLEN;
     const size_t rows = (size_t)(varlen ? VARLEN_ENTRIES : 1) * (size_t)v->heads * (size_t)v->seq_q;
     int failed = 1;
+    const int per_entry = v->flags & PER_ENTRY;
+    const int32_t starts[2] = {v->seq_kv + 1, 2};
+    float *mask = NULL;
+    size_t mask_bytes = 0;
     int32_t cu_q[VARLEN_ENTRIES + 1], cu_k[VARLEN_ENTRIES + 1];
     varlen_bounds(v, cu_q, cu_k);
     const int32_t *const cu[2] = {cu_q, cu_k};
@@ -231,6 +283,8 @@ static int run(clattn_context *ctx, const variant *v)
     if (clattn_problem_create(&p) || !set_all(p, v) ||
         (bias && (clattn_problem_set(p, CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_HEAD) ||
                   clattn_problem_set(p, CLATTN_PARAM_SINKS, 1))) ||
+        ((v->flags & MASK) && (clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_F32) ||
+                               clattn_problem_set(p, CLATTN_PARAM_MASK_HEADS, v->heads))) ||
         (varlen && !set_varlen(p, v)) || clattn_problem_check(p)) {
         fprintf(stderr, "%s: bad variant: %s\n", v->name, clattn_message(NULL));
         goto out;
@@ -239,18 +293,30 @@ static int run(clattn_context *ctx, const variant *v)
         clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes[t]);
     for (int t = 0; t < 3; t++)
         in[t] = inputs(t && v->cache ? v->cache : v->dtype, bytes[t], 7u + (unsigned)t);
+    if (v->flags & MASK) { /* [1, H, Nq, Nk] */
+        mask_bytes = (size_t)v->heads * (size_t)v->seq_q * (size_t)v->seq_kv * sizeof *mask;
+        mask = malloc(mask_bytes);
+        for (int h = 0; mask && h < v->heads; h++)
+            for (int i = 0; i < v->seq_q; i++)
+                for (int j = 0; j < v->seq_kv; j++)
+                    mask[((size_t)h * (size_t)v->seq_q + (size_t)i) * (size_t)v->seq_kv +
+                         (size_t)j] = mask_value(h, i, j);
+    }
     o = malloc(bytes[3]);
     o_ref = malloc(bytes[3] / clattn_dtype_size(v->dtype) * sizeof *o_ref);
     lse = malloc(rows * sizeof *lse);
     lse_ref = malloc(rows * sizeof *lse_ref);
-    if (!in[0] || !in[1] || !in[2] || !o || !o_ref || !lse || !lse_ref) {
+    if (!in[0] || !in[1] || !in[2] || !o || !o_ref || !lse || !lse_ref ||
+        ((v->flags & MASK) && !mask)) {
         fprintf(stderr, "%s: out of memory\n", v->name);
         goto out;
     }
-    const clattn_arg names[5] = {CLATTN_ARG_Q, CLATTN_ARG_K, CLATTN_ARG_V,
-                                 CLATTN_ARG_ALIBI_SLOPES, CLATTN_ARG_SINKS};
-    const void *host_data[5] = {in[0], in[1], in[2], bias ? slopes : NULL, bias ? sinks : NULL};
-    for (int t = 0; t < 5; t++)
+    const clattn_arg names[8] = {CLATTN_ARG_Q,           CLATTN_ARG_K,       CLATTN_ARG_V,
+                                 CLATTN_ARG_ALIBI_SLOPES, CLATTN_ARG_SINKS,   CLATTN_ARG_Q_START,
+                                 CLATTN_ARG_K_START,      CLATTN_ARG_MASK};
+    const void *host_data[8] = {in[0], in[1], in[2], bias ? slopes : NULL, bias ? sinks : NULL,
+                                per_entry ? starts : NULL, per_entry ? starts + 1 : NULL, mask};
+    for (int t = 0; t < 8; t++)
         clattn_args_set_host(host, names[t], host_data[t]);
     clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_Q, varlen ? cu_q : NULL);
     clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_K, varlen ? cu_k : NULL);
@@ -271,7 +337,8 @@ static int run(clattn_context *ctx, const variant *v)
         (v->flags
              ? run_in_buffers(ctx, plan, clattn_dtype_size(v->dtype), v->flags & ODD_KV_OFFSETS,
                               bytes, rows, in, bias ? slopes : NULL, bias ? sinks : NULL,
-                              (size_t)v->heads, varlen ? cu : NULL, o, lse)
+                              (size_t)v->heads, per_entry ? starts : NULL, mask, mask_bytes,
+                              varlen ? cu : NULL, o, lse)
              : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
         fprintf(stderr, "%s: %s%s\n", v->name, clattn_message(NULL), clattn_message(ctx));
         goto out;
@@ -290,6 +357,7 @@ out:
     clattn_problem_destroy(p);
     for (int t = 0; t < 3; t++)
         free(in[t]);
+    free(mask);
     free(o);
     free(o_ref);
     free(lse);
