@@ -53,6 +53,7 @@ enum flag_id {
     FLAG_PROMPT,
     FLAG_KV_LENS,
     FLAG_PAGE_SIZE,
+    FLAG_VARLEN,
     FLAG_FULL
 };
 enum { FLAG_COUNT = FLAG_FULL + 1 };
@@ -105,6 +106,7 @@ static const struct flag {
     {"--prompt", FLAG_PROMPT, 1, 0},
     {"--kv-lens", FLAG_KV_LENS, 1, 0},
     {"--page-size", FLAG_PAGE_SIZE, 1, 0},
+    {"--varlen", FLAG_VARLEN, 1, 0},
     {"--full", FLAG_FULL, 0, 0},
 };
 
@@ -200,6 +202,12 @@ static const char usage_problems[] =
     "                        algorithm and with tiled, and the speed-up\n"
     "  --kv-dtype T          with --decode-compare: the cache stored as T, one of f32,\n"
     "                        f16, bf16, q8_0, q4_0, fp8_e4m3, fp8_e5m2 (default: --dtype)\n"
+    "\n"
+    "Packed variable-length batches (prefill; --heads, --kv-heads, --head-dim, --causal,\n"
+    "--align, --window, --dtype, --algo tiled, windowed or auto, --check apply):\n"
+    "  --varlen N1,N2,...    sequences of N1, N2, ... tokens (each its own queries and keys),\n"
+    "                        packed: timed as one call over the whole batch and as one call\n"
+    "                        per sequence, with the ratio\n"
     "\n"
     "Exit status: 0 success, 1 a check failed, 2 usage error, 3 device or runtime error.\n"
     "See attn-bench(1) for the FLOP and traffic models and the environment variables.\n";
@@ -370,11 +378,11 @@ static int parse_align(const char *text, clattn_align *out)
 }
 
 
-/* --kv-lens: comma-separated lengths, each 0 or more; no empty items. */
-static int parse_kv_lens(const char *flag, const char *text, struct bench_options *opt,
-                         char *err, size_t errlen)
+/* --kv-lens and --varlen: comma-separated lengths, each `min` or more; no empty items. */
+static int parse_lengths(const char *flag, const char *text, int64_t min, int64_t *lens,
+                         int *count, char *err, size_t errlen)
 {
-    opt->kv_len_count = 0;
+    *count = 0;
     for (const char *item = text;;) {
         const char *comma = strchr(item, ',');
         const size_t len = comma ? (size_t)(comma - item) : strlen(item);
@@ -386,14 +394,18 @@ static int parse_kv_lens(const char *flag, const char *text, struct bench_option
         digits[len] = '\0';
         if (!parse_int64(digits, &value))
             return fail(err, errlen, flag, text, "expected comma-separated integers");
-        if (value < 0 || value > MAX_CACHE_LEN)
-            return fail(err, errlen, flag, text, "lengths must be between 0 and 2147483647");
-        if (opt->kv_len_count == BENCH_MAX_KV_LENS) {
+        if (value < min || value > MAX_CACHE_LEN) {
+            char why[64];
+            snprintf(why, sizeof why, "lengths must be between %lld and 2147483647",
+                     (long long)min);
+            return fail(err, errlen, flag, text, why);
+        }
+        if (*count == BENCH_MAX_KV_LENS) {
             char why[64];
             snprintf(why, sizeof why, "at most %d lengths", BENCH_MAX_KV_LENS);
             return fail(err, errlen, flag, text, why);
         }
-        opt->kv_lens[opt->kv_len_count++] = value;
+        lens[(*count)++] = value;
         if (!comma)
             return 0;
         item = comma + 1;
@@ -487,7 +499,11 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
             return fail(err, errlen, f->name, value,
                         "a positive integer (leave --page-size out for a contiguous cache)");
         return 0;
-    case FLAG_KV_LENS: return parse_kv_lens(f->name, value, opt, err, errlen);
+    case FLAG_KV_LENS:
+        return parse_lengths(f->name, value, 0, opt->kv_lens, &opt->kv_len_count, err, errlen);
+    case FLAG_VARLEN: /* a sequence of 0 tokens has no call of its own to compare with */
+        return parse_lengths(f->name, value, 1, opt->varlen_lens, &opt->varlen_count, err,
+                             errlen);
     case FLAG_DEVICE: return parse_count(f->name, value, 0, 1000000, &opt->device, err, errlen);
     case FLAG_ITERS: return parse_count(f->name, value, 1, MAX_REPEATS, &opt->iters, err, errlen);
     case FLAG_WARMUP:
@@ -623,6 +639,28 @@ static const struct refusal not_in_compare[] = {
     {FLAG_ALGO, "does not apply to --decode-compare, which runs decode and tiled"},
 };
 
+static const struct refusal not_in_varlen[] = {
+    {FLAG_BATCH, "does not apply to --varlen: the batch is its lengths"},
+    {FLAG_SEQ, "does not apply to --varlen: each sequence has its own length"},
+    {FLAG_SEQ_Q, "does not apply to --varlen: each sequence has its own length"},
+    {FLAG_SEQ_KV, "does not apply to --varlen: each sequence has its own length"},
+    {FLAG_SOFTCAP, "times the single problem: not --varlen yet"},
+    {FLAG_ALIBI, "times the single problem: not --varlen yet"},
+    {FLAG_SINKS, "times the single problem: not --varlen yet"},
+    {FLAG_SINK_TOKENS, "times the single problem: not --varlen yet"},
+    {FLAG_MASK, "cannot be combined with --varlen (packed batches take no additive mask)"},
+    {FLAG_DECODE, "cannot be combined with --varlen"},
+    {FLAG_DECODE_COMPARE, "cannot be combined with --varlen"},
+    {FLAG_SAVE, "saves a single problem's tensors: not --varlen"},
+    {FLAG_JSON, "writes the sweep's and single problems' rows: not --varlen (its table is "
+                "on standard output)"},
+    {FLAG_CSV, "writes the sweep's and single problems' rows: not --varlen (its table is on "
+               "standard output)"},
+    {FLAG_PLOT, "plots the sweep and single problems: not --varlen"},
+    {FLAG_PROFILE, "shows one plan's stages: not --varlen, which runs several plans"},
+    {FLAG_FULL, "lengthens the sweep: not --varlen"},
+};
+
 #define REFUSE(list, seen, err, errlen) \
     refuse_seen(list, sizeof list / sizeof *list, seen, err, errlen)
 
@@ -690,6 +728,32 @@ static int finish_decode(struct bench_options *opt, const unsigned char *seen,
     return 0;
 }
 
+/* --varlen: the refusals, and the algorithm (tiled unless --algo says windowed or auto). */
+static int finish_varlen(struct bench_options *opt, const unsigned char *seen, char *err,
+                         size_t errlen)
+{
+    if (opt->action != BENCH_ACTION_RUN) {
+        char why[64];
+        snprintf(why, sizeof why, "cannot be combined with %s", action_names[opt->action]);
+        return fail(err, errlen, "--varlen", NULL, why);
+    }
+    if (REFUSE(not_in_varlen, seen, err, errlen) || REFUSE(need_decode, seen, err, errlen))
+        return -1;
+    if (!seen[FLAG_ALGO]) {
+        opt->algos[0] = CLATTN_ALGO_TILED;
+        opt->algo_count = 1;
+    } else if (opt->algo_count != 1 || (opt->algos[0] != CLATTN_ALGO_TILED &&
+                                        opt->algos[0] != CLATTN_ALGO_WINDOWED &&
+                                        opt->algos[0] != CLATTN_ALGO_AUTO)) {
+        return fail(err, errlen, "--algo", NULL,
+                    "--varlen runs tiled, windowed or auto (naive and decode do not take "
+                    "packed batches)");
+    }
+    opt->batch = opt->varlen_count;
+    opt->single = 0;
+    return 0;
+}
+
 int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen)
 {
     set_defaults(opt);
@@ -731,6 +795,8 @@ int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err
     if (stdout_reports(opt) > 1)
         return fail(err, errlen, "--json, --csv, --plot", BENCH_STDOUT_PATH,
                     "standard output takes one report at most");
+    if (opt->varlen_count)
+        return finish_varlen(opt, seen, err, errlen);
     if (opt->decode)
         return finish_decode(opt, seen, &seq, err, errlen);
     if (REFUSE(need_decode, seen, err, errlen))

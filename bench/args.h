@@ -74,6 +74,11 @@ struct bench_options {
     int64_t kv_lens[BENCH_MAX_KV_LENS];
     int kv_len_count; /* 0: no --kv-lens */
 
+    /* --varlen (varlen.c): the sequences of a packed batch, each its own query and key
+     * length, run in one call and as separate calls. 0: not this mode. */
+    int64_t varlen_lens[BENCH_MAX_KV_LENS];
+    int varlen_count;
+
     int iters, warmup;
     int check, profile, no_peak;
     int full; /* --full: the sweep's long lengths too (naive past 4096, lengths past 8192) */

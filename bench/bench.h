@@ -406,6 +406,10 @@ int run_plan_create(struct bench_session *s, const clattn_problem *problem,
  * Returns 0 or an exit code after printing why. */
 typedef int (*run_enqueue_fn)(struct bench_session *s, void *arg);
 
+/* The device time of `plan`'s last run: the sum of its stages' profiling events. Returns 0 or
+ * an exit code after printing why. */
+int run_device_time(struct bench_session *s, const clattn_plan *plan, double *ms);
+
 /* One run: `enqueue`, then clFinish. *wall_ms spans both; *device_ms is the sum of `plan`'s
  * stages (profiling events), each kept in `stages` as well when it is not NULL. Returns 0 or
  * an exit code after printing why. */
@@ -603,6 +607,13 @@ void decode_job_free(struct decode_job *job);
 /* Runs the variant the options select, adding its rows to the session and printing its
  * tables. Returns 0 or an exit code after printing why. */
 int decode_run(struct bench_session *s, const struct decode_job *job);
+
+/* ==== varlen.c ==== */
+
+/* attn-bench --varlen: the packed batch of the options' lengths as one call and as one call
+ * per sequence, printed with their ratio; with --check, the packed call against the
+ * reference. Returns 0 or an exit code after printing why. */
+int varlen_run(struct bench_session *s);
 
 /* ==== startup.c ==== */
 

@@ -327,6 +327,8 @@ static int bench(const struct bench_options *opt, char *command)
         rc = tune_run(&s, problem);
     } else if (!rc && opt->decode) {
         rc = decode_run(&s, &decode);
+    } else if (!rc && opt->varlen_count) {
+        rc = varlen_run(&s);
     } else if (!rc) {
         table_print_header(s.table, &s);
         rc = problem ? single_run(&s, problem) : sweep_run(&s);

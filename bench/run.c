@@ -571,6 +571,11 @@ static int device_time(struct bench_session *s, const clattn_plan *plan,
     return 0;
 }
 
+int run_device_time(struct bench_session *s, const clattn_plan *plan, double *ms)
+{
+    return device_time(s, plan, NULL, ms);
+}
+
 int run_once(struct bench_session *s, clattn_plan *plan, run_enqueue_fn enqueue, void *arg,
              double *device_ms, double *wall_ms, struct bench_stage *stages)
 {

@@ -199,8 +199,9 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
  * ALIBI (1: slopes [H], 2: slopes [B, H]) or SINKS, with SCORE_UNIT the kernel's score units
  * per natural unit: log2(e) in the base-2 fused kernels, 1 in naive's. Their f32 buffers (and
  * element offsets) are kernel parameters only then: EXTRA_PARAMS ends the parameter lists of
- * the attention kernels, with those of sink tokens and positions per entry (below), and
- * lib/launch.c's args_extras sets them in the same order. */
+ * the attention kernels, with those of sink tokens, positions per entry, the additive mask
+ * and packed varlen batches (below), and lib/launch.c's args_extras sets them in the same
+ * order (the mask's tile map last, lib/mask_tiles.c). */
 #ifdef ALIBI
 #define ALIBI_PARAMS , __global const float *alibi_slopes, ulong alibi_off
 /* The slope of query head h of entry b, in the kernel's units (heads: the kernel's count). */
@@ -344,8 +345,62 @@ typedef half mask_t;
 #define MASK_TILE_PARAMS
 #define MASK_TILE(b, g, rb, kb) MASK_MIXED
 #endif
+/* Packed variable-length batches (docs/semantics.md, "Packed variable-length batches"),
+ * compiled in only when the host defines VARLEN: Q, K, V and O hold every entry's rows back
+ * to back, and the int32 [B + 1] bounds cu_q and cu_k (element offsets cu_q_off, cu_k_off)
+ * say where each entry's rows and keys are. A kernel keeps nq and nk as the longest entry's
+ * lengths (the launch is sized by them, and LSE is [B, H, nq]), and makes its entry look like
+ * a batch entry of its own: VARLEN_ROWS and VARLEN_KEYS move the tensors' offsets to the
+ * entry's first packed row and zero their batch strides. The bounds are device data: an
+ * entry whose range is impossible has no rows (VARLEN_ROWS gives 0) or a length of -1 (NaN
+ * rows), so that nothing outside the packed tensors or the launch is touched. */
+#ifdef VARLEN
+#define VARLEN_PARAMS                                                                          \
+    , __global const int *cu_q, ulong cu_q_off, __global const int *cu_k, ulong cu_k_off,       \
+        int total_q, int total_kv
+/* Entry b's range [cu[b], cu[b + 1]) of `total` packed rows: its length, with its first row
+ * in *first, or -1 (and 0) when it is not within [0, total] or longer than `longest`. */
+inline int varlen_length(__global const int *cu, ulong off, int b, int total, int longest,
+                         int *first)
+{
+    const int a = cu[off + (ulong)b], e = cu[off + (ulong)b + 1];
+    const int ok = a >= 0 && a <= e && e <= total && e - a <= longest;
+    *first = ok ? a : 0;
+    return ok ? e - a : -1;
+}
+/* Entry b's query rows: their count into `rows` (0 for an impossible range), and Q and O
+ * moved to its first packed row. */
+#define VARLEN_ROWS(b, rows)                                                                   \
+    do {                                                                                       \
+        int q0_;                                                                               \
+        (rows) = max(varlen_length(cu_q, cu_q_off, (b), total_q, nq, &q0_), 0);                \
+        q_off += (ulong)q0_ * (ulong)q_ss;                                                     \
+        o_off += (ulong)q0_ * (ulong)o_ss;                                                     \
+        q_sb = o_sb = 0;                                                                       \
+    } while (0)
+/* Entry b's keys: their count into `n` (-1 for an impossible range) and its first packed key
+ * into `k0`, and K and V (the arguments named k_off, k_sb, k_ss and v_...) moved there. */
+#define VARLEN_KEYS(b, n, k0)                                                                  \
+    do {                                                                                       \
+        (n) = varlen_length(cu_k, cu_k_off, (b), total_kv, nk, &(k0));                         \
+        k_off += (ulong)(k0) * (ulong)k_ss;                                                    \
+        v_off += (ulong)(k0) * (ulong)v_ss;                                                    \
+        k_sb = v_sb = 0;                                                                       \
+    } while (0)
+/* Where entry b (first packed key k0) starts in the packed, transposed K and V of the
+ * register kernels (cl/pack.cl), in keys: kv head g's run of `stride` keys, then k0 / block
+ * + b whole blocks. Entry b's ceil(n / block) blocks end by entry b + 1's start, since
+ * floor((k0 + n) / block) >= floor(k0 / block) + floor(n / block); so the runs never overlap
+ * and the last ends by (total_kv / block + B) blocks, the stride the host allocates
+ * (lib/tile_select.c). */
+#define VARLEN_PACKED_FIRST(b, g, k0, stride, block)                                          \
+    ((ulong)(g) * (ulong)(stride) + ((ulong)((k0) / (block)) + (ulong)(b)) * (ulong)(block))
+#else
+#define VARLEN_PARAMS
+#endif
 #define EXTRA_PARAMS                                                                           \
-    ALIBI_PARAMS SINK_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS MASK_PARAMS MASK_TILE_PARAMS
+    ALIBI_PARAMS SINK_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS MASK_PARAMS VARLEN_PARAMS        \
+        MASK_TILE_PARAMS
 
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */

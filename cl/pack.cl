@@ -7,6 +7,9 @@
  *     hardware prefetcher follows; a plain transpose (one long row per c) would make it read
  *     HEAD_DIM streams at once, and rows a power of two apart would share cache sets.
  * Vp: per (batch, kv head), nk_pad rows of D_PAD floats, zero past d.
+ * A packed varlen batch (VARLEN) has its entries one after another per kv head instead, each
+ * from a whole block (common.cl's VARLEN_PACKED_FIRST), nk_pad keys per kv head in all; the
+ * launch covers the longest entry's keys.
  * Keys past the entry's length (up to nk_pad) are zero in both, so a block never reads past
  * the buffers; the kernels mask them. A key whose page is not in the pool is NaN in Kt and 0 in Vp
  * (common.cl's MISSING_K and MISSING_V), so that the rows that see it, and only they, say so. Storage types are converted to f32 here, once per
@@ -15,18 +18,25 @@
 __kernel void pack_kv(__global const kv_t *k, ulong k_off, long k_sb, long k_ss, long k_sh,
                       __global const kv_t *v, ulong v_off, long v_sb, long v_ss, long v_sh,
                       __global float *kt, __global float *vp, int kv_heads, int nk, int nk_pad,
-                      int block, KV_LAYOUT_PARAMS)
+                      int block, KV_LAYOUT_PARAMS VARLEN_PARAMS)
 {
     const int j0 = (int)get_global_id(0) * VW; /* VW consecutive keys per work-item */
     const int bkv = (int)get_global_id(1);
     const int b = bkv / kv_heads, g = bkv % kv_heads;
     if (j0 >= nk_pad)
         return;
-    /* j0 and its VW keys lie in one block, since blocks are whole vectors */
-    __global float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad +
-                          (ulong)(j0 / block) * HEAD_DIM * (ulong)block + (ulong)(j0 % block);
-    __global float *vpb = vp + ((ulong)bkv * (ulong)nk_pad + (ulong)j0) * D_PAD;
+#ifdef VARLEN /* the entry's packed keys; an impossible range packs nothing */
+    int n, k0;
+    VARLEN_KEYS(b, n, k0);
+    const ulong first = VARLEN_PACKED_FIRST(b, g, k0, nk_pad, block);
+#else
     const int n = kv_length(b, nk, KV_LAYOUT);
+    const ulong first = (ulong)bkv * (ulong)nk_pad;
+#endif
+    /* j0 and its VW keys lie in one block, since blocks are whole vectors */
+    __global float *ktb = kt + first * HEAD_DIM + (ulong)(j0 / block) * HEAD_DIM * (ulong)block +
+                          (ulong)(j0 % block);
+    __global float *vpb = vp + (first + (ulong)j0) * D_PAD;
     /* the kernels never read past the block holding an entry's last key: a short entry of a
      * long cache packs only what it has */
     if (j0 >= (max(n, 0) + block - 1) / block * block)

@@ -188,18 +188,28 @@ void attend_local(IN_PLACE_PARAMS)
 
     const int lid = (int)get_local_id(0);
     const int rg = lid / KG, kg = lid - rg * KG;
-    const int kv_heads = heads / group, rows_total = nq * group;
-    const int row_blocks = (rows_total + BR - 1) / BR;
+    const int kv_heads = heads / group;
+    const int row_blocks = (nq * group + BR - 1) / BR;
     const int grp = (int)get_group_id(0);
     const int bkv = grp / row_blocks;
     const int rb = row_blocks - 1 - grp % row_blocks; /* heaviest causal blocks first */
     const int b = bkv / kv_heads, g = bkv % kv_heads;
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
     const int r_first = rb * BR;
+    int nq_entry = nq, n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
+#ifdef VARLEN /* (no positions per entry with it: the entry's key range is its length) */
+    VARLEN_ROWS(b, nq_entry);
+    int k0;
+    VARLEN_KEYS(b, n_given, k0);
+#endif
+    const int rows_total = nq_entry * group;
+#ifdef VARLEN
+    if (r_first >= rows_total)
+        return; /* past a short entry's rows: the whole work-group, before any barrier */
+#endif
     const int rows = min(BR, rows_total - r_first);
-    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq_entry);
     /* this work-group's share of the keys */
     const int split_lo = (int)min((long)split * split_len, (long)n);
     const int split_hi = (int)min((long)split_lo + split_len, (long)n);

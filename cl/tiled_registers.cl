@@ -33,8 +33,8 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                       int nq, int nk, int align_br, long pos_shift, int causal, long wl, long wr,
                       float qscale, KV_LAYOUT_PARAMS EXTRA_PARAMS)
 {
-    const int kv_heads = heads / group, rows_total = nq * group;
-    const int row_blocks = (rows_total + ROWS_ALL - 1) / ROWS_ALL;
+    const int kv_heads = heads / group;
+    const int row_blocks = (nq * group + ROWS_ALL - 1) / ROWS_ALL;
     const long gid = get_global_id(0);
     const int bkv = (int)(gid / row_blocks);
     /* Last row blocks first: under a causal mask they carry the most keys, and starting
@@ -42,10 +42,23 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     const int rb = row_blocks - 1 - (int)(gid % row_blocks);
     const int b = bkv / kv_heads, g = bkv % kv_heads;
     const int r_first = rb * ROWS_ALL;
-    /* this entry's keys; an impossible length leaves the rows NaN (common.cl) */
-    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
+    /* this entry's rows and keys; an impossible length leaves the rows NaN (common.cl) */
+    int nq_entry = nq, n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
+#ifdef VARLEN /* Kt and Vp hold the entry's keys already (cl/pack.cl) */
+    int k0;
+    VARLEN_ROWS(b, nq_entry);
+    n_given = varlen_length(cu_k, cu_k_off, b, total_kv, nk, &k0);
+    const ulong first_key = VARLEN_PACKED_FIRST(b, g, k0, nk_pad, BC);
+#else
+    const ulong first_key = (ulong)bkv * (ulong)nk_pad;
+#endif
+    const int rows_total = nq_entry * group;
+#ifdef VARLEN
+    if (r_first >= rows_total)
+        return; /* past a short entry's rows */
+#endif
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq_entry);
 
     /* Per row: q (pre-scaled), visible keys [lo, hi), running max m, sum l, output acc. */
     float qv[ROWS_ALL][HEAD_DIM];
@@ -117,8 +130,8 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #endif
     }
 
-    __global const float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad;
-    __global const float *vpb = vp + (ulong)bkv * (ulong)nk_pad * D_PAD;
+    __global const float *ktb = kt + first_key * HEAD_DIM;
+    __global const float *vpb = vp + first_key * D_PAD;
     float p[ROWS_ALL][BC];
     float alpha[GROUPS][ROWS_PAD];
 

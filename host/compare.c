@@ -50,14 +50,18 @@ clattn_status clattn_compare(const clattn_problem *p, const void *o, const float
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_compare: NULL output");
     const int64_t B = problem_get(p, CLATTN_PARAM_BATCH), H = problem_get(p, CLATTN_PARAM_HEADS);
     const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    /* O's rows: a packed varlen batch holds them all in one run (LSE stays [B, H, nq]) */
+    const int varlen = problem_varlen(p);
+    const int64_t o_batches = varlen ? 1 : B;
+    const int64_t o_rows = varlen ? problem_get(p, CLATTN_PARAM_TOTAL_Q) : nq;
     const clattn_dtype dt = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
     const size_t esize = clattn_dtype_size(dt);
     int64_t os[3];
     problem_strides(p, CLATTN_TENSOR_O, os);
 
     double err = 0, ref_max = 0;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t i = 0; i < nq; i++)
+    for (int64_t b = 0; b < o_batches; b++)
+        for (int64_t i = 0; i < o_rows; i++)
             for (int64_t h = 0; h < H; h++) {
                 const uint64_t row = (uint64_t)(b * os[0] + i * os[1] + h * os[2]);
                 for (int64_t c = 0; c < d; c++) {

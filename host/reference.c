@@ -34,6 +34,7 @@ typedef struct kv_view {
     const int32_t *lens;        /* keys per entry before this call; NULL: seq_kv each */
     const int32_t *pages;       /* block table; NULL: contiguous */
     const void *k_new, *v_new;  /* rows appended after lens[b]; NULL: none */
+    const int32_t *cu_k;        /* a packed varlen batch: [B + 1] key bounds; NULL: none */
 } kv_view;
 
 /* Value `index` of an array of `dtype`, dequantized (without an fp8 scale). */
@@ -51,12 +52,24 @@ typedef struct extras {
     const void *mask;                /* f32 or f16, CLATTN_TENSOR_MASK's layout */
     const int32_t *q_starts, *k_starts; /* [B], CLATTN_POSITIONS_PER_ENTRY */
     int64_t q_start, k_start;        /* CLATTN_POSITIONS_PER_CALL */
+    const int32_t *cu_q;             /* a packed varlen batch: [B + 1] row bounds */
 } extras;
+
+/* docs/semantics.md, "Varlen": entry b's packed range [cu[b], cu[b + 1]), valid when it lies
+ * in [0, total] and is at most `longest` long; its length, or -1. */
+static int64_t varlen_length(const int32_t *cu, int64_t b, int64_t total, int64_t longest)
+{
+    const int64_t first = cu[b], end = cu[b + 1];
+    return first >= 0 && first <= end && end <= total && end - first <= longest ? end - first
+                                                                               : -1;
+}
 
 /* Entry b's number of keys, or -1 when its length is impossible (its rows are then NaN). */
 static int64_t kv_length(const clattn_problem *p, const kv_view *kv, int64_t b)
 {
     const int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV);
+    if (kv->cu_k)
+        return varlen_length(kv->cu_k, b, problem_get(p, CLATTN_PARAM_TOTAL_KV), nk);
     if (!kv->lens)
         return nk;
     const int64_t n = (int64_t)kv->lens[b] + (kv->k_new ? problem_get(p, CLATTN_PARAM_SEQ_Q) : 0);
@@ -84,7 +97,10 @@ static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v,
     }
     int64_t s[3];
     problem_strides(p, is_v ? CLATTN_TENSOR_V : CLATTN_TENSOR_K, s);
-    *index = page_size ? element(s, page, j % page_size, g) : element(s, b, j, g);
+    if (kv->cu_k) /* packed: the entry's keys start at its first packed key */
+        *index = element(s, 0, kv->cu_k[b] + j, g);
+    else
+        *index = page_size ? element(s, page, j % page_size, g) : element(s, b, j, g);
     return is_v ? kv->v : kv->k;
 }
 
@@ -117,9 +133,10 @@ static int key_values(const clattn_problem *p, const kv_view *kv, int is_v, int6
     return 1;
 }
 
-/* docs/semantics.md, "Positions": where row i and key j of entry b (of nk keys) sit. */
-static void positions(const clattn_problem *p, const extras *x, int64_t b, int64_t nk, int64_t i,
-                      int64_t j, int64_t *pos_q, int64_t *pos_k)
+/* docs/semantics.md, "Positions": where row i and key j of entry b (of nq rows and nk keys)
+ * sit. */
+static void positions(const clattn_problem *p, const extras *x, int64_t b, int64_t nq,
+                      int64_t nk, int64_t i, int64_t j, int64_t *pos_q, int64_t *pos_k)
 {
     switch (problem_get(p, CLATTN_PARAM_POSITIONS)) {
     case CLATTN_POSITIONS_PER_CALL:
@@ -130,11 +147,9 @@ static void positions(const clattn_problem *p, const extras *x, int64_t b, int64
         *pos_q = (int64_t)x->q_starts[b] + i;
         *pos_k = (int64_t)x->k_starts[b] + j;
         return;
-    default: {
-        const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
+    default:
         *pos_q = i + (problem_get(p, CLATTN_PARAM_ALIGN) == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq);
         *pos_k = j;
-    }
     }
 }
 
@@ -226,14 +241,23 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
         int64_t n = kv_length(p, kv, b);
         if (n >= 0 && !starts_valid(p, x, b, n))
             n = -1;
+        /* a packed entry's rows, from its first packed row (none when its range is
+         * impossible: then no row is its own) */
+        int64_t rows = nq, row0 = 0, qb = b;
+        if (x->cu_q) {
+            rows = varlen_length(x->cu_q, b, problem_get(p, CLATTN_PARAM_TOTAL_Q), nq);
+            rows = rows < 0 ? 0 : rows;
+            row0 = rows ? x->cu_q[b] : 0;
+            qb = 0;
+        }
         for (int64_t h = 0; h < H; h++) {
             const int64_t g = h / group;
-            for (int64_t i = 0; i < nq; i++) {
-                const uint64_t qrow = element(qs, b, i, h);
+            for (int64_t i = 0; i < rows; i++) {
+                const uint64_t qrow = element(qs, qb, row0 + i, h);
                 double m = -INFINITY;
                 for (int64_t j = 0; j < n; j++) {
                     int64_t pos_q, pos_k;
-                    positions(p, x, b, n, i, j, &pos_q, &pos_k);
+                    positions(p, x, b, rows, n, i, j, &pos_q, &pos_k);
                     const double mask = mask_value(p, x, b, h, i, j);
                     /* a pair masked by -inf is invisible: its key is never read */
                     seen[j] = (char)(visible(p, pos_q, pos_k) && mask != -INFINITY);
@@ -264,7 +288,7 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
                             acc[c] += e * (present ? row[c] : NAN);
                     }
                 }
-                const uint64_t orow = element(os, b, i, h);
+                const uint64_t orow = element(os, qb, row0 + i, h);
                 for (int64_t c = 0; c < d; c++)
                     o[orow + (uint64_t)c] = sum > 0 ? (float)(acc[c] / sum)
                                             : sum == 0 ? 0.0f
@@ -313,8 +337,8 @@ static clattn_status reference(const clattn_problem *p, const void *q, const kv_
     if ((st = call_args_check_extensions(p, args, 1, who)))
         return st;
 #define H(a) args->slot[CLATTN_ARG_##a].host
-    const extras x = {H(ALIBI_SLOPES), H(SINKS), H(MASK), H(Q_START), H(K_START),
-                      args->q_start, args->k_start};
+    const extras x = {H(ALIBI_SLOPES), H(SINKS),         H(MASK),          H(Q_START),
+                      H(K_START),      args->q_start, args->k_start, H(CU_SEQLENS_Q)};
 #undef H
     return attend(p, q, kv, &x, o, lse);
 }
@@ -325,7 +349,7 @@ clattn_status clattn_reference(const clattn_problem *p, const void *q, const voi
     if (p && problem_get(p, CLATTN_PARAM_PAGE_SIZE))
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                     "clattn_reference: a paged problem needs clattn_reference_kvcache");
-    const kv_view kv = {k, v, NULL, NULL, NULL, NULL};
+    const kv_view kv = {k, v, NULL, NULL, NULL, NULL, NULL};
     return reference(p, q, &kv, NULL, o, lse, "clattn_reference");
 }
 
@@ -335,7 +359,7 @@ clattn_status clattn_reference_kvcache(const clattn_problem *p, const void *q,
                                        const void *k_new, const void *v_new, float *o,
                                        float *lse)
 {
-    const kv_view kv = {k_cache, v_cache, cache_seqlens, block_table, k_new, v_new};
+    const kv_view kv = {k_cache, v_cache, cache_seqlens, block_table, k_new, v_new, NULL};
     return reference(p, q, &kv, NULL, o, lse, "clattn_reference_kvcache");
 }
 
@@ -345,7 +369,8 @@ clattn_status clattn_reference_args(const clattn_problem *p, const clattn_args *
     if (!args)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_reference_args: args is NULL");
 #define H(a) args->slot[CLATTN_ARG_##a].host
-    const kv_view kv = {H(K), H(V), H(CACHE_SEQLENS), H(BLOCK_TABLE), H(K_NEW), H(V_NEW)};
+    const kv_view kv = {H(K),         H(V),     H(CACHE_SEQLENS),   H(BLOCK_TABLE),
+                        H(K_NEW),     H(V_NEW), H(CU_SEQLENS_K)};
     return reference(p, H(Q), &kv, args, o, lse, "clattn_reference_args");
 #undef H
 }

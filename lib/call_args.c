@@ -22,6 +22,8 @@ static const char *const arg_names[ARG_LAST + 1] = {
     [CLATTN_ARG_MASK] = "mask",
     [CLATTN_ARG_Q_START] = "q_start",
     [CLATTN_ARG_K_START] = "k_start",
+    [CLATTN_ARG_CU_SEQLENS_Q] = "cu_seqlens_q",
+    [CLATTN_ARG_CU_SEQLENS_K] = "cu_seqlens_k",
 };
 
 clattn_status clattn_args_create(clattn_args **args)
@@ -105,6 +107,8 @@ clattn_status call_args_check_extensions(const clattn_problem *p, const clattn_a
          "CLATTN_POSITIONS_PER_ENTRY"},
         {CLATTN_ARG_K_START, positions == CLATTN_POSITIONS_PER_ENTRY,
          "CLATTN_POSITIONS_PER_ENTRY"},
+        {CLATTN_ARG_CU_SEQLENS_Q, problem_varlen(p), "CLATTN_PARAM_VARLEN"},
+        {CLATTN_ARG_CU_SEQLENS_K, problem_varlen(p), "CLATTN_PARAM_VARLEN"},
     };
     for (size_t e = 0; e < sizeof extensions / sizeof extensions[0]; e++) {
         const int given = present(args, extensions[e].arg, host);
@@ -114,6 +118,13 @@ clattn_status call_args_check_extensions(const clattn_problem *p, const clattn_a
                               : "%s: the problem asks for %s (%s), and it is not given",
                         who, arg_names[extensions[e].arg], extensions[e].param);
     }
+    /* a packed batch's entries are delimited by cu_seqlens alone (docs/semantics.md) */
+    for (clattn_arg t = CLATTN_ARG_CACHE_SEQLENS; problem_varlen(p) && t <= CLATTN_ARG_V_NEW; t++)
+        if (present(args, t, host))
+            return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
+                        "%s: packed variable-length batches take no KV cache arguments (%s is "
+                        "given)",
+                        who, arg_names[t]);
     if (args->positions_set != (positions == CLATTN_POSITIONS_PER_CALL))
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                     args->positions_set

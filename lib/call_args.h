@@ -5,7 +5,7 @@
 
 #include "clattn.h"
 
-#define ARG_LAST CLATTN_ARG_K_START
+#define ARG_LAST CLATTN_ARG_CU_SEQLENS_K
 
 struct clattn_args {
     struct {

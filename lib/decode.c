@@ -289,6 +289,13 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
 clattn_status decode_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
+    /* its kernels and its split of the keys are sized per entry from seq_kv, which a packed
+     * batch only bounds */
+    if (problem_varlen(p))
+        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "packed variable-length batches are not taken by the split-KV kernels "
+                    "of decode (their splits follow one seq_kv for every entry); tiled and "
+                    "windowed take them where their work-groups can visit seq_kv keys");
     decode_impl *d = calloc(1, sizeof *d);
     if (!d)
         return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");

@@ -26,11 +26,14 @@ enum {
     T_MASK = CLATTN_ARG_MASK,
     T_Q_START = CLATTN_ARG_Q_START,
     T_K_START = CLATTN_ARG_K_START,
+    T_CU_Q = CLATTN_ARG_CU_SEQLENS_Q,
+    T_CU_K = CLATTN_ARG_CU_SEQLENS_K,
     T_COUNT
 };
 static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
                                            "block_table", "k_new", "v_new", "alibi_slopes",
-                                           "sinks", "mask", "q_start", "k_start"};
+                                           "sinks", "mask", "q_start", "k_start",
+                                           "cu_seqlens_q", "cu_seqlens_k"};
 
 /* Bytes each argument must hold for the plan's problem. */
 static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
@@ -53,6 +56,7 @@ static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
     out[T_MASK] = problem_get(p, CLATTN_PARAM_MASK) ? problem_tensor_span(p, CLATTN_TENSOR_MASK)
                                                     : 0;
     out[T_Q_START] = out[T_K_START] = batch * 4;
+    out[T_CU_Q] = out[T_CU_K] = (batch + 1) * 4;
 }
 
 static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *seq,
@@ -144,9 +148,10 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
      * have no place for them */
     if (!args && (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
                   problem_get(p, CLATTN_PARAM_SINKS) ||
-                  problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE))
+                  problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE || problem_varlen(p)))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "the problem takes ALiBi slopes, sinks or a mask: use clattn_enqueue_args");
+                    "the problem takes ALiBi slopes, sinks, a mask or cu_seqlens (a packed "
+                    "varlen batch): use clattn_enqueue_args");
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
     /* K and V offsets are whole elements of the cache's type: `kv_values` values in `kv_bytes`
      * bytes (a q8_0 block: 32 in 34) */
@@ -192,7 +197,9 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .q_starts = mems[T_Q_START], .q_starts_off = offs[T_Q_START] / 4,
                       .k_starts = mems[T_K_START], .k_starts_off = offs[T_K_START] / 4,
                       .k_start = args ? args->k_start : 0, .mask = mems[T_MASK],
-                      .mask_off = offs[T_MASK] / mask_bytes};
+                      .mask_off = offs[T_MASK] / mask_bytes, .cu_q = mems[T_CU_Q],
+                      .cu_q_off = offs[T_CU_Q] / 4, .cu_k = mems[T_CU_K],
+                      .cu_k_off = offs[T_CU_K] / 4};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])

@@ -148,11 +148,12 @@ clattn_status fused_registers_setup(clattn_plan *plan)
     char options[384], extras[128], kv_extras[96];
     snprintf(options, sizeof options,
              "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d"
-             "%s%s%s",
+             "%s%s%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              f->rt.vw, f->rt.rows, f->rt.groups, f->rt.kv_vecs, f->rt.dv_chunk,
              problem_score_options(p, 1, extras, sizeof extras),
-             problem_kv_options(p, kv_extras, sizeof kv_extras), mask_tiles_option(p));
+             problem_kv_options(p, kv_extras, sizeof kv_extras), problem_varlen_options(p),
+             mask_tiles_option(p));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "tiled_registers", options, &program);
     if (!st)

@@ -98,11 +98,12 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
         char options[384];
         char extras[128], kv_extras[96];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tm, lt->tn,
                  problem_score_options(p, 1, extras, sizeof extras),
-                 problem_kv_options(p, kv_extras, sizeof kv_extras), mask_tiles_option(p));
+                 problem_kv_options(p, kv_extras, sizeof kv_extras), problem_varlen_options(p),
+                 mask_tiles_option(p));
         clattn_status st = kv_kernel_build(plan, "tiled_local", "attend_local", options, k);
         if (st)
             return st;

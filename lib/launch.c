@@ -260,6 +260,18 @@ void args_additive_mask(kernel_args *a, const clattn_problem *p, const attn_buff
     args_long(a, problem_get(p, CLATTN_PARAM_MASK_HEADS) == 1 ? 0 : s[2]);
 }
 
+void args_varlen(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    if (!problem_varlen(p))
+        return;
+    args_mem(a, b->cu_q);
+    args_ulong(a, b->cu_q_off);
+    args_mem(a, b->cu_k);
+    args_ulong(a, b->cu_k_off);
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_TOTAL_Q));
+    args_int(a, (cl_int)problem_get(p, CLATTN_PARAM_TOTAL_KV));
+}
+
 void args_extras(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
 {
     args_alibi(a, p, b);
@@ -267,6 +279,7 @@ void args_extras(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
     args_sink_tokens(a, p, b);
     args_positions(a, p, b);
     args_additive_mask(a, p, b);
+    args_varlen(a, p, b);
 }
 
 void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,

@@ -81,6 +81,10 @@ clattn_status clattn_enqueue_merge(clattn_plan *plan, cl_command_queue queue, cl
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_enqueue_merge: plan is NULL");
     clattn_context *ctx = plan->ctx;
     const clattn_problem *p = &plan->problem;
+    if (problem_varlen(p)) /* merge_pair walks B x seq_q rows of O by its batch stride */
+        return fail(ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "clattn_enqueue_merge does not take the results of packed variable-length "
+                    "batches");
     if (!queue)
         queue = ctx->queue;
     clattn_status st = enqueue_check_common(plan, queue, num_events, wait_list);

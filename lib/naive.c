@@ -316,6 +316,10 @@ static clattn_status check_loop_budget(clattn_plan *plan, const naive_impl *n)
 clattn_status naive_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
+    if (problem_varlen(p))
+        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "naive does not take packed variable-length batches; plan tiled or "
+                    "windowed");
     if (problem_kv_dtype(p) != (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE)) {
         static const char *const types[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "fp8_e4m3",
                                             "fp8_e5m2"};

@@ -10,9 +10,10 @@ clattn_status pack_build(clattn_plan *plan, const register_tiles *rt, cl_kernel 
 {
     const clattn_problem *p = &plan->problem;
     char options[256], kv_extras[96];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d%s",
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             rt->vw, problem_kv_options(p, kv_extras, sizeof kv_extras));
+             rt->vw, problem_kv_options(p, kv_extras, sizeof kv_extras),
+             problem_varlen_options(p));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "pack", options, &program);
     if (!st)
@@ -36,10 +37,11 @@ clattn_status pack_enqueue(clattn_plan *plan, struct launch_sequence *seq, int s
     args_int(&a, (cl_int)layout->nk_pad); /* callers keep it below 2^31 */
     args_int(&a, rt->kv_vecs * rt->vw);
     args_kv_layout(&a, p, b);
+    args_varlen(&a, p, b);
     clattn_status st = args_end(&a, "pack_kv");
     if (st)
         return st;
-    size_t global[2] = {(size_t)(layout->nk_pad / rt->vw),
+    size_t global[2] = {(size_t)(layout->entry_keys / rt->vw),
                         (size_t)(problem_get(p, CLATTN_PARAM_BATCH) * problem_kv_heads(p))};
     return launch_kernel(seq, stage, pack, 2, global, NULL, "pack_kv");
 }

@@ -71,7 +71,7 @@ static void choose_algorithm(clattn_plan *plan)
         plan_describe(plan, "algorithm: %s (requested)", clattn_algorithm_name(asked));
         return;
     }
-    if (problem_get(p, CLATTN_PARAM_SEQ_Q) <= DECODE_MAX_ROWS) {
+    if (problem_get(p, CLATTN_PARAM_SEQ_Q) <= DECODE_MAX_ROWS && !problem_varlen(p)) {
         plan->algorithm = CLATTN_ALGO_DECODE;
         plan_describe(plan, "algorithm: decode (auto: %lld query rows against %lld keys: the "
                             "keys are split across work-groups and merged by LSE)",

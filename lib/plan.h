@@ -38,6 +38,10 @@ typedef struct attn_buffers {
     /* The additive mask (CLATTN_ARG_MASK), exactly when the problem has one; element offset. */
     cl_mem mask;
     cl_ulong mask_off;
+    /* int32 [B + 1] bounds of a packed varlen batch's entries (CLATTN_ARG_CU_SEQLENS_Q,
+     * _K), exactly when the problem is varlen; element offsets. */
+    cl_mem cu_q, cu_k;
+    cl_ulong cu_q_off, cu_k_off;
 } attn_buffers;
 
 /* The events of the last enqueue, per stage, for clattn_plan_stage_time. */

@@ -39,13 +39,18 @@ static const struct {
     [CLATTN_PARAM_POSITIONS] = {"positions", CLATTN_POSITIONS_ALIGNED,
                                 CLATTN_POSITIONS_PER_ENTRY, CLATTN_POSITIONS_ALIGNED},
     [CLATTN_PARAM_KV_DTYPE] = {"kv_dtype", -1, CLATTN_DTYPE_FP8_E5M2, -1},
+    [CLATTN_PARAM_VARLEN] = {"varlen", 0, 1, 0},
+    [CLATTN_PARAM_TOTAL_Q] = {"total_q", 1, I32_MAX, 1},
+    [CLATTN_PARAM_TOTAL_KV] = {"total_kv", 1, I32_MAX, 1},
 };
 
 static const char *const tensor_names[TENSOR_LAST + 1] = {"Q", "K", "V", "O", "mask"};
 
+/* A number the table names: the numbering may have gaps (numbers kept for parameters still
+ * to come), and a gap is an unknown parameter like any number past PARAM_LAST. */
 static int valid_param(clattn_param param)
 {
-    return param >= CLATTN_PARAM_BATCH && param <= PARAM_LAST;
+    return param >= CLATTN_PARAM_BATCH && param <= PARAM_LAST && params[param].name;
 }
 
 clattn_status clattn_param_bounds(clattn_param param, int64_t *min, int64_t *max)
@@ -230,6 +235,11 @@ const char *problem_kv_options(const clattn_problem *p, char *out, size_t size)
     return out;
 }
 
+const char *problem_varlen_options(const clattn_problem *p)
+{
+    return problem_varlen(p) ? " -DVARLEN" : "";
+}
+
 double problem_query_scale(const clattn_problem *p)
 {
     const clattn_dtype kv = problem_kv_dtype(p);
@@ -283,17 +293,22 @@ static int is_kv(clattn_tensor t)
 }
 
 /* The extents a tensor's three strides step over: (batch, seq, heads) — or, for a paged
- * cache's K and V, (pages of the pool, tokens per page, kv heads). */
+ * cache's K and V, (pages of the pool, tokens per page, kv heads); for a packed varlen batch,
+ * one "batch" of all the packed rows (docs/semantics.md, "Varlen"). */
 static int64_t tensor_batch(const clattn_problem *p, clattn_tensor t)
 {
     if (t == CLATTN_TENSOR_MASK)
         return p->value[CLATTN_PARAM_MASK_BATCH];
+    if (problem_varlen(p))
+        return 1;
     return is_kv(t) && p->value[CLATTN_PARAM_PAGE_SIZE] ? p->value[CLATTN_PARAM_NUM_PAGES]
                                                         : p->value[CLATTN_PARAM_BATCH];
 }
 
 static int64_t tensor_seq(const clattn_problem *p, clattn_tensor t)
 {
+    if (problem_varlen(p) && t != CLATTN_TENSOR_MASK)
+        return p->value[is_kv(t) ? CLATTN_PARAM_TOTAL_KV : CLATTN_PARAM_TOTAL_Q];
     if (!is_kv(t)) /* the mask's "sequence" is its query rows */
         return p->value[CLATTN_PARAM_SEQ_Q];
     return p->value[CLATTN_PARAM_PAGE_SIZE] ? p->value[CLATTN_PARAM_PAGE_SIZE]
@@ -442,10 +457,41 @@ int problem_rows_overlap(const clattn_problem *p, clattn_tensor t)
     return 0;
 }
 
+/* A packed varlen batch's own rules: its maxima within its capacities, and the features it
+ * does not combine with. */
+static clattn_status check_varlen(const clattn_problem *p)
+{
+    if (!problem_varlen(p))
+        return CLATTN_SUCCESS;
+    const int64_t nq = p->value[CLATTN_PARAM_SEQ_Q], nk = p->value[CLATTN_PARAM_SEQ_KV];
+    const int64_t tq = p->value[CLATTN_PARAM_TOTAL_Q], tk = p->value[CLATTN_PARAM_TOTAL_KV];
+    if (nq > tq || nk > tk)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "a packed varlen batch's longest entry (seq_q %lld, seq_kv %lld) must fit "
+                    "its packed rows (total_q %lld, total_kv %lld)",
+                    (long long)nq, (long long)nk, (long long)tq, (long long)tk);
+    if (p->value[CLATTN_PARAM_PAGE_SIZE])
+        return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
+                    "packed variable-length batches read packed K and V, not a paged KV cache");
+    if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)
+        return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
+                    "packed variable-length batches do not take an additive mask");
+    if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY)
+        return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
+                    "packed variable-length batches do not take positions per entry");
+    if (p->value[CLATTN_PARAM_BATCH] >= I32_MAX)
+        return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
+                    "a packed varlen batch has at most 2^31 - 2 entries (cu_seqlens has B + 1)");
+    return CLATTN_SUCCESS;
+}
+
 clattn_status clattn_problem_check(const clattn_problem *p)
 {
     if (!p)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "problem is NULL");
+    clattn_status varlen = check_varlen(p);
+    if (varlen)
+        return varlen;
     int64_t h = p->value[CLATTN_PARAM_HEADS], kv = problem_kv_heads(p);
     if (kv > h || h % kv != 0)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
@@ -639,10 +685,12 @@ clattn_status clattn_problem_visible_pairs(const clattn_problem *p, uint64_t *pa
 {
     if (!p || !pairs)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_visible_pairs: NULL argument");
-    if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED)
+    if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED || problem_varlen(p))
         return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
-                    "clattn_problem_visible_pairs: not counted with positions given per call or "
-                    "entry");
+                    "clattn_problem_visible_pairs: not counted with %s",
+                    problem_varlen(p) ? "packed variable-length batches (the lengths are device "
+                                        "data)"
+                                      : "positions given per call or entry");
     const uint64_t sinks = p->value[CLATTN_PARAM_SINK_TOKENS] ? sink_extra_per_head(p) : 0;
     *pairs = (visible_per_head(p) + sinks) * (uint64_t)p->value[CLATTN_PARAM_BATCH] *
              (uint64_t)p->value[CLATTN_PARAM_HEADS];

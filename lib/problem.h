@@ -5,7 +5,7 @@
 
 #include "clattn.h"
 
-#define PARAM_LAST CLATTN_PARAM_KV_DTYPE
+#define PARAM_LAST CLATTN_PARAM_TOTAL_KV
 #define TENSOR_LAST CLATTN_TENSOR_MASK
 
 struct clattn_problem {
@@ -49,9 +49,18 @@ const char *problem_score_options(const clattn_problem *p, int base2, char *out,
  * (problem_query_scale) and apply KV_V_SCALE to their output; the append applies both. */
 const char *problem_kv_options(const clattn_problem *p, char *out, size_t size);
 
+/* " -DVARLEN" for a packed varlen batch (cl/common.cl's VARLEN_PARAMS), else "". */
+const char *problem_varlen_options(const clattn_problem *p);
+
 /* The factor the fused kernels multiply q by: scale * log2(e), times an fp8 K cache's
  * k_scale (a factor of every score). */
 double problem_query_scale(const clattn_problem *p);
+
+/* Whether the problem is a packed variable-length batch (CLATTN_PARAM_VARLEN). */
+static inline int problem_varlen(const clattn_problem *p)
+{
+    return p->value[CLATTN_PARAM_VARLEN] != 0;
+}
 
 /* A paged KV cache: its block table's width (pages per entry), 0 when contiguous. */
 int64_t problem_pages_per_seq(const clattn_problem *p);

@@ -115,9 +115,14 @@ packed_layout select_packed_layout(const register_tiles *t, const clattn_problem
     packed_layout k;
     int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     int64_t bc = (int64_t)t->kv_vecs * t->vw;
-    k.nk_pad = (nk + bc - 1) / bc * bc;
+    k.nk_pad = k.entry_keys = (nk + bc - 1) / bc * bc;
     k.d_pad = (int)((d + t->vw - 1) / t->vw * t->vw);
     uint64_t heads = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) * (uint64_t)problem_kv_heads(p);
+    if (problem_varlen(p)) { /* entries back to back per kv head: cl/common.cl */
+        const int64_t total = problem_get(p, CLATTN_PARAM_TOTAL_KV);
+        k.nk_pad = (total / bc + problem_get(p, CLATTN_PARAM_BATCH)) * bc;
+        heads = (uint64_t)problem_kv_heads(p);
+    }
     k.kt_bytes = bytes4(heads, (uint64_t)d, (uint64_t)k.nk_pad);
     k.vp_bytes = bytes4(heads, (uint64_t)k.nk_pad, (uint64_t)k.d_pad);
     return k;

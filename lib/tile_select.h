@@ -25,7 +25,9 @@ register_tiles select_register_tiles(const device_limits *limits, const clattn_p
 
 /* Packed K/V layout for register tiles (cl/pack.cl). */
 typedef struct packed_layout {
-    int64_t nk_pad; /* keys rounded up to a whole block */
+    int64_t nk_pad; /* keys rounded up to a whole block: the stride of an entry's kv head, or of
+                     * a kv head of a packed varlen batch (every entry, cl/pack.cl) */
+    int64_t entry_keys; /* the longest entry's keys rounded up to a whole block */
     int d_pad;      /* head_dim rounded up to whole vectors */
     uint64_t kt_bytes, vp_bytes; /* UINT64_MAX when they would not fit 64 bits */
 } packed_layout;

@@ -244,6 +244,9 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
     const int windowed = algo == CLATTN_ALGO_WINDOWED ||
                          (algo == CLATTN_ALGO_AUTO && problem_window_bounds_work(&p));
     clattn_problem_set(&p, CLATTN_PARAM_ALGORITHM, windowed ? CLATTN_ALGO_WINDOWED : CLATTN_ALGO_TILED);
+    /* a packed batch's plans take the tiles of its class, which the plain batch of its longest
+     * entries measures (and clattn_enqueue runs) */
+    clattn_problem_set(&p, CLATTN_PARAM_VARLEN, 0);
     const clattn_kernel_shape shape = select_shape(&ctx->limits);
     const int vw = shape == CLATTN_SHAPE_REGISTER_BLOCKS
                        ? select_register_tiles(&ctx->limits, &p, rows_per_kv_head(&p), windowed).vw

@@ -78,6 +78,35 @@ START_TEST(out_of_range_changes_nothing)
 }
 END_TEST
 
+/* Every parameter number the library knows is a whole parameter with a name, and a number
+ * it does not (a gap in the numbering kept for a later parameter, or past the last) is
+ * refused alike by bounds, get and set. */
+START_TEST(parameter_numbers_are_known_or_refused)
+{
+    clattn_problem *p;
+    clattn_problem_create(&p);
+    for (int param = 0; param < 64; param++) {
+        int64_t lo, hi, v;
+        const clattn_status bounds = clattn_param_bounds((clattn_param)param, &lo, &hi);
+        const clattn_status get = clattn_problem_get(p, (clattn_param)param, &v);
+        if (bounds != CLATTN_SUCCESS) {
+            ck_assert_int_eq(bounds, CLATTN_ERROR_INVALID_ARGUMENT);
+            ck_assert_int_eq(get, CLATTN_ERROR_INVALID_ARGUMENT);
+            ck_assert_int_eq(clattn_problem_set(p, (clattn_param)param, 0),
+                             CLATTN_ERROR_INVALID_ARGUMENT);
+            ck_assert_ptr_nonnull(strstr(clattn_message(NULL), "unknown parameter"));
+            continue;
+        }
+        ck_assert_int_eq(get, CLATTN_SUCCESS);
+        ck_assert_int_eq(clattn_problem_set(p, (clattn_param)param, hi + 1),
+                         CLATTN_ERROR_INVALID_ARGUMENT);
+        ck_assert_msg(!strstr(clattn_message(NULL), "(null)"), "parameter %d: %s", param,
+                      clattn_message(NULL));
+    }
+    clattn_problem_destroy(p);
+}
+END_TEST
+
 START_TEST(heads_must_divide)
 {
     clattn_problem *p;
@@ -281,6 +310,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("problem");
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, out_of_range_changes_nothing);
+    tcase_add_test(tc, parameter_numbers_are_known_or_refused);
     tcase_add_test(tc, heads_must_divide);
     tcase_add_test(tc, strides);
     tcase_add_test(tc, visible_pairs);

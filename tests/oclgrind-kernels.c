@@ -20,7 +20,7 @@ typedef struct variant {
     clattn_dtype dtype;
     int heads, kv_heads, seq_q, seq_kv, head_dim;
     int causal, window_left, window_right;
-    int flags;          /* ODD_KV_OFFSETS, BIAS, SINK_TOKENS, PER_ENTRY, MASK */
+    int flags;          /* ODD_KV_OFFSETS, BIAS, SINK_TOKENS, PER_ENTRY, MASK, VARLEN */
     clattn_dtype cache; /* K and V's type (CLATTN_PARAM_KV_DTYPE); 0 (f32): Q's */
 } variant;
 
@@ -35,6 +35,9 @@ typedef struct variant {
 #define PER_ENTRY 8
 /* An additive f32 mask with a head dimension (mask_value), in a buffer of clattn_enqueue_args */
 #define MASK 16
+/* A packed varlen batch of three entries of seq_q rows each, against seq_kv, 0 and 3 keys */
+#define VARLEN 32
+#define VARLEN_ENTRIES 3
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
  * wider than 4; 7 keys and 5 rows leave every tile part empty. */
@@ -95,7 +98,38 @@ static const variant variants[] = {
      SINK_TOKENS | PER_ENTRY, 0},
     {"decode-f32-sinks-per-entry", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, 16,
      0, SINK_TOKENS | PER_ENTRY | BIAS, 0},
+    /* packed varlen batches: each work-group reads its entry's bounds */
+    {"tiled-f32-varlen-causal", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1, -1,
+     VARLEN, 0},
+    {"windowed-bf16-varlen", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_BF16, 2, 2, 7, 7, 24, 1, 2, 0,
+     VARLEN, 0},
+    /* and each entry's sink tokens, tiles away from its window */
+    {"windowed-f32-varlen-sinks", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 5, 40, 20,
+     1, 2, 0, VARLEN | SINK_TOKENS, 0},
 };
+
+/* A varlen variant's bounds: entries of seq_q rows each (every row and LSE written), of
+ * seq_kv, 0 and 3 keys. */
+static void varlen_bounds(const variant *v, int32_t cu_q[VARLEN_ENTRIES + 1],
+                          int32_t cu_k[VARLEN_ENTRIES + 1])
+{
+    const int32_t keys[VARLEN_ENTRIES] = {v->seq_kv, 0, 3};
+    cu_q[0] = cu_k[0] = 0;
+    for (int b = 0; b < VARLEN_ENTRIES; b++) {
+        cu_q[b + 1] = cu_q[b] + v->seq_q;
+        cu_k[b + 1] = cu_k[b] + keys[b];
+    }
+}
+
+static int set_varlen(clattn_problem *p, const variant *v)
+{
+    int32_t cu_q[VARLEN_ENTRIES + 1], cu_k[VARLEN_ENTRIES + 1];
+    varlen_bounds(v, cu_q, cu_k);
+    return !clattn_problem_set(p, CLATTN_PARAM_VARLEN, 1) &&
+           !clattn_problem_set(p, CLATTN_PARAM_BATCH, VARLEN_ENTRIES) &&
+           !clattn_problem_set(p, CLATTN_PARAM_TOTAL_Q, cu_q[VARLEN_ENTRIES]) &&
+           !clattn_problem_set(p, CLATTN_PARAM_TOTAL_KV, cu_k[VARLEN_ENTRIES]);
+}
 
 static int set_all(clattn_problem *p, const variant *v)
 {
@@ -154,30 +188,34 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
 }
 
 /* clattn_enqueue_args in device buffers: with odd offsets, K one element and V three elements
- * past an aligned offset; slopes and sinks ([heads] f32 each) and the starts (one int32 each)
- * when not NULL. */
+ * past an aligned offset; slopes and sinks ([heads] f32 each), the starts (one int32 each),
+ * the mask and a varlen batch's bounds (int32 [VARLEN_ENTRIES + 1] each) when not NULL. */
 static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size_t esize,
                                     int odd, const size_t bytes[4], size_t rows,
                                     void *const in[3], const float *slopes, const float *sinks,
                                     size_t heads, const int32_t starts[2], const float *mask,
-                                    size_t mask_bytes, void *o, float *lse)
+                                    size_t mask_bytes, const int32_t *const cu[2], void *o,
+                                    float *lse)
 {
     cl_context cl;
     cl_command_queue queue;
     clattn_context_get_cl(ctx, &cl, NULL, &queue);
     const size_t off[5] = {0, odd ? esize : 0, odd ? 3 * esize : 0, 0, 0};
     const size_t size[5] = {bytes[0], bytes[1], bytes[2], bytes[3], rows * sizeof *lse};
-    cl_mem mem[10] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    cl_mem mem[12] = {NULL};
     clattn_args *args = NULL;
     clattn_status st = clattn_args_create(&args);
-    const clattn_arg names[10] = {CLATTN_ARG_Q,     CLATTN_ARG_K,       CLATTN_ARG_V,
-                                  CLATTN_ARG_O,     CLATTN_ARG_LSE,     CLATTN_ARG_ALIBI_SLOPES,
-                                  CLATTN_ARG_SINKS, CLATTN_ARG_Q_START, CLATTN_ARG_K_START,
-                                  CLATTN_ARG_MASK};
-    const void *extra[5] = {slopes, sinks, starts, starts ? starts + 1 : NULL, mask};
-    const size_t extra_bytes[5] = {heads * sizeof(float), heads * sizeof(float), 4, 4,
-                                   mask_bytes};
-    for (int t = 5; t < 10 && !st; t++) {
+    const clattn_arg names[12] = {CLATTN_ARG_Q,       CLATTN_ARG_K,       CLATTN_ARG_V,
+                                  CLATTN_ARG_O,       CLATTN_ARG_LSE,     CLATTN_ARG_ALIBI_SLOPES,
+                                  CLATTN_ARG_SINKS,   CLATTN_ARG_Q_START, CLATTN_ARG_K_START,
+                                  CLATTN_ARG_MASK,    CLATTN_ARG_CU_SEQLENS_Q,
+                                  CLATTN_ARG_CU_SEQLENS_K};
+    const void *extra[7] = {slopes, sinks, starts, starts ? starts + 1 : NULL, mask,
+                            cu ? cu[0] : NULL, cu ? cu[1] : NULL};
+    const size_t extra_bytes[7] = {heads * sizeof(float), heads * sizeof(float), 4, 4, mask_bytes,
+                                   (VARLEN_ENTRIES + 1) * sizeof(int32_t),
+                                   (VARLEN_ENTRIES + 1) * sizeof(int32_t)};
+    for (int t = 5; t < 12 && !st; t++) {
         cl_int err = CL_SUCCESS;
         if (extra[t - 5])
             mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
@@ -202,14 +240,14 @@ static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size
         if (err || (t < 3 && !whole))
             st = CLATTN_ERROR_OPENCL;
     }
-    for (int t = 0; t < 10 && !st; t++)
+    for (int t = 0; t < 12 && !st; t++)
         st = clattn_args_set_buffer(args, names[t], mem[t], t < 5 ? off[t] : 0);
     if (!st)
         st = clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL);
     if (!st && (clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, size[3], o, 0, NULL, NULL) ||
                 clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, size[4], lse, 0, NULL, NULL)))
         st = CLATTN_ERROR_OPENCL;
-    for (int t = 0; t < 10; t++)
+    for (int t = 0; t < 12; t++)
         if (mem[t])
             clReleaseMemObject(mem[t]);
     clattn_args_destroy(args);
@@ -224,12 +262,16 @@ static int run(clattn_context *ctx, const variant *v)
     void *in[3] = {NULL, NULL, NULL}, *o = NULL;
     float *o_ref = NULL, *lse = NULL, *lse_ref = NULL;
     size_t bytes[4] = {0, 0, 0, 0};
-    const size_t rows = (size_t)v->heads * (size_t)v->seq_q;
+    const int bias = v->flags & BIAS, varlen = v->flags & VARLEN;
+    const size_t rows = (size_t)(varlen ? VARLEN_ENTRIES : 1) * (size_t)v->heads * (size_t)v->seq_q;
     int failed = 1;
-    const int bias = v->flags & BIAS, per_entry = v->flags & PER_ENTRY;
+    const int per_entry = v->flags & PER_ENTRY;
     const int32_t starts[2] = {v->seq_kv + 1, 2};
     float *mask = NULL;
     size_t mask_bytes = 0;
+    int32_t cu_q[VARLEN_ENTRIES + 1], cu_k[VARLEN_ENTRIES + 1];
+    varlen_bounds(v, cu_q, cu_k);
+    const int32_t *const cu[2] = {cu_q, cu_k};
     /* ggml's slopes; sinks finite, -inf (none) and above every score */
     float slopes[8], sinks[8] = {0.5f, -INFINITY, 3.0f, -1.0f, 0.5f, -INFINITY, 3.0f, -1.0f};
     clattn_args *host = NULL;
@@ -243,7 +285,7 @@ static int run(clattn_context *ctx, const variant *v)
                   clattn_problem_set(p, CLATTN_PARAM_SINKS, 1))) ||
         ((v->flags & MASK) && (clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_F32) ||
                                clattn_problem_set(p, CLATTN_PARAM_MASK_HEADS, v->heads))) ||
-        clattn_problem_check(p)) {
+        (varlen && !set_varlen(p, v)) || clattn_problem_check(p)) {
         fprintf(stderr, "%s: bad variant: %s\n", v->name, clattn_message(NULL));
         goto out;
     }
@@ -276,6 +318,8 @@ static int run(clattn_context *ctx, const variant *v)
                                 per_entry ? starts : NULL, per_entry ? starts + 1 : NULL, mask};
     for (int t = 0; t < 8; t++)
         clattn_args_set_host(host, names[t], host_data[t]);
+    clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_Q, varlen ? cu_q : NULL);
+    clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_K, varlen ? cu_k : NULL);
     if (clattn_reference_args(p, host, o_ref, lse_ref)) {
         fprintf(stderr, "%s: %s\n", v->name, clattn_message(NULL));
         goto out;
@@ -294,7 +338,7 @@ static int run(clattn_context *ctx, const variant *v)
              ? run_in_buffers(ctx, plan, clattn_dtype_size(v->dtype), v->flags & ODD_KV_OFFSETS,
                               bytes, rows, in, bias ? slopes : NULL, bias ? sinks : NULL,
                               (size_t)v->heads, per_entry ? starts : NULL, mask, mask_bytes,
-                              o, lse)
+                              varlen ? cu : NULL, o, lse)
              : clattn_run_host(plan, in[0], in[1], in[2], o, lse))) {
         fprintf(stderr, "%s: %s%s\n", v->name, clattn_message(NULL), clattn_message(ctx));
         goto out;

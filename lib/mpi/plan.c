@@ -106,9 +106,9 @@ static clattn_status check_local(struct clattn_mpi_plan *p, const clattn_problem
                         "CLATTN_MPI_CONTIGUOUS and CLATTN_MPI_ZIGZAG", fn, (int)layout);
     if (clattn_problem_check(problem) != CLATTN_SUCCESS)
         return mpi_fail(p, CLATTN_ERROR_INVALID_ARGUMENT, "%s: %s", fn, clattn_message(NULL));
-    int64_t v[CLATTN_PARAM_KV_DTYPE + 1] = {0};
-    for (int i = CLATTN_PARAM_BATCH; i <= CLATTN_PARAM_KV_DTYPE; i++)
-        clattn_problem_get(problem, (clattn_param)i, &v[i]);
+    int64_t v[CLATTN_PARAM_VARLEN + 1] = {0};
+    for (int i = CLATTN_PARAM_BATCH; i <= CLATTN_PARAM_VARLEN; i++)
+        clattn_problem_get(problem, (clattn_param)i, &v[i]); /* a gap's number stays 0 */
     if (v[CLATTN_PARAM_SEQ_Q] != v[CLATTN_PARAM_SEQ_KV])
         return mpi_fail(p, CLATTN_ERROR_INVALID_ARGUMENT, "%s: seq_q %lld != seq_kv %lld: the "
                         "sequence is one, sharded alike for queries and keys", fn,
@@ -120,6 +120,7 @@ static clattn_status check_local(struct clattn_mpi_plan *p, const clattn_problem
         {CLATTN_PARAM_PAGE_SIZE, "a paged KV cache"}, {CLATTN_PARAM_ALIBI, "ALiBi"},
         {CLATTN_PARAM_SINKS, "sink logits"}, {CLATTN_PARAM_SINK_TOKENS, "sink tokens"},
         {CLATTN_PARAM_MASK, "an additive mask"}, {CLATTN_PARAM_POSITIONS, "positions"},
+        {CLATTN_PARAM_VARLEN, "a packed variable-length batch"},
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         if (v[refused[i].param] != 0)

@@ -330,6 +330,24 @@ static int check_failures(void)
                             "cannot be split evenly");
     clattn_problem_destroy(p);
 
+    /* A packed varlen batch: its sequences are not one to shard. */
+    p = make_problem(&s);
+    clattn_problem_set(p, CLATTN_PARAM_VARLEN, 1);
+    clattn_problem_set(p, CLATTN_PARAM_TOTAL_Q, s.seq);
+    clattn_problem_set(p, CLATTN_PARAM_TOTAL_KV, s.seq);
+    for (int mode = 0; mode < 2; mode++) {
+        plan = NULL;
+        st = (mode ? clattn_mpi_ulysses_create : clattn_mpi_ring_create)(ctx, MPI_COMM_WORLD, p,
+                                                                         s.layout, &plan);
+        ok &= expect_everywhere(mode ? "Ulysses: a packed varlen batch"
+                                     : "ring: a packed varlen batch",
+                                st, CLATTN_ERROR_UNSUPPORTED, clattn_mpi_message(NULL),
+                                "a packed variable-length batch");
+        if (st == CLATTN_SUCCESS)
+            clattn_mpi_destroy(plan);
+    }
+    clattn_problem_destroy(p);
+
     /* Ranks that disagree on the problem. */
     struct shape other = s;
     other.seq = rank == 0 ? 41 : 40;
