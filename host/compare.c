@@ -49,7 +49,7 @@ clattn_status clattn_compare(const clattn_problem *p, const void *o, const float
     if (!o || !o_ref)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_compare: NULL output");
     const int64_t B = problem_get(p, CLATTN_PARAM_BATCH), H = problem_get(p, CLATTN_PARAM_HEADS);
-    const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q), d = problem_head_dim_v(p); /* O's */
     const clattn_dtype dt = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
     const size_t esize = clattn_dtype_size(dt);
     int64_t os[3];

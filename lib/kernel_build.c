@@ -29,7 +29,7 @@ static void describe_local_tiles(clattn_plan *plan, const device_limits *l, cons
                                  size_t kernel_limit, size_t multiple)
 {
     const clattn_problem *p = &plan->problem;
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t d = problem_head_dim_v(p); /* the output's columns */
     const int64_t key_groups = lt->bc / lt->tn;
     plan_describe(plan,
                   "kernel shape: local tiles (%s: a work-group shares Q, K and V tiles in "
@@ -90,16 +90,21 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
         }
         if (!found)
             return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
-                        "head_dim %lld does not fit: no tiles of the local-tiles kernel fit the "
-                        "%llu bytes of local memory and %zu work-items '%s' offers",
+                        "head_dim %lld and head_dim_v %lld do not fit: the smallest tiles of "
+                        "the local-tiles kernel (1 query row x 4 keys) need %llu bytes of "
+                        "local memory, and '%s' offers %llu bytes (and %zu work-items); no "
+                        "larger tiles fit either",
                         (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-                        (unsigned long long)l.local_mem_size, max_group, l.name);
+                        (long long)problem_head_dim_v(p),
+                        (unsigned long long)local_tiles_min_bytes(p), l.name,
+                        (unsigned long long)l.local_mem_size, max_group);
         char options[384];
-        char extras[96], kv_extras[96];
+        char extras[96], kv_extras[96], dv[24];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d%s -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
-                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tm, lt->tn,
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), problem_dv_option(p, dv, sizeof dv),
+                 lt->br, lt->bc, lt->tm, lt->tn,
                  problem_score_options(p, 1, extras, sizeof extras),
                  problem_kv_options(p, kv_extras, sizeof kv_extras));
         clattn_status st = kv_kernel_build(plan, "tiled_local", "attend_local", options, k);

@@ -26,7 +26,7 @@ register_tiles select_register_tiles(const device_limits *limits, const clattn_p
 /* Packed K/V layout for register tiles (cl/pack.cl). */
 typedef struct packed_layout {
     int64_t nk_pad; /* keys rounded up to a whole block */
-    int d_pad;      /* head_dim rounded up to whole vectors */
+    int dv_pad;     /* head_dim_v rounded up to whole vectors: V's rows */
     uint64_t kt_bytes, vp_bytes; /* UINT64_MAX when they would not fit 64 bits */
 } packed_layout;
 
@@ -62,6 +62,10 @@ typedef struct local_tiles_model {
  * register budget, and use whole SIMD widths; fills t->local_bytes. */
 int local_tiles_complete(const device_limits *limits, const clattn_problem *p, size_t max_group,
                          local_tiles *t);
+
+/* __local bytes of the smallest tiles (one query row, four keys): what a device must offer
+ * for the local-tiles kernel to take the problem's head sizes at all. */
+cl_ulong local_tiles_min_bytes(const clattn_problem *p);
 
 /* The model's view of tiles that local_tiles_complete accepted, for a problem with `rows`
  * query rows per (batch, kv head). */
