@@ -88,16 +88,22 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
             simd_optional = 1;
             found = select_local_tiles(&l, p, rows_per_kv_head(p), max_group, lt, &runner_up);
         }
-        if (!found)
+        if (!found) {
+            const cl_ulong need = local_tiles_min_bytes(&l, p, max_group);
+            if (!need)
+                return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "head_dim %lld and head_dim_v %lld do not fit: no tiles of the "
+                            "local-tiles kernel fit the %zu work-items and the registers of '%s'",
+                            (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
+                            (long long)problem_head_dim_v(p), max_group, l.name);
             return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
                         "head_dim %lld and head_dim_v %lld do not fit: the smallest tiles of "
-                        "the local-tiles kernel (1 query row x 4 keys) need %llu bytes of "
-                        "local memory, and '%s' offers %llu bytes (and %zu work-items); no "
-                        "larger tiles fit either",
+                        "the local-tiles kernel that '%s' can run (%zu work-items, SIMD width "
+                        "%u) need %llu bytes of local memory, and it offers %llu bytes",
                         (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-                        (long long)problem_head_dim_v(p),
-                        (unsigned long long)local_tiles_min_bytes(p), l.name,
-                        (unsigned long long)l.local_mem_size, max_group);
+                        (long long)problem_head_dim_v(p), l.name, max_group, l.simd_width,
+                        (unsigned long long)need, (unsigned long long)l.local_mem_size);
+        }
         char options[384];
         char extras[96], kv_extras[96], dv[24];
         snprintf(options, sizeof options,

@@ -89,12 +89,6 @@ static cl_ulong local_bytes(const local_tiles *t, const derived *x)
            (cl_ulong)t->br * p_row * 4 + (cl_ulong)t->br * (cl_ulong)x->kg * 4;
 }
 
-cl_ulong local_tiles_min_bytes(const clattn_problem *p)
-{
-    const local_tiles t = {1, 4, 1, 4, 0}; /* one row, four keys, one work-item */
-    const derived x = derive(p, &t);
-    return local_bytes(&t, &x);
-}
 
 /* Live registers of a work-item: O's block, the scores' four partial sums, one Q chunk and
  * the K chunks against it, the prefetched chunks of the next tile, the row statistics, and a
@@ -221,6 +215,22 @@ static void enumerate(const device_limits *l, const clattn_problem *p, size_t ma
                     if (local_tiles_complete(l, p, max_group, &t))
                         visit(&t, arg);
                 }
+}
+
+static void keep_smallest(const local_tiles *t, void *arg)
+{
+    cl_ulong *least = arg;
+    if (!*least || t->local_bytes < *least)
+        *least = t->local_bytes;
+}
+
+cl_ulong local_tiles_min_bytes(const device_limits *l, const clattn_problem *p, size_t max_group)
+{
+    device_limits unbounded = *l;
+    unbounded.local_mem_size = ~(cl_ulong)0;
+    cl_ulong least = 0;
+    enumerate(&unbounded, p, max_group, keep_smallest, &least);
+    return least;
 }
 
 typedef struct ranking {

@@ -63,9 +63,11 @@ typedef struct local_tiles_model {
 int local_tiles_complete(const device_limits *limits, const clattn_problem *p, size_t max_group,
                          local_tiles *t);
 
-/* __local bytes of the smallest tiles (one query row, four keys): what a device must offer
- * for the local-tiles kernel to take the problem's head sizes at all. */
-cl_ulong local_tiles_min_bytes(const clattn_problem *p);
+/* __local bytes of the smallest tiles that meet every other limit (work-group size, SIMD
+ * width, registers): what the device must offer for the local-tiles kernel to take the
+ * problem's head sizes at all; 0 when no tiles would fit even unbounded local memory. */
+cl_ulong local_tiles_min_bytes(const device_limits *limits, const clattn_problem *p,
+                               size_t max_group);
 
 /* The model's view of tiles that local_tiles_complete accepted, for a problem with `rows`
  * query rows per (batch, kv head). */
