@@ -494,11 +494,14 @@ clattn_status clattn_problem_check(const clattn_problem *p)
     clattn_dtype_block(kv_dtype, &block, NULL);
     if (block > 1) {
         const int64_t d = p->value[CLATTN_PARAM_HEAD_DIM], dv = problem_head_dim_v(p);
+        const int v_at_fault = d % block == 0; /* its blocks run along K's and V's rows */
         if (d % block || dv % block)
             return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
-                        "a %s KV cache needs head_dim and head_dim_v multiples of %d (its "
-                        "blocks run along the rows); head_dim = %lld, head_dim_v = %lld",
-                        dtype_names[kv_dtype], block, (long long)d, (long long)dv);
+                        "a %s KV cache needs %s a multiple of %d (its blocks run along "
+                        "%s); %s = %lld",
+                        dtype_names[kv_dtype], v_at_fault ? "head_dim_v" : "head_dim", block,
+                        v_at_fault ? "V's rows" : "head_dim", v_at_fault ? "head_dim_v" : "head_dim",
+                        (long long)(v_at_fault ? dv : d));
         for (int t = CLATTN_TENSOR_K; t <= CLATTN_TENSOR_V; t++) {
             int64_t st[3];
             problem_strides(p, (clattn_tensor)t, st);
