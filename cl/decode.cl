@@ -83,11 +83,12 @@ void decode_registers(IN_PLACE_PARAMS)
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
         load_row(qv[r], q, (long)q_off + b * q_sb + i * q_ss + h * q_sh, 0.0f);
 #pragma unroll
-        for (int t = 0; t < D_VECS; t++)
-            qv[r][t] *= (vec_t)(qscale);
-#pragma unroll
-        for (int t = 0; t < DV_VECS; t++)
-            acc[r][t] = (vec_t)(0.0f);
+        for (int t = 0; t < (D_VECS > DV_VECS ? D_VECS : DV_VECS); t++) {
+            if (t < D_VECS)
+                qv[r][t] *= (vec_t)(qscale);
+            if (t < DV_VECS)
+                acc[r][t] = (vec_t)(0.0f);
+        }
         row_range(i, pos_off, causal, wl, wr, n, &lo[r], &hi[r]);
         /* this split's share of the row's keys */
         lo[r] = (int)max((long)lo[r], (long)split * split_len);
