@@ -144,7 +144,7 @@ static int choose_splits(const clattn_plan *plan, const decode_impl *d)
         splits = nk / MIN_SPLIT_KEYS;
     int64_t max_keys = d->kind == DECODE_LOCAL ? d->split_max : 0;
     if (d->kind == DECODE_TILES)
-        max_keys = plan->ctx->limits.quirks.local_tiles_max_keys;
+        max_keys = local_tiles_max_keys(&plan->ctx->limits, &plan->problem);
     if (max_keys && splits < (nk + max_keys - 1) / max_keys)
         splits = (nk + max_keys - 1) / max_keys;
     return splits < 1 ? 1 : (int)splits;

@@ -217,6 +217,18 @@ static void enumerate(const device_limits *l, const clattn_problem *p, size_t ma
                 }
 }
 
+/* The quirk's count holds up to head size 256. Larger heads spend more of the loop budget on
+ * each key (longer rows, smaller tiles): at 576 / 512 in f16 llvmpipe's work-groups stopped
+ * between 1536 and 1800 keys, so the count shrinks in proportion to the larger head size
+ * (910 keys there, about the margin the quirk's own count keeps). */
+int64_t local_tiles_max_keys(const device_limits *l, const clattn_problem *p)
+{
+    const int64_t cap = l->quirks.local_tiles_max_keys;
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), dv = problem_head_dim_v(p);
+    const int64_t widest = d > dv ? d : dv;
+    return cap && widest > 256 ? cap * 256 / widest : cap;
+}
+
 static void keep_smallest(const local_tiles *t, void *arg)
 {
     cl_ulong *least = arg;

@@ -63,6 +63,10 @@ typedef struct local_tiles_model {
 int local_tiles_complete(const device_limits *limits, const clattn_problem *p, size_t max_group,
                          local_tiles *t);
 
+/* Keys one work-group of the local-tiles kernel may visit on a device whose loops end early
+ * (lib/device_quirks.h), for this problem's head sizes; 0 for no limit. */
+int64_t local_tiles_max_keys(const device_limits *limits, const clattn_problem *p);
+
 /* __local bytes of the smallest tiles that meet every other limit (work-group size, SIMD
  * width, registers): what the device must offer for the local-tiles kernel to take the
  * problem's head sizes at all; 0 when no tiles would fit even unbounded local memory. */
