@@ -35,6 +35,8 @@ enum flag_id {
     FLAG_SOFTCAP,
     FLAG_ALIBI,
     FLAG_SINKS,
+    FLAG_SINK_TOKENS,
+    FLAG_MASK,
     FLAG_DTYPE,
     FLAG_KV_DTYPE,
     FLAG_ALGO,
@@ -86,6 +88,8 @@ static const struct flag {
     {"--softcap", FLAG_SOFTCAP, 1, 1},
     {"--alibi", FLAG_ALIBI, 1, 1},
     {"--sinks", FLAG_SINKS, 1, 1},
+    {"--sink-tokens", FLAG_SINK_TOKENS, 1, 1},
+    {"--mask", FLAG_MASK, 1, 1},
     {"--dtype", FLAG_DTYPE, 1, 1},
     {"--kv-dtype", FLAG_KV_DTYPE, 1, 0},
     {"--algo", FLAG_ALGO, 1, 0},
@@ -168,6 +172,10 @@ static const char usage_problems[] =
     "  --softcap C           logit softcap: scores become C tanh(score / C) (default 0: off)\n"
     "  --alibi B             ALiBi with ggml's slopes for max_bias B, one per head (0: off)\n"
     "  --sinks Z             a sink logit Z for every head (gpt-oss, ggml's sinks)\n"
+    "  --sink-tokens S       the first S keys stay visible beside --window (StreamingLLM)\n"
+    "  --mask P              an additive f32 mask [1, 1, Nq, Nk] of pattern P: zero (all 0),\n"
+    "                        causal (the causal rule as 0 and -inf, for --align) or blocks\n"
+    "                        (128 x 128 blocks, a quarter 0 and the rest -inf)\n"
     "  --dtype T             f32 (default), f16 or bf16 storage\n"
     "\n"
     "Validation and output:\n"
@@ -344,6 +352,17 @@ static int parse_kv_dtype(const char *text, int *out)
     return 0;
 }
 
+static int parse_mask(const char *text, enum bench_mask *out)
+{
+    static const char *const names[] = {"zero", "causal", "blocks"};
+    for (int m = 0; m < 3; m++)
+        if (strcmp(text, names[m]) == 0) {
+            *out = (enum bench_mask)(BENCH_MASK_ZERO + m);
+            return 1;
+        }
+    return 0;
+}
+
 static int parse_align(const char *text, clattn_align *out)
 {
     for (int a = CLATTN_ALIGN_BOTTOM_RIGHT; a <= CLATTN_ALIGN_TOP_LEFT; a++)
@@ -505,6 +524,10 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
         if (!parse_real(value, 1, f->id == FLAG_SOFTCAP ? &opt->softcap : &opt->alibi_bias))
             return fail(err, errlen, f->name, value, "expected 0 (off) or a positive number");
         return 0;
+    case FLAG_MASK:
+        if (!parse_mask(value, &opt->mask))
+            return fail(err, errlen, f->name, value, "expected zero, causal or blocks");
+        return 0;
     case FLAG_SINKS:
         if (!parse_real(value, 0, &opt->sink))
             return fail(err, errlen, f->name, value, "expected a finite number");
@@ -527,6 +550,7 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
     case FLAG_KV_HEADS: size = &opt->kv_heads; break;
     case FLAG_HEAD_DIM: size = &opt->head_dim; break;
     case FLAG_HEAD_DIM_V: size = &opt->head_dim_v; break;
+    case FLAG_SINK_TOKENS: size = &opt->sink_tokens; break;
     }
     if (!parse_int64(value, size))
         return fail(err, errlen, f->name, value, "not an integer");
@@ -585,6 +609,8 @@ static const struct refusal not_in_decode[] = {
     {FLAG_HEAD_DIM_V, "times the single problem: not decode mode yet"},
     {FLAG_ALIBI, "times the single problem: not decode mode yet"},
     {FLAG_SINKS, "times the single problem: not decode mode yet"},
+    {FLAG_SINK_TOKENS, "times the single problem: not decode mode yet"},
+    {FLAG_MASK, "times the single problem: not decode mode yet"},
     {FLAG_SAVE, "saves a single problem's tensors: not in decode mode"},
     {FLAG_PLOT, "plots the sweep and single problems: not in decode mode (use --json or --csv)"},
     {FLAG_FULL, "lengthens the sweep: not in decode mode"},

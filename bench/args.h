@@ -34,6 +34,15 @@ enum bench_decode {
     BENCH_DECODE_COMPARE /* --decode-compare: one step at --seq-kv keys, decode and tiled */
 };
 
+/* --mask: the pattern of an additive f32 mask shared by every batch entry and head. */
+enum bench_mask {
+    BENCH_MASK_NONE = 0,
+    BENCH_MASK_ZERO,   /* all 0: the mask's own cost */
+    BENCH_MASK_CAUSAL, /* 0 where the causal rule (with --align) shows a key, -inf elsewhere */
+    BENCH_MASK_BLOCKS  /* 128 x 128 blocks, a quarter 0 and the rest -inf: block sparsity */
+};
+#define BENCH_MASK_BLOCK 128
+
 struct bench_options {
     enum bench_action action;
     int device; /* -1: the library's default device */
@@ -51,6 +60,8 @@ struct bench_options {
     double alibi_bias; /* ggml's max_bias for per-head ALiBi slopes; 0: off */
     int has_sinks;     /* a sink logit of `sink` for every head */
     double sink;
+    int64_t sink_tokens; /* keys visible beside the window (CLATTN_PARAM_SINK_TOKENS); 0 */
+    enum bench_mask mask; /* --mask: an additive mask of this pattern, [1, 1, Nq, Nk] f32 */
 
     clattn_algorithm algos[BENCH_MAX_ALGOS];
     int algo_count;

@@ -344,9 +344,19 @@ int shape_with_algorithm(const clattn_problem *problem, clattn_algorithm algo,
  * and LSE buffers every algorithm writes, and the CPU reference, computed at most once per
  * mask since it is slow (scalar f64, one thread). */
 
-/* The slopes (--alibi) and sinks (--sinks), f32 [H], are empty (0 bytes, no buffer) when the
- * problem does not ask for them. */
-enum { INPUT_Q, INPUT_K, INPUT_V, OUTPUT_O, OUTPUT_LSE, INPUT_SLOPES, INPUT_SINKS, INPUT_BUFFERS };
+/* The slopes (--alibi) and sinks (--sinks), f32 [H], and the mask (--mask), f32 [Nq, Nk], are
+ * empty (0 bytes, no buffer) when the problem does not ask for them. */
+enum {
+    INPUT_Q,
+    INPUT_K,
+    INPUT_V,
+    OUTPUT_O,
+    OUTPUT_LSE,
+    INPUT_SLOPES,
+    INPUT_SINKS,
+    INPUT_MASK,
+    INPUT_BUFFERS
+};
 
 struct bench_inputs {
     size_t bytes[INPUT_BUFFERS];

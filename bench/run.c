@@ -2,6 +2,7 @@
  * CPU reference, the plan (its creation timed), warm-up and timed runs, the check, and
  * --save's .npy files. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,15 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
         {CLATTN_PARAM_WINDOW_LEFT, opt->window_left, "--window (left)"},
         {CLATTN_PARAM_WINDOW_RIGHT, opt->window_right, "--window (right)"},
         {CLATTN_PARAM_DTYPE, opt->dtype, "--dtype"},
+        {CLATTN_PARAM_SINK_TOKENS, opt->sink_tokens, "--sink-tokens"},
     };
     int rc = build(settings, sizeof settings / sizeof *settings, 1, out);
     if (rc == 0 && opt->alibi_bias > 0)
         clattn_problem_set(*out, CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_HEAD);
     if (rc == 0 && opt->has_sinks)
         clattn_problem_set(*out, CLATTN_PARAM_SINKS, 1);
+    if (rc == 0 && opt->mask != BENCH_MASK_NONE)
+        clattn_problem_set(*out, CLATTN_PARAM_MASK, CLATTN_MASK_F32);
     if (rc == 0 && opt->softcap > 0) {
         if (clattn_problem_set_softcap(*out, opt->softcap)) {
             char text[1200];
@@ -248,6 +252,15 @@ static int sizes(const clattn_problem *shape, size_t bytes[INPUT_BUFFERS])
         rc = get_param(shape, CLATTN_PARAM_SINKS, &sinks);
     bytes[INPUT_SLOPES] = alibi ? (size_t)heads * sizeof(float) : 0;
     bytes[INPUT_SINKS] = sinks ? (size_t)heads * sizeof(float) : 0;
+    int64_t mask = CLATTN_MASK_NONE;
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_MASK, &mask);
+    bytes[INPUT_MASK] = 0;
+    if (!rc && mask != CLATTN_MASK_NONE) {
+        clattn_status st = clattn_problem_tensor_bytes(shape, CLATTN_TENSOR_MASK, &bytes[INPUT_MASK]);
+        if (st)
+            rc = fail_clattn(NULL, st, "sizing the mask");
+    }
     return rc;
 }
 
@@ -328,6 +341,27 @@ static int upload(struct bench_inputs *in, clattn_context *ctx)
     return 0;
 }
 
+/* --mask's pattern into the [Nq, Nk] f32 mask: 0 where it shows a pair, -inf elsewhere. */
+static int fill_mask(enum bench_mask pattern, const clattn_problem *shape, float *mask)
+{
+    int64_t nq = 0, nk = 0, align = 0;
+    int rc = get_param(shape, CLATTN_PARAM_SEQ_Q, &nq);
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_SEQ_KV, &nk);
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_ALIGN, &align);
+    const int64_t off = align == CLATTN_ALIGN_BOTTOM_RIGHT ? nk - nq : 0;
+    for (int64_t i = 0; !rc && i < nq; i++)
+        for (int64_t j = 0; j < nk; j++) {
+            const int64_t bi = i / BENCH_MASK_BLOCK, bj = j / BENCH_MASK_BLOCK;
+            const int shown = pattern == BENCH_MASK_ZERO     ? 1
+                              : pattern == BENCH_MASK_CAUSAL ? j <= i + off
+                                                             : (bi * 7 + bj * 3) % 4 == 0;
+            mask[i * nk + j] = shown ? 0.0f : -INFINITY;
+        }
+    return rc;
+}
+
 int inputs_create(struct bench_session *s, const clattn_problem *shape,
                   struct bench_inputs **out)
 {
@@ -359,6 +393,8 @@ int inputs_create(struct bench_session *s, const clattn_problem *shape,
     float *sinks = in->host[INPUT_SINKS];
     for (size_t h = 0; !rc && h < in->bytes[INPUT_SINKS] / sizeof(float); h++)
         sinks[h] = (float)s->opt->sink;
+    if (!rc && in->bytes[INPUT_MASK])
+        rc = fill_mask(s->opt->mask, shape, in->host[INPUT_MASK]);
     if (!rc)
         rc = upload(in, s->ctx);
     if (rc) {
@@ -416,7 +452,7 @@ static const clattn_arg input_args[INPUT_BUFFERS] = {
     [INPUT_Q] = CLATTN_ARG_Q,          [INPUT_K] = CLATTN_ARG_K,
     [INPUT_V] = CLATTN_ARG_V,          [OUTPUT_O] = CLATTN_ARG_O,
     [OUTPUT_LSE] = CLATTN_ARG_LSE,     [INPUT_SLOPES] = CLATTN_ARG_ALIBI_SLOPES,
-    [INPUT_SINKS] = CLATTN_ARG_SINKS,
+    [INPUT_SINKS] = CLATTN_ARG_SINKS,  [INPUT_MASK] = CLATTN_ARG_MASK,
 };
 
 static int inputs_args(const struct bench_inputs *in, int host, clattn_args **out)

@@ -204,7 +204,8 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
  * ALIBI (1: slopes [H], 2: slopes [B, H]) or SINKS, with SCORE_UNIT the kernel's score units
  * per natural unit: log2(e) in the base-2 fused kernels, 1 in naive's. Their f32 buffers (and
  * element offsets) are kernel parameters only then: EXTRA_PARAMS ends the parameter lists of
- * the attention kernels, and lib/launch.c's args_extras sets them in the same order. */
+ * the attention kernels, with those of sink tokens and positions per entry (below), and
+ * lib/launch.c's args_extras sets them in the same order. */
 #ifdef ALIBI
 #define ALIBI_PARAMS , __global const float *alibi_slopes, ulong alibi_off
 /* The slope of query head h of entry b, in the kernel's units (heads: the kernel's count). */
@@ -235,7 +236,121 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
 #define SINK_PARAMS
 #define WITH_SINK(sum, m, z) sum
 #endif
-#define EXTRA_PARAMS ALIBI_PARAMS SINK_PARAMS
+
+/* Positions per entry (docs/semantics.md, "Positions"), compiled in only when the host
+ * defines POSITIONS_PER_ENTRY: entry b's rows start at q_starts[b] and its keys at
+ * k_starts[b], int32 device data that the host cannot check. ENTRY_LENGTH gives an entry with
+ * impossible starts the length -1, which makes its rows NaN (row_epilogue), and ENTRY_SHIFT
+ * its rows' key index offset q_start - k_start (row_position_offset, align_br 0). Without
+ * positions per entry both pass their argument through, and ENTRY_K_START is 0. */
+#ifdef POSITIONS_PER_ENTRY
+#define POSITION_PARAMS                                                                        \
+    , __global const int *q_starts, ulong q_starts_off, __global const int *k_starts,           \
+        ulong k_starts_off
+#define ENTRY_Q_START(b) ((long)q_starts[q_starts_off + (ulong)(b)])
+#define ENTRY_K_START(b) ((long)k_starts[k_starts_off + (ulong)(b)])
+/* n keys (kv_length's, -1 already impossible) and nq rows at these starts: n, or -1 when a
+ * start is negative or a last position passes 2^31 - 1. Compared as ints: Mesa's llvmpipe
+ * let a negative start through the same test on the starts widened to long. */
+inline int entry_length(int n, int nq, int q_start, int k_start)
+{
+    if (n >= 0 && (q_start < 0 || k_start < 0 || q_start > INT_MAX - (nq - 1) ||
+                   k_start > INT_MAX - max(n - 1, 0)))
+        return -1;
+    return n;
+}
+#define ENTRY_LENGTH(b, nq, n)                                                                 \
+    entry_length((n), (nq), q_starts[q_starts_off + (ulong)(b)],                               \
+                 k_starts[k_starts_off + (ulong)(b)])
+#define ENTRY_SHIFT(b, shift) (ENTRY_Q_START(b) - ENTRY_K_START(b))
+#else
+#define POSITION_PARAMS
+#define ENTRY_K_START(b) 0L
+#define ENTRY_LENGTH(b, nq, n) (n)
+#define ENTRY_SHIFT(b, shift) (shift)
+#endif
+
+/* Sink tokens (docs/semantics.md, "Extensions"; StreamingLLM), compiled in only when the host
+ * defines SINK_TOKENS: keys at positions below S are visible to every row the causal rule
+ * allows, whatever the window says. sink_keys is S - k_start for positions per call, else S;
+ * in entry b's key indices the sink tokens are [0, sink_keys - ENTRY_K_START(b)). A row then
+ * sees two key ranges, its window's (row_range) and [0, sink_range's end), and a kernel walks
+ * the keys of both (two_walks) and none in between. */
+#ifdef SINK_TOKENS
+#define SINK_TOKEN_PARAMS , long sink_keys
+#define ENTRY_SINK_END(b) (sink_keys - ENTRY_K_START(b))
+/* The end of the sink tokens row i sees among nk keys: before sink_end and, when causal, at
+ * or before the row's own position i + pos_off. */
+inline int sink_range(long i, long pos_off, int causal, long sink_end, int nk)
+{
+    long last = sink_end;
+    if (causal)
+        last = min(last, i + pos_off + 1);
+    return (int)clamp(last, 0L, (long)nk);
+}
+
+/* A walk over two key ranges in steps of `step` keys from the steps' starts a0 and b0: first
+ * [a0, a1) (the sink tokens), then [b0, b1) (the window), the second continuing where the
+ * first ended when they overlap, so that no step comes twice and the keys between the ranges
+ * are never visited. Returns the number of steps; *na of them are the first range's, and the
+ * second's start at *b_start (WALK_KEY gives step t's first key). Counted in long: a step's
+ * end may pass INT_MAX after the last key of an entry of nearly 2^31 keys. */
+inline int two_walks(int a0, int a1, int b0, int b1, int step, int *na, int *b_start)
+{
+    *na = a1 > a0 ? (int)(((long)a1 - a0 + step - 1) / step) : 0;
+    const long start = max((long)b0, (long)a0 + (long)*na * step);
+    *b_start = (int)min(start, (long)b1);
+    return *na + (start < b1 ? (int)(((long)b1 - start + step - 1) / step) : 0);
+}
+#define WALK_KEY(t, a0, na, b_start, step)                                                     \
+    ((t) < (na) ? (a0) + (t) * (step) : (b_start) + ((t) - (na)) * (step))
+#else
+#define SINK_TOKEN_PARAMS
+#endif
+/* The additive mask (docs/semantics.md, "Extensions"), compiled in only when the host defines
+ * MASK (1: f32, 2: f16). Element (b, i, h, j) lies at MASK_ROW(b, i, h) + j; the host passes a
+ * broadcast dimension's stride as 0, so kernels index with their own b and h. A value is in
+ * natural units: MASK_ADD scales it to the kernel's (SCORE_UNIT) and adds it to score s, and
+ * -inf makes the pair invisible whatever the score (a NaN key's included, as the reference
+ * never reads it); NaN makes the score NaN. */
+#ifdef MASK
+#if MASK == 1
+typedef float mask_t;
+#define MASK_LOAD(p, e) ((p)[e])
+#else
+typedef half mask_t;
+#define MASK_LOAD(p, e) vload_half(0, (p) + (e))
+#endif
+#define MASK_PARAMS                                                                            \
+    , __global const mask_t *mask, ulong mask_off, long mask_sb, long mask_ss, long mask_sh
+#define MASK_ROW(b, i, h)                                                                      \
+    (mask_off + (ulong)((long)(b) * mask_sb + (long)(i) * mask_ss + (long)(h) * mask_sh))
+#define MASK_ADD(s, x) ((x) == -INFINITY ? -INFINITY : (s) + (x) * (float)(SCORE_UNIT))
+/* Value j of the mask row at `row`, or -inf past the row's nk keys. */
+#define MASK_AT(row, j, nk) ((j) < (nk) ? MASK_LOAD(mask, (row) + (ulong)(j)) : -INFINITY)
+#else
+#define MASK_PARAMS
+#endif
+/* The mask's tile classes (cl/mask_tiles.cl): the fused kernels skip a tile whose mask is all
+ * -inf and read no mask in a tile where it is all 0. With MASK_TILES the host passes the map
+ * of classes [Bm][Gm][row blocks][key blocks] (Gm: 1, or the kv heads when the mask has every
+ * head; a broadcast dimension's stride is 0); without it every tile is MASK_MIXED. */
+#define MASK_HIDDEN 0
+#define MASK_ZERO 1
+#define MASK_MIXED 2
+#ifdef MASK_TILES
+#define MASK_TILE_PARAMS                                                                       \
+    , __global const uchar *mask_tiles, long mask_tiles_sb, long mask_tiles_sg,                 \
+        int mask_key_blocks
+#define MASK_TILE(b, g, rb, kb)                                                                \
+    mask_tiles[(ulong)((long)(b) * mask_tiles_sb + (long)(g) * mask_tiles_sg +                  \
+                       (long)(rb) * mask_key_blocks + (kb))]
+#else
+#define MASK_TILE_PARAMS
+#define MASK_TILE(b, g, rb, kb) MASK_MIXED
+#endif
+#define EXTRA_PARAMS                                                                           \
+    ALIBI_PARAMS SINK_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS MASK_PARAMS MASK_TILE_PARAMS
 
 /* The end of a fused kernel's row, in base 2: 1 / sum to normalise its output, and its LSE.
  * An impossible entry length (n_given < 0) makes the row NaN. */
@@ -488,6 +603,29 @@ typedef CAT(int, VW) ivec_t;
 #endif
 #endif
 
+#ifdef MASK
+/* VW values j .. j + VW - 1 of the mask row at `row`, -inf past its nk keys; and MASK_ADD for
+ * a vector. */
+#if VW == 1
+#define MASK_LOADV(p, e) MASK_LOAD(p, e)
+#elif MASK == 1
+#define MASK_LOADV(p, e) CAT(vload, VW)(0, (p) + (e))
+#else
+#define MASK_LOADV(p, e) CAT(vload_half, VW)(0, (p) + (e))
+#endif
+inline vec_t mask_loadv(__global const mask_t *mask, ulong row, int j, int nk)
+{
+    if (j <= nk - VW)
+        return MASK_LOADV(mask, row + (ulong)j);
+    float x[VW];
+    for (int u = 0; u < VW; u++)
+        x[u] = MASK_AT(row, j + u, nk);
+    return VLOAD(x);
+}
+#define MASK_ADD_VEC(s, x)                                                                     \
+    select((s) + (x) * (vec_t)((float)(SCORE_UNIT)), (vec_t)(-INFINITY), (x) == (vec_t)(-INFINITY))
+#endif
+
 /* SCORE_BIAS for a vector: the pairs (pos, j + lane) of keys j .. j + VW - 1. */
 #ifndef ALIBI
 #define SCORE_BIAS_VEC(s, slope, pos, j) s
@@ -607,6 +745,45 @@ inline float hsum(vec_t v)
 #endif
 }
 
+/* VW horizontal sums at once: lane u of the result is the sum of d[u]'s lanes. Vectors whose
+ * lanes hold blocks of partial sums, one block per key, fold in pairs: the first halves of
+ * every block of both, plus the second halves, gives blocks half as long for twice the keys,
+ * in order. log2(VW) levels cost VW - 1 adds and two lane permutations each, where VW calls
+ * of hsum cost VW log2(VW) of each. d is clobbered. */
+#if VW == 16
+#define FOLD_16(x, y) ((float16)((x).lo, (y).lo) + (float16)((x).hi, (y).hi))
+#define FOLD_8(x, y)                                                                           \
+    ((float16)((x).s0123, (x).s89ab, (y).s0123, (y).s89ab) +                                   \
+     (float16)((x).s4567, (x).scdef, (y).s4567, (y).scdef))
+#define FOLD_4(x, y)                                                                           \
+    ((float16)((x).s01, (x).s45, (x).s89, (x).scd, (y).s01, (y).s45, (y).s89, (y).scd) +      \
+     (float16)((x).s23, (x).s67, (x).sab, (x).sef, (y).s23, (y).s67, (y).sab, (y).sef))
+#define FOLD_2(x, y) ((float16)((x).even, (y).even) + (float16)((x).odd, (y).odd))
+inline vec_t hsum_each(vec_t *d)
+{
+    float16 a[8], b[4], c[2];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+        a[i] = FOLD_16(d[2 * i], d[2 * i + 1]);
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        b[i] = FOLD_8(a[2 * i], a[2 * i + 1]);
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+        c[i] = FOLD_4(b[2 * i], b[2 * i + 1]);
+    return FOLD_2(c[0], c[1]);
+}
+#else
+inline vec_t hsum_each(vec_t *d)
+{
+    vec_t s;
+    __private float *sf = (__private float *)&s;
+    for (int u = 0; u < VW; u++)
+        sf[u] = hsum(d[u]);
+    return s;
+}
+#endif
+
 /* 2^x for x <= 0, -inf or NaN: the softmax's only transcendental. The library exp2 guards
  * the whole float range and special values, which costs about twice this on CPU devices.
  * Here 2^x = 2^n * 2^f with n = x rounded to nearest and f in [-0.5, 0.5]: adding 1.5 * 2^23
@@ -635,6 +812,23 @@ inline vec_t exp2_nonpositive(vec_t x)
     return p * CAT(as_float, VW)((CAT(as_int, VW)(t) + (ivec_t)(127)) << 23);
 #endif
 }
+
+/* The softcap on a vector of scores, for the register kernels whose compilers vectorise it
+ * (PoCL's own vector tanh cost the tiled kernel 14 % at d 128): tanh|y| = (1 - e) / (1 + e)
+ * with e = 2^(-2 log2(e) |y|) in (0, 1], from exp2_nonpositive. Its absolute error is a few
+ * f32 ulps of 1, so the score's is a few ulps of the cap, as with the library's tanh; at
+ * |y| > 44, e is below 2^-127 and the result is exactly +-cap. NaN stays NaN. */
+#ifdef SOFTCAP
+inline vec_t score_cap_vec(vec_t x)
+{
+    const vec_t y = x * (vec_t)(1.0f / (float)(SOFTCAP));
+    const vec_t e = exp2_nonpositive(fabs(y) * (vec_t)(-2.0f * LOG2E));
+    return (vec_t)((float)(SOFTCAP)) * copysign(((vec_t)(1.0f) - e) / ((vec_t)(1.0f) + e), y);
+}
+#define SCORE_CAP_VEC(x) score_cap_vec(x)
+#else
+#define SCORE_CAP_VEC(x) (x)
+#endif
 
 /* Packed head sizes: rows as whole vectors, zero-padded past d (D_*) or dv (DV_*): V rows
  * and output accumulators have DV_VECS. */

@@ -13,9 +13,23 @@
  * exp2 turns into probabilities. With one split O and LSE are
  * written directly; with several, partial rows go to part_o / part_lse for cl/merge.cl.
  *
+ * With an additive mask (common.cl's MASK), a run of keys whose mask is -inf for every row
+ * is skipped: its K and V rows are not read.
+ *
  * Host defines: VW, KVH, RPK, and common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V. */
 
 #define ROWS (KVH * RPK)
+/* Rows whose output accumulators fit the vector registers beside a V row (24 of AVX-512's
+ * 32, a power of two dividing RPK); at least one. */
+#if RPK * DV_VECS <= 24
+#define PV_ROWS RPK
+#elif RPK >= 2 && RPK / 2 * DV_VECS <= 24
+#define PV_ROWS (RPK / 2)
+#elif RPK >= 4 && RPK / 4 * DV_VECS <= 24
+#define PV_ROWS (RPK / 4)
+#else
+#define PV_ROWS 1
+#endif
 
 /* A row of DIM values from element (value) `row` of src into VECS vectors (PAD = VECS * VW
  * floats), zero past DIM, through LOADV_ (VW values) or LOAD_ (one); `missing` in every lane
@@ -63,9 +77,9 @@ void decode_registers(IN_PLACE_PARAMS)
     const int g0 = (item / row_blocks) % head_blocks * KVH;
     const int r_first = item % row_blocks * RPK;
     const int split = (int)get_global_id(1), splits = (int)get_global_size(1);
-    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
 
     /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads past the last repeat it */
     vec_t qv[ROWS][D_VECS], acc[ROWS][DV_VECS], l[ROWS];
@@ -74,8 +88,15 @@ void decode_registers(IN_PLACE_PARAMS)
     float slope[ROWS]; /* per row: its head's slope, and its position */
     long row_pos[ROWS];
 #endif
+#ifdef MASK
+    ulong mask_row[ROWS]; /* per row: its row of the mask */
+#endif
     int lo[ROWS], hi[ROWS];
     int lo_min = n, hi_max = 0;
+#ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
+    int sink_hi[ROWS], sink_hi_max = 0;
+    const int split_lo = (int)min((long)split * split_len, (long)n);
+#endif
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int g = min(g0 + r / RPK, kv_heads - 1);
@@ -97,9 +118,17 @@ void decode_registers(IN_PLACE_PARAMS)
             lo_min = min(lo_min, lo[r]);
             hi_max = max(hi_max, hi[r]);
         }
+#ifdef SINK_TOKENS
+        sink_hi[r] = (int)clamp((long)sink_range(i, pos_off, causal, ENTRY_SINK_END(b), n),
+                                (long)split_lo, min((long)(split + 1) * split_len, (long)n));
+        sink_hi_max = max(sink_hi_max, sink_hi[r]);
+#endif
 #ifdef ALIBI
         slope[r] = ALIBI_SLOPE(b, h);
         row_pos[r] = i + pos_off;
+#endif
+#ifdef MASK
+        mask_row[r] = MASK_ROW(b, i, h);
 #endif
 #ifdef SINKS
         m[r] = SPLIT_SINK(h, split); /* common.cl */
@@ -110,11 +139,40 @@ void decode_registers(IN_PLACE_PARAMS)
     }
 
     /* Counted in runs, and keys compared as differences from j0: j0 + VW may pass INT_MAX
-     * after the last run of a cache of nearly 2^31 keys. */
+     * after the last run of a cache of nearly 2^31 keys. With sink tokens the runs over the
+     * sink tokens [split_lo, sink_hi_max) come first, and the window's go on from where they
+     * end; keys past the last one some row sees are masked in every row. */
+#ifdef SINK_TOKENS
+    int walk_a, walk_b;
+    const int runs = two_walks(split_lo, sink_hi_max, lo_min, hi_max, VW, &walk_a, &walk_b);
+    for (int run = 0; run < runs; run++) {
+        const int j0 = WALK_KEY(run, split_lo, walk_a, walk_b, VW);
+        const int left = max(hi_max, sink_hi_max) - j0;
+#define SEEN(u, r) (((u) >= lo[r] - j0 && (u) < hi[r] - j0) || (u) < sink_hi[r] - j0)
+#else
     const int runs = hi_max > lo_min ? (hi_max - lo_min - 1) / VW + 1 : 0;
     for (int run = 0; run < runs; run++) {
         const int j0 = lo_min + run * VW, left = hi_max - j0;
-        /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows. */
+#define SEEN(u, r) ((u) >= lo[r] - j0 && (u) < hi[r] - j0)
+#endif
+#ifdef MASK
+        float mk[ROWS][VW]; /* the run's mask values per row */
+        int hidden = 1;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            const vec_t x = mask_loadv(mask, mask_row[r], j0, nk);
+            VSTORE(x, mk[r]);
+            for (int u = 0; u < VW && u < left; u++)
+                hidden &= mk[r][u] == -INFINITY;
+        }
+        if (hidden)
+            continue; /* no pair of the run is visible */
+#define MASKED(r, s) MASK_ADD_VEC(s, VLOAD(mk[r]))
+#else
+#define MASKED(r, s) (s)
+#endif
+        /* Scores, kv head by kv head: its rows' q in registers against VW keys' K rows; each
+         * row's VW dot products are summed across lanes together (hsum_each). */
         float sc[ROWS][VW];
         for (int kh = 0; kh < KVH; kh++) {
             const int g = min(g0 + kh, kv_heads - 1);
@@ -124,28 +182,33 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
                 for (int t = 0; t < D_VECS; t++)
                     qr[rk][t] = qv[kh * RPK + rk][t];
+            vec_t dots[RPK][VW];
             for (int u = 0; u < VW; u++) {
                 /* past the end, the last key again: its score is masked */
-                const int j = u < left ? j0 + u : hi_max - 1;
+                const int j = u < left ? j0 + u : j0 + left - 1;
                 vec_t kr[D_VECS];
                 load_k_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
                            MISSING_K);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++) {
-                    const int r = kh * RPK + rk;
                     vec_t dot = qr[rk][0] * kr[0];
 #pragma unroll
                     for (int t = 1; t < D_VECS; t++)
                         dot = MAD(qr[rk][t], kr[t], dot);
-                    sc[r][u] = u >= lo[r] - j0 && u < hi[r] - j0
-                                   ? SCORE_BIAS(SCORE_CAP(hsum(dot)), slope[r], row_pos[r], j0 + u)
-                                   : -INFINITY;
+                    dots[rk][u] = dot;
                 }
             }
+#pragma unroll
+            for (int rk = 0; rk < RPK; rk++)
+                VSTORE(hsum_each(dots[rk]), sc[kh * RPK + rk]);
         }
         float p[ROWS][VW], alpha[ROWS];
         for (int r = 0; r < ROWS; r++) {
-            const vec_t s = VLOAD(sc[r]);
+            const ivec_t u = LANE_INDEX; /* keys j0 + u; those no row r sees are masked */
+            const vec_t s = select((vec_t)(-INFINITY),
+                                   MASKED(r, SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(sc[r])),
+                                                            slope[r], row_pos[r], j0)),
+                                   SEEN(u, r));
             const float m_new = fmax(m[r], hmax(s));
             const float m_use = SCORE_SHIFT(m_new);
             alpha[r] = exp2(m[r] - m_use);
@@ -154,32 +217,36 @@ void decode_registers(IN_PLACE_PARAMS)
             VSTORE(pv, p[r]);
             m[r] = m_new;
         }
-        /* Output, kv head by kv head: its rows' accumulators in registers. */
+        /* Output, kv head by kv head, PV_ROWS of its rows at a time: their accumulators stay
+         * in registers beside a V row, and the V rows of the run come again from L1 for the
+         * next PV_ROWS. */
         for (int kh = 0; kh < KVH; kh++) {
             const int g = min(g0 + kh, kv_heads - 1);
-            vec_t a[RPK][DV_VECS];
+            for (int r0 = kh * RPK; r0 < (kh + 1) * RPK; r0 += PV_ROWS) {
+                vec_t a[PV_ROWS][DV_VECS];
 #pragma unroll
-            for (int rk = 0; rk < RPK; rk++)
-#pragma unroll
-                for (int t = 0; t < DV_VECS; t++)
-                    a[rk][t] = acc[kh * RPK + rk][t] * (vec_t)(alpha[kh * RPK + rk]);
-            for (int u = 0; u < VW; u++) {
-                /* a key past the end has p = 0 in every row: the last key again is safe */
-                const int j = u < left ? j0 + u : hi_max - 1;
-                vec_t vr[DV_VECS];
-                load_v_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
-                           MISSING_V);
-#pragma unroll
-                for (int rk = 0; rk < RPK; rk++)
+                for (int rk = 0; rk < PV_ROWS; rk++)
 #pragma unroll
                     for (int t = 0; t < DV_VECS; t++)
-                        a[rk][t] = MAD((vec_t)(p[kh * RPK + rk][u]), vr[t], a[rk][t]);
+                        a[rk][t] = acc[r0 + rk][t] * (vec_t)(alpha[r0 + rk]);
+                for (int u = 0; u < VW; u++) {
+                    /* a key past the end has p = 0 in every row: the last key again is safe */
+                    const int j = u < left ? j0 + u : j0 + left - 1;
+                    vec_t vr[DV_VECS];
+                    load_v_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
+                               MISSING_V);
+#pragma unroll
+                    for (int rk = 0; rk < PV_ROWS; rk++)
+#pragma unroll
+                        for (int t = 0; t < DV_VECS; t++)
+                            a[rk][t] = MAD((vec_t)(p[r0 + rk][u]), vr[t], a[rk][t]);
+                }
+#pragma unroll
+                for (int rk = 0; rk < PV_ROWS; rk++)
+#pragma unroll
+                    for (int t = 0; t < DV_VECS; t++)
+                        acc[r0 + rk][t] = a[rk][t];
             }
-#pragma unroll
-            for (int rk = 0; rk < RPK; rk++)
-#pragma unroll
-                for (int t = 0; t < DV_VECS; t++)
-                    acc[kh * RPK + rk][t] = a[rk][t];
         }
     }
 

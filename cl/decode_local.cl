@@ -20,6 +20,9 @@
  * split, O and LSE are written directly; with several, the partial rows go to part_o /
  * part_lse for cl/merge.cl.
  *
+ * With an additive mask (common.cl's MASK), a key whose mask is -inf for every row is skipped:
+ * its K and V rows are not read.
+ *
  * Host defines: ROWS, WG (a power of two, at least DV4), SPLIT_MAX (a multiple of 4), and
  * common.cl's DTYPE, HEAD_DIM, HEAD_DIM_V and KV_ALIGNED. */
 
@@ -66,9 +69,9 @@ void decode_local(IN_PLACE_PARAMS)
     const int g = grp / row_blocks % kv_heads;
     const int r_first = grp % row_blocks * ROWS;
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
-    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
     const int split_lo = (int)min((long)split * split_len, (long)n);
     const int split_hi = (int)min((long)split_lo + split_len, (long)n);
 
@@ -84,7 +87,13 @@ void decode_local(IN_PLACE_PARAMS)
     float slope[ROWS]; /* per row: its head's slope, and its position */
     long row_pos[ROWS];
 #endif
+#ifdef MASK
+    ulong mask_row[ROWS]; /* per row: its row of the mask */
+#endif
     int key_lo = split_hi, key_hi = split_lo;
+#ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
+    int sink_hi[ROWS], sink_hi_max = split_lo;
+#endif
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int row = min(r_first + r, rows_per_kv - 1);
@@ -93,14 +102,34 @@ void decode_local(IN_PLACE_PARAMS)
         slope[r] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
         row_pos[r] = ROW_POSITION(row, group) + pos_off;
 #endif
+#ifdef MASK
+        mask_row[r] = MASK_ROW(b, ROW_POSITION(row, group), ROW_HEAD(row, group, g));
+#endif
         lo[r] = clamp(lo[r], split_lo, split_hi);
         hi[r] = clamp(hi[r], lo[r], split_hi);
         if (lo[r] < hi[r]) {
             key_lo = min(key_lo, lo[r]);
             key_hi = max(key_hi, hi[r]);
         }
+#ifdef SINK_TOKENS
+        sink_hi[r] = clamp(sink_range(ROW_POSITION(row, group), pos_off, causal,
+                                      ENTRY_SINK_END(b), n),
+                           split_lo, split_hi);
+        sink_hi_max = max(sink_hi_max, sink_hi[r]);
+#endif
     }
+#ifdef SINK_TOKENS
+    /* the split's keys jj in order: the sink tokens [split_lo, sink_hi_max) first, then the
+     * window's from where they end (common.cl's two_walks, in steps of one key) */
+    int walk_a, walk_b;
+    const int keys = two_walks(split_lo, sink_hi_max, key_lo, key_hi, 1, &walk_a, &walk_b);
+#define KEY_OF(jj) WALK_KEY(jj, split_lo, walk_a, walk_b, 1)
+#define SEEN(j, r) (((j) >= lo[r] && (j) < hi[r]) || (j) < sink_hi[r])
+#else
     const int keys = max(key_hi - key_lo, 0);
+#define KEY_OF(jj) (key_lo + (jj))
+#define SEEN(j, r) ((j) >= lo[r] && (j) < hi[r])
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* scores of this work-item's keys, and the largest per row */
@@ -113,9 +142,24 @@ void decode_local(IN_PLACE_PARAMS)
         m[r] = -INFINITY;
 #endif
     for (int jj = lid; jj < keys; jj += WG) {
-        const int j = key_lo + jj;
-        const long k_row = kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT);
-        v_rows[jj] = kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT);
+        const int j = KEY_OF(jj);
+#ifdef MASK
+        float mk[ROWS]; /* the key's mask value per row */
+        int hidden = 1;
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            mk[r] = MASK_LOAD(mask, mask_row[r] + (ulong)j); /* j < n <= nk */
+            hidden &= mk[r] == -INFINITY;
+        }
+#define MASKED(r, s) MASK_ADD(s, mk[r])
+/* a key no row sees through the mask: no K row read, and its V row reads as 0 */
+#define UNLESS_HIDDEN(row) (hidden ? -1 : (row))
+#else
+#define MASKED(r, s) (s)
+#define UNLESS_HIDDEN(row) (row)
+#endif
+        const long k_row = UNLESS_HIDDEN(kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT));
+        v_rows[jj] = UNLESS_HIDDEN(kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT));
         float4 dot[ROWS];
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
@@ -130,10 +174,10 @@ void decode_local(IN_PLACE_PARAMS)
             }
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
-            const float s = j >= lo[r] && j < hi[r]
-                                ? SCORE_BIAS(SCORE_CAP((dot[r].x + dot[r].y) +
-                                                       (dot[r].z + dot[r].w)),
-                                             slope[r], row_pos[r], j)
+            const float s = SEEN(j, r)
+                                ? MASKED(r, SCORE_BIAS(SCORE_CAP((dot[r].x + dot[r].y) +
+                                                                 (dot[r].z + dot[r].w)),
+                                                       slope[r], row_pos[r], j))
                                 : -INFINITY;
             scores[r * SPLIT_MAX + jj] = s;
             m[r] = fmax(m[r], s);

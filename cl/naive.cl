@@ -46,17 +46,28 @@ __kernel void naive_scores(__global const storage_t *q, ulong q_off, long q_sb, 
                                           (ulong)s_stride + (ulong)(j0 + u * VW));
 }
 
-/* With ALiBi (common.cl) the scores also take the chunk's first (batch, head) z0 and the
- * number of heads, for the slopes; with sinks the softmax takes the number of heads. */
-#ifdef ALIBI
-#define SCALE_MASK_EXTRA , int z0, int heads ALIBI_PARAMS
+/* With ALiBi, positions per entry or a mask (common.cl) the scores also take the chunk's first
+ * (batch, head) z0, the number of heads and of query rows, for the slopes, the entries' starts
+ * and the mask's rows; with sinks the softmax takes the number of heads. */
+#if defined(ALIBI) || defined(POSITIONS_PER_ENTRY) || defined(MASK)
+#define SCALE_MASK_EXTRA                                                                       \
+    , int z0, int heads, int nq ALIBI_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS MASK_PARAMS
 #else
-#define SCALE_MASK_EXTRA
+#define SCALE_MASK_EXTRA SINK_TOKEN_PARAMS
 #endif
 #ifdef SINKS
 #define SOFTMAX_EXTRA , int heads SINK_PARAMS
 #else
 #define SOFTMAX_EXTRA
+#endif
+
+/* The additive mask (common.cl) on the scaled, capped and biased scores of row i of (batch,
+ * head) z from key j; without one, the scores. */
+#ifdef MASK
+#define WITH_MASK(s, z, i, j)                                                                  \
+    MASK_ADD_VEC(s, mask_loadv(mask, MASK_ROW((z) / heads, i, (z) % heads), j, nk))
+#else
+#define WITH_MASK(s, z, i, j) s
 #endif
 
 /* Work-item: one vector of VW scores. Grid: (s_stride / VW, rows, zc). */
@@ -67,15 +78,31 @@ __kernel void naive_scale_mask(__global float *s, int s_stride, int i0, int rows
     const int j = (int)get_global_id(0) * VW;
     const int rr = (int)get_global_id(1);
     const int zc = (int)get_global_id(2);
+#ifdef POSITIONS_PER_ENTRY
+    const int b = (z0 + zc) / heads;
+    pos_off = ENTRY_SHIFT(b, pos_off);
+#endif
     int lo, hi;
     row_range(i0 + rr, pos_off, causal, wl, wr, nk, &lo, &hi);
     __global float *p = s + ((ulong)zc * (ulong)rows + (ulong)rr) * (ulong)s_stride + (ulong)j;
     const ivec_t key = (ivec_t)(j) + LANE_INDEX;
-    VSTORE(select(SCORE_BIAS_VEC(SCORE_CAP(VLOAD(p) * (vec_t)(scale)),
-                                 ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
-                                 i0 + rr + pos_off, j),
-                  (vec_t)(-INFINITY), (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi))),
-           p);
+#ifdef SINK_TOKENS /* and the sink tokens the row sees */
+    const int sink_hi = sink_range(i0 + rr, pos_off, causal, ENTRY_SINK_END(b), nk);
+    const ivec_t invisible =
+        ((key < (ivec_t)(lo)) | (key >= (ivec_t)(hi))) & (key >= (ivec_t)(sink_hi));
+#else
+    const ivec_t invisible = (key < (ivec_t)(lo)) | (key >= (ivec_t)(hi));
+#endif
+    vec_t x = select(WITH_MASK(SCORE_BIAS_VEC(SCORE_CAP_VEC(VLOAD(p) * (vec_t)(scale)),
+                                              ALIBI_SLOPE((z0 + zc) / heads, (z0 + zc) % heads),
+                                              i0 + rr + pos_off, j),
+                               z0 + zc, i0 + rr, j),
+                     (vec_t)(-INFINITY), invisible);
+#ifdef POSITIONS_PER_ENTRY /* impossible starts: the row is NaN (common.cl) */
+    if (ENTRY_LENGTH(b, nq, nk) < 0)
+        x = (vec_t)(NAN);
+#endif
+    VSTORE(x, p);
 }
 
 /* Work-item: one row of S, in place. Grid: (rows, zc). */

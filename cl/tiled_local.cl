@@ -31,6 +31,10 @@
  * in LSE order][HEAD_DIM_V], f32) for cl/merge.cl. With one split, O and LSE are written
  * directly.
  *
+ * With an additive mask (common.cl's MASK), the host's tile map (MASK_TILES) says which tiles
+ * of BR rows x BC keys are all -inf, which the loop skips (their K and V are never loaded),
+ * and which are all 0, where no mask is read.
+ *
  * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/local_tiles.c), and
  * common.cl's DTYPE, KV_DTYPE, HEAD_DIM, HEAD_DIM_V and KV_ALIGNED. */
 
@@ -145,6 +149,19 @@ inline raw4_t load_chunk(__global const kv_raw_t *src, ulong off, long sb, long 
         }                                                                                       \
     }
 
+/* The mask's tile classes (common.cl): the group's walk goes from a visible tile to the next
+ * one, past those whose mask is all -inf; TILE_CLASS(t) is tile t's class. TILE_BLOCK(t),
+ * defined in the kernel, is tile t's key block, the map's column. */
+#ifdef MASK_TILES
+#define NEXT_VISIBLE(t)                                                                        \
+    while ((t) < tiles && map_row[TILE_BLOCK(t)] == MASK_HIDDEN)                               \
+    (t)++
+#define TILE_CLASS(t) map_row[TILE_BLOCK(t)]
+#else
+#define NEXT_VISIBLE(t)
+#define TILE_CLASS(t) MASK_MIXED
+#endif
+
 /* The maximum (max = 1) or sum of a row's KG partials in __local, read four at a time. */
 inline float row_partials(__local const float *x, int max)
 {
@@ -184,9 +201,9 @@ void attend_local(IN_PLACE_PARAMS)
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
     const int r_first = rb * BR;
     const int rows = min(BR, rows_total - r_first);
-    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
     /* this work-group's share of the keys */
     const int split_lo = (int)min((long)split * split_len, (long)n);
     const int split_hi = (int)min((long)split_lo + split_len, (long)n);
@@ -205,9 +222,15 @@ void attend_local(IN_PLACE_PARAMS)
      * ranges is [tile_lo, tile_hi), and tiles inside [full_lo, full_hi) are visible to every
      * row and need no mask. */
     int lo[TM], hi[TM];
+#ifdef SINK_TOKENS /* per row: the end of the sink tokens it sees in the split (common.cl) */
+    int sink_hi[TM];
+#endif
 #ifdef ALIBI
     float slope[TM]; /* per row: its head's slope, and its position */
     long row_pos[TM];
+#endif
+#ifdef MASK
+    ulong mask_row[TM]; /* per row: its row of the mask */
 #endif
 #pragma unroll
     for (int i = 0; i < TM; i++) {
@@ -217,8 +240,16 @@ void attend_local(IN_PLACE_PARAMS)
         slope[i] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
         row_pos[i] = ROW_POSITION(row, group) + pos_off;
 #endif
+#ifdef MASK
+        mask_row[i] = MASK_ROW(b, ROW_POSITION(row, group), ROW_HEAD(row, group, g));
+#endif
         lo[i] = clamp(lo[i], split_lo, split_hi);
         hi[i] = clamp(hi[i], lo[i], split_hi);
+#ifdef SINK_TOKENS
+        sink_hi[i] = clamp(sink_range(ROW_POSITION(row, group), pos_off, causal,
+                                      ENTRY_SINK_END(b), n),
+                           split_lo, split_hi);
+#endif
     }
     int tile_lo, tile_hi, full_lo, full_hi;
     row_range(ROW_POSITION(r_first, group), pos_off, causal, wl, wr, n, &tile_lo, &full_hi);
@@ -246,23 +277,46 @@ void attend_local(IN_PLACE_PARAMS)
     }
 
     raw4_t k_next[K_PER_ITEM], v_next[V_PER_ITEM];
+#ifdef SINK_TOKENS
+    /* the tiles of the sink tokens the last row sees (the most: rows are in position
+     * order), then the window's; the same walk for every work-item of the group */
+    const int group_sink_hi = clamp(sink_range(ROW_POSITION(r_first + rows - 1, group), pos_off,
+                                               causal, ENTRY_SINK_END(b), n),
+                                    split_lo, split_hi);
+    int walk_a, walk_b;
+    const int sink_first = split_lo / BC * BC;
+    const int tiles = two_walks(sink_first, group_sink_hi, tile_lo / BC * BC, tile_hi, BC,
+                                &walk_a, &walk_b);
+#define TILE_KEY(t) WALK_KEY(t, sink_first, walk_a, walk_b, BC)
+#else
     const int first = tile_lo / BC * BC;
-    if (first < tile_hi) {
-        FETCH_TILE(K, k_next, k, k_off, k_sb, k_ss, k_sh, first, RAW_NAN4);
-        FETCH_TILE(V, v_next, v, v_off, v_sb, v_ss, v_sh, first, (raw4_t)(0));
+    /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
+    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
+#define TILE_KEY(t) (first + (t) * BC)
+#endif
+#define TILE_BLOCK(t) (TILE_KEY(t) / BC)
+#ifdef MASK_TILES
+    __global const uchar *map_row = &MASK_TILE(b, g, rb, 0);
+#endif
+    /* the tiles visible through the mask, in order (without a mask, every tile) */
+    int tile = 0, next;
+    NEXT_VISIBLE(tile);
+    if (tile < tiles) {
+        FETCH_TILE(K, k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(tile), RAW_NAN4);
+        FETCH_TILE(V, v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(tile), (raw4_t)(0));
         STORE_TILE(K, k_next, k_tile, ROW_STRIDE);
         STORE_TILE(V, v_next, v_tile, V_STRIDE);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
-    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
-    for (int tile = 0; tile < tiles; tile++) {
-        const int j0 = first + tile * BC;
-        const int more = tile + 1 < tiles;
+    for (; tile < tiles; tile = next) {
+        const int j0 = TILE_KEY(tile);
+        next = tile + 1;
+        NEXT_VISIBLE(next);
+        const int more = next < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
-            FETCH_TILE(K, k_next, k, k_off, k_sb, k_ss, k_sh, j0 + BC, RAW_NAN4);
-            FETCH_TILE(V, v_next, v, v_off, v_sb, v_ss, v_sh, j0 + BC, (raw4_t)(0));
+            FETCH_TILE(K, k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(next), RAW_NAN4);
+            FETCH_TILE(V, v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(next), (raw4_t)(0));
         }
 
         /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so
@@ -299,13 +353,26 @@ void attend_local(IN_PLACE_PARAMS)
                                                     (part[i][jn].z + part[i][jn].w)),
                                           slope[i], row_pos[i], j0 + kg + jn * KG);
         }
+#ifdef MASK
+        if (TILE_CLASS(tile) == MASK_MIXED)
+#pragma unroll
+            for (int i = 0; i < TM; i++)
+#pragma unroll
+                for (int jn = 0; jn < TN; jn++)
+                    s[i][jn] = MASK_ADD(s[i][jn], MASK_AT(mask_row[i], j0 + kg + jn * KG, nk));
+#endif
         if (j0 < full_lo || BC > full_hi - j0) /* a boundary tile */
 #pragma unroll
             for (int i = 0; i < TM; i++)
 #pragma unroll
                 for (int jn = 0; jn < TN; jn++) {
                     const int jj = kg + jn * KG;
+#ifdef SINK_TOKENS /* a sink token of the split is visible outside the window */
+                    if ((jj < lo[i] - j0 || jj >= hi[i] - j0) &&
+                        !(jj >= split_lo - j0 && jj < sink_hi[i] - j0))
+#else
                     if (jj < lo[i] - j0 || jj >= hi[i] - j0)
+#endif
                         s[i][jn] = -INFINITY;
                 }
 #pragma unroll

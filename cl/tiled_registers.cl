@@ -16,6 +16,9 @@
  * No barrier and no __local: on CPU devices a barrier makes the implementation keep every
  * work-item's private state in memory, and __local is the same cache as __global.
  *
+ * With an additive mask (common.cl's MASK), a group skips the blocks whose tile of the mask
+ * is all -inf (MASK_TILE), and reads the mask only where the tile is neither that nor all 0.
+ *
  * Host defines: VW, ROWS, GROUPS, KV_VECS, DV_CHUNK, and common.cl's DTYPE, HEAD_DIM and
  * HEAD_DIM_V. */
 
@@ -41,9 +44,9 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     const int b = bkv / kv_heads, g = bkv % kv_heads;
     const int r_first = rb * ROWS_ALL;
     /* this entry's keys; an impossible length leaves the rows NaN (common.cl) */
-    const int n_given = kv_length(b, nk, KV_LAYOUT);
+    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, pos_shift, n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
 
     /* Per row: q (pre-scaled), visible keys [lo, hi), running max m, sum l, output acc. */
     float qv[ROWS_ALL][HEAD_DIM];
@@ -54,14 +57,24 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     float slope[ROWS_ALL]; /* per row: its head's slope, and its position */
     long row_pos[ROWS_ALL];
 #endif
+#ifdef MASK
+    ulong mask_row[ROWS_ALL]; /* per row: its row of the mask */
+    uchar tile[GROUPS];       /* per group: the class of the current block's tile */
+#endif
     /* Per group: the keys some row can see, and the block range needing no mask. */
     int group_lo[GROUPS], group_hi[GROUPS], group_lo_max[GROUPS], group_hi_min[GROUPS];
     int lo_min = n, hi_max = 0;
+#ifdef SINK_TOKENS /* per row and group: the end of the sink tokens seen (common.cl) */
+    int sink_hi[ROWS_ALL], group_sink_hi[GROUPS], sink_hi_max = 0;
+#endif
     for (int gr = 0; gr < GROUPS; gr++) {
         group_lo[gr] = n;
         group_hi[gr] = 0;
         group_lo_max[gr] = 0;
         group_hi_min[gr] = n;
+#ifdef SINK_TOKENS
+        group_sink_hi[gr] = 0;
+#endif
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
             const int row = gr * ROWS + r;
@@ -78,9 +91,16 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             }
             group_lo_max[gr] = max(group_lo_max[gr], lo[row]);
             group_hi_min[gr] = min(group_hi_min[gr], hi[row]);
+#ifdef SINK_TOKENS
+            sink_hi[row] = sink_range(i, pos_off, causal, ENTRY_SINK_END(b), n);
+            group_sink_hi[gr] = max(group_sink_hi[gr], sink_hi[row]);
+#endif
 #ifdef ALIBI
             slope[row] = ALIBI_SLOPE(b, h);
             row_pos[row] = i + pos_off;
+#endif
+#ifdef MASK
+            mask_row[row] = MASK_ROW(b, i, h);
 #endif
 #ifdef SINKS
             m[row] = SINK_LOGIT(h); /* common.cl */
@@ -93,6 +113,9 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
         }
         lo_min = min(lo_min, group_lo[gr]);
         hi_max = max(hi_max, group_hi[gr]);
+#ifdef SINK_TOKENS
+        sink_hi_max = max(sink_hi_max, group_sink_hi[gr]);
+#endif
     }
 
     __global const float *ktb = kt + (ulong)bkv * HEAD_DIM * (ulong)nk_pad;
@@ -100,16 +123,35 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     float p[ROWS_ALL][BC];
     float alpha[GROUPS][ROWS_PAD];
 
-    /* Only the blocks some row can see: the window and causal bounds are loop bounds. */
+    /* Only the blocks some row can see: the window and causal bounds are loop bounds; sink
+     * tokens add the blocks before the window's that hold them, and group g skips a block that
+     * none of its rows sees (GROUP_MISSES). */
+#ifdef SINK_TOKENS
+    int walk_a, walk_b;
+    const int steps = two_walks(0, sink_hi_max, lo_min / BC * BC, hi_max, BC, &walk_a, &walk_b);
+    for (int step = 0; step < steps; step++) {
+        const int j0 = WALK_KEY(step, 0, walk_a, walk_b, BC);
+#define GROUP_MISSES(gr)                                                                       \
+    ((j0 + BC <= group_lo[gr] || j0 >= group_hi[gr]) && j0 >= group_sink_hi[gr])
+#else
     for (int j0 = lo_min / BC * BC; j0 < hi_max; j0 += BC) {
+#define GROUP_MISSES(gr) (j0 + BC <= group_lo[gr] || j0 >= group_hi[gr])
+#endif
         __global const float *kblock = ktb + (ulong)j0 * HEAD_DIM; /* see cl/pack.cl */
         __global const float *vblock = vpb + (ulong)j0 * DV_PAD;
 
         /* Scores and softmax, group by group, while the K block stays in L1. */
         for (int gr = 0; gr < GROUPS; gr++) {
-            if (j0 + BC <= group_lo[gr] || j0 >= group_hi[gr])
+            if (GROUP_MISSES(gr))
                 continue; /* no row of this group sees this block */
             const int r0 = gr * ROWS;
+#ifdef MASK
+            /* a group wholly past the last row has no tile (its rows are not stored) */
+            tile[gr] = r_first + r0 < rows_total ? MASK_TILE(b, g, r_first / ROWS + gr, j0 / BC)
+                                                 : MASK_HIDDEN;
+            if (tile[gr] == MASK_HIDDEN)
+                continue;
+#endif
             vec_t s[ROWS][KV_VECS];
             SCORE_BLOCK(s, kblock, Q_OF_GROUP);
 #ifdef SOFTCAP
@@ -117,7 +159,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             for (int r = 0; r < ROWS; r++)
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = SCORE_CAP(s[r][u]);
+                    s[r][u] = SCORE_CAP_VEC(s[r][u]);
 #endif
 #ifdef ALIBI
 #pragma unroll
@@ -125,6 +167,15 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
                     s[r][u] = SCORE_BIAS_VEC(s[r][u], slope[r0 + r], row_pos[r0 + r], j0 + u * VW);
+#endif
+#ifdef MASK
+            if (tile[gr] == MASK_MIXED)
+#pragma unroll
+                for (int r = 0; r < ROWS; r++)
+#pragma unroll
+                    for (int u = 0; u < KV_VECS; u++)
+                        s[r][u] = MASK_ADD_VEC(s[r][u], mask_loadv(mask, mask_row[r0 + r],
+                                                                   j0 + u * VW, nk));
 #endif
 
             /* Blocks wholly inside every row's range need no mask (most of them). */
@@ -134,9 +185,11 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #pragma unroll
                     for (int u = 0; u < KV_VECS; u++) {
                         const ivec_t key = (ivec_t)(j0 + u * VW) + LANE_INDEX;
-                        s[r][u] = select(s[r][u], (vec_t)(-INFINITY),
-                                         (key < (ivec_t)(lo[r0 + r])) |
-                                             (key >= (ivec_t)(hi[r0 + r])));
+                        ivec_t out = (key < (ivec_t)(lo[r0 + r])) | (key >= (ivec_t)(hi[r0 + r]));
+#ifdef SINK_TOKENS /* a sink token is visible outside the window */
+                        out &= key >= (ivec_t)(sink_hi[r0 + r]);
+#endif
+                        s[r][u] = select(s[r][u], (vec_t)(-INFINITY), out);
                     }
             }
 
@@ -175,8 +228,12 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 
         /* Output, group by group, while the V block stays in L1. */
         for (int gr = 0; gr < GROUPS; gr++) {
-            if (j0 + BC <= group_lo[gr] || j0 >= group_hi[gr])
+            if (GROUP_MISSES(gr))
                 continue;
+#ifdef MASK
+            if (tile[gr] == MASK_HIDDEN)
+                continue;
+#endif
             const int r0 = gr * ROWS;
 #pragma unroll
             for (int t0 = 0; t0 < DV_VECS; t0 += DV_CHUNK) {

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "kernel_build.h"
 #include "launch.h"
+#include "mask_tiles.h"
 #include "merge.h"
 #include "message.h"
 #include "program_cache.h"
@@ -31,9 +32,11 @@ typedef struct decode_impl {
     int vw;
     int rows, group, split_max; /* decode_local: rows and work-items per group, keys per split */
     local_tiles lt;             /* attend_local */
+    mask_tiles mt;              /* attend_local with a mask */
     int split_len;
 } decode_impl;
 
+/* STAGE_MASK follows the merge when there is one, else the attention. */
 enum { STAGE_ATTEND = STAGE_APPEND + 1, STAGE_MERGE };
 
 /* Work-groups per compute unit worth launching: a few, so that splits of uneven length
@@ -64,6 +67,7 @@ static void decode_release(clattn_plan *plan)
     if (!d)
         return;
     kv_kernel_release(&d->local);
+    mask_tiles_release(&d->mt);
     const cl_kernel kernels[] = {d->attend, d->merge};
     const cl_mem mems[] = {d->part_o, d->part_lse};
     plan_release_impl(plan, kernels, 2, mems, 2);
@@ -111,11 +115,16 @@ static clattn_status decode_enqueue(clattn_plan *plan, struct launch_sequence *s
     clattn_status st = d->kind == DECODE_REGISTERS
                            ? CLATTN_SUCCESS
                            : kv_kernel_for_call(plan, &d->local, b, &kernel);
+    if (!st)
+        st = mask_tiles_enqueue(plan, seq, plan->splits > 1 ? STAGE_MERGE + 1 : STAGE_MERGE,
+                                &d->mt, b);
     if (st)
         return st;
     kernel_args a;
     args_begin(&a, plan->ctx, kernel);
     args_in_place(&a, p, b, d->split_len, (cl_int)part_rows, d->part_o, d->part_lse);
+    if (d->kind == DECODE_TILES)
+        args_mask_tiles(&a, p, &d->mt);
     if ((st = args_end(&a, name)))
         return st;
     const size_t group = d->kind == DECODE_REGISTERS ? 1
@@ -173,7 +182,7 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
         while (d->kvh * 2 <= kv_heads && d->kvh * 2 * d->rpk <= max_rows)
             d->kvh *= 2;
     char options[384];
-    char extras[96], kv_extras[96], dv[24];
+    char extras[128], kv_extras[96], dv[24];
     snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DKVH=%d -DRPK=%d%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              problem_dv_option(p, dv, sizeof dv), d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
@@ -240,7 +249,7 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
     *built = 0;
     for (int attempt = 0; attempt < 6 && local_shape(l, p, max_group, budget, d); attempt++) {
         char options[384];
-        char extras[96], kv_extras[96], dv[24];
+        char extras[128], kv_extras[96], dv[24];
         snprintf(options, sizeof options,
                  "-DDTYPE=%d -DHEAD_DIM=%d%s -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
@@ -306,6 +315,8 @@ clattn_status decode_setup(clattn_plan *plan)
         if (!st && !built) {
             d->kind = DECODE_TILES;
             st = local_kernel_build(plan, &d->lt, &d->local);
+            if (!st)
+                st = mask_tiles_setup(plan, d->lt.br, d->lt.bc, &d->mt);
         }
     }
     if (st)
@@ -336,8 +347,11 @@ clattn_status decode_setup(clattn_plan *plan)
         if (st)
             return st;
     }
-    static const char *const stages[] = {"append", "attention", "merge"};
-    plan_set_stages(plan, plan->splits > 1 ? 3 : 2, stages);
+    static const char *const stages[] = {"append", "attention", "merge", "mask tiles"};
+    static const char *const unsplit[] = {"append", "attention", "mask tiles"};
+    const int with_mask = d->mt.classify != NULL;
+    plan_set_stages(plan, (plan->splits > 1 ? 3 : 2) + with_mask,
+                    plan->splits > 1 ? stages : unsplit);
     plan_describe(plan,
                   "splits: %lld work-items or groups of rows x %d splits of %d keys (aiming at "
                   "%d work-groups per compute unit, at least %d keys per split)%s",

@@ -23,11 +23,14 @@ enum {
     T_V_NEW = CLATTN_ARG_V_NEW,
     T_SLOPES = CLATTN_ARG_ALIBI_SLOPES,
     T_SINKS = CLATTN_ARG_SINKS,
+    T_MASK = CLATTN_ARG_MASK,
+    T_Q_START = CLATTN_ARG_Q_START,
+    T_K_START = CLATTN_ARG_K_START,
     T_COUNT
 };
 static const char *const names[T_COUNT] = {"Q", "K", "V", "O", "LSE", "cache_seqlens",
                                            "block_table", "k_new", "v_new", "alibi_slopes",
-                                           "sinks"};
+                                           "sinks", "mask", "q_start", "k_start"};
 
 /* Bytes each argument must hold for the plan's problem. */
 static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
@@ -48,6 +51,9 @@ static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
     out[T_SLOPES] =
         (problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_PER_ENTRY ? batch : 1) * heads * 4;
     out[T_SINKS] = heads * 4;
+    out[T_MASK] = problem_get(p, CLATTN_PARAM_MASK) ? problem_tensor_span(p, CLATTN_TENSOR_MASK)
+                                                    : 0;
+    out[T_Q_START] = out[T_K_START] = batch * 4;
 }
 
 static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *seq,
@@ -139,9 +145,10 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     /* clattn_enqueue_args checks its extension tensors against the problem; the other calls
      * have no place for them */
     if (!args && (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
-                  problem_get(p, CLATTN_PARAM_SINKS)))
+                  problem_get(p, CLATTN_PARAM_SINKS) ||
+                  problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE))
         return fail(ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "the problem takes ALiBi slopes or sinks: use clattn_enqueue_args");
+                    "the problem takes ALiBi slopes, sinks or a mask: use clattn_enqueue_args");
     const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
     /* K and V offsets are whole elements of the cache's type: `kv_values` values in `kv_bytes`
      * bytes (a q8_0 block: 32 in 34) */
@@ -149,6 +156,7 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
     clattn_dtype_block(problem_kv_dtype(p), &kv_values, &kv_bytes);
     uint64_t span[T_COUNT];
     spans(p, span);
+    const size_t mask_bytes = problem_get(p, CLATTN_PARAM_MASK) == CLATTN_MASK_F16 ? 2 : 4;
     /* O and LSE are written while the rest is read; an append writes the caches too */
     const int append = mems[T_K_NEW] != NULL;
     const int written[T_COUNT] = {[T_O] = 1, [T_LSE] = 1, [T_K] = append, [T_V] = append};
@@ -157,7 +165,8 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
         const int optional = t >= T_LSE;
         if (optional && !mems[t])
             continue;
-        const size_t align = (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
+        const size_t align = t == T_MASK                                    ? mask_bytes
+                             : (t >= T_LSE && t <= T_PAGES) || t >= T_SLOPES ? 4
                              : t == T_K || t == T_V                      ? (size_t)kv_bytes
                                                                          : esize;
         if ((st = enqueue_check_buffer(plan, names[t], mems[t], offs[t], span[t], align,
@@ -177,10 +186,15 @@ static clattn_status enqueue_attention(clattn_plan *plan, cl_command_queue queue
                       .kv_lens_off = offs[T_LENS] / 4, .pages = mems[T_PAGES],
                       .pages_off = offs[T_PAGES] / 4,
                       .appended = mems[T_K_NEW] ? (int)problem_get(p, CLATTN_PARAM_SEQ_Q) : 0,
-                      .positioned = args && args->positions_set,
+                      .positioned = problem_get(p, CLATTN_PARAM_POSITIONS) !=
+                                    CLATTN_POSITIONS_ALIGNED,
                       .pos_shift = args ? args->q_start - args->k_start : 0,
                       .slopes = mems[T_SLOPES], .slopes_off = offs[T_SLOPES] / 4,
-                      .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4};
+                      .sinks = mems[T_SINKS], .sinks_off = offs[T_SINKS] / 4,
+                      .q_starts = mems[T_Q_START], .q_starts_off = offs[T_Q_START] / 4,
+                      .k_starts = mems[T_K_START], .k_starts_off = offs[T_K_START] / 4,
+                      .k_start = args ? args->k_start : 0, .mask = mems[T_MASK],
+                      .mask_off = offs[T_MASK] / mask_bytes};
     struct launch_sequence seq;
     launch_begin(&seq, plan, queue, num_events, wait_list);
     if (mems[T_K_NEW])
@@ -209,8 +223,8 @@ clattn_status clattn_enqueue(clattn_plan *plan, cl_command_queue queue, cl_mem q
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q, k, v, o, lse, NULL, NULL, NULL, NULL, NULL, NULL};
-    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset, 0, 0, 0, 0, 0, 0};
+    cl_mem mems[T_COUNT] = {q, k, v, o, lse};
+    size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset};
     return enqueue_attention(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 
@@ -255,10 +269,10 @@ clattn_status clattn_enqueue_kvcache(clattn_plan *plan, cl_command_queue queue, 
     if (problem_get(&plan->problem, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_ALIGNED)
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
                     "the problem takes positions with the call: use clattn_enqueue_args");
-    cl_mem mems[T_COUNT] = {q,           k_cache, v_cache, o,    lse, cache_seqlens,
-                            block_table, k_new,   v_new,   NULL, NULL};
+    cl_mem mems[T_COUNT] = {q, k_cache, v_cache, o, lse, cache_seqlens, block_table, k_new,
+                            v_new};
     size_t offs[T_COUNT] = {q_offset, k_offset, v_offset, o_offset, lse_offset,
-                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset, 0, 0};
+                            seqlens_offset, block_table_offset, k_new_offset, v_new_offset};
     return enqueue_cache(plan, queue, mems, offs, NULL, num_events, wait_list, event);
 }
 

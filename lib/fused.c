@@ -9,6 +9,7 @@
 #include "dispatch.h"
 #include "kernel_build.h"
 #include "launch.h"
+#include "mask_tiles.h"
 #include "message.h"
 #include "pack.h"
 #include "program_cache.h"
@@ -21,9 +22,13 @@ typedef struct fused_impl {
     register_tiles rt;
     packed_layout layout;
     local_tiles lt;
+    mask_tiles mt;
 } fused_impl;
 
-enum { STAGE_PACK = STAGE_APPEND + 1, STAGE_ATTEND }; /* register blocks */
+/* Register blocks; local tiles have STAGE_PACK's index for their attention, and classify the
+ * mask (when there is one) as the stage after it. */
+enum { STAGE_PACK = STAGE_APPEND + 1, STAGE_ATTEND, STAGE_MASK_REGISTERS };
+#define STAGE_MASK_LOCAL (STAGE_APPEND + 2)
 
 static void fused_release(clattn_plan *plan)
 {
@@ -31,6 +36,7 @@ static void fused_release(clattn_plan *plan)
     if (!f)
         return;
     kv_kernel_release(&f->local);
+    mask_tiles_release(&f->mt);
     const cl_kernel kernels[] = {f->pack, f->attend};
     const cl_mem mems[] = {f->kt, f->vp};
     plan_release_impl(plan, kernels, 2, mems, 2);
@@ -67,6 +73,8 @@ static clattn_status registers_enqueue(clattn_plan *plan, struct launch_sequence
     const clattn_problem *p = &plan->problem;
     clattn_status st = pack_enqueue(plan, seq, STAGE_PACK, f->pack, b, f->kt, f->vp, &f->rt,
                                     &f->layout);
+    if (!st)
+        st = mask_tiles_enqueue(plan, seq, STAGE_MASK_REGISTERS, &f->mt, b);
     if (st)
         return st;
     kernel_args a;
@@ -82,6 +90,7 @@ static clattn_status registers_enqueue(clattn_plan *plan, struct launch_sequence
     args_mask(&a, p, b);
     args_kv_layout(&a, p, b);
     args_extras(&a, p, b);
+    args_mask_tiles(&a, p, &f->mt);
     if ((st = args_end(&a, "attend_registers")))
         return st;
     size_t global = (size_t)(bkv(p) * row_blocks(p, f->rt.rows * f->rt.groups)), local = 1;
@@ -136,14 +145,14 @@ clattn_status fused_registers_setup(clattn_plan *plan)
     f->rt = register_tiles_for(plan, &tuned, why, sizeof why);
     plan->tiles_tuned = tuned;
     f->layout = select_packed_layout(&f->rt, p);
-    char options[384], extras[96], kv_extras[96], dv[24];
+    char options[384], extras[128], kv_extras[96], dv[24];
     snprintf(options, sizeof options,
              "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d"
-             "%s%s",
+             "%s%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              problem_dv_option(p, dv, sizeof dv), f->rt.vw, f->rt.rows, f->rt.groups, f->rt.kv_vecs, f->rt.dv_chunk,
              problem_score_options(p, 1, extras, sizeof extras),
-             problem_kv_options(p, kv_extras, sizeof kv_extras));
+             problem_kv_options(p, kv_extras, sizeof kv_extras), mask_tiles_option(p));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "tiled_registers", options, &program);
     if (!st)
@@ -154,13 +163,15 @@ clattn_status fused_registers_setup(clattn_plan *plan)
         st = plan_alloc(plan, (size_t)f->layout.kt_bytes, "transposed K", &f->kt);
     if (!st)
         st = plan_alloc(plan, (size_t)f->layout.vp_bytes, "packed V", &f->vp);
+    if (!st) /* a group of rows against a block of keys: the kernel's unit of skipping */
+        st = mask_tiles_setup(plan, f->rt.rows, f->rt.kv_vecs * f->rt.vw, &f->mt);
     if (st)
         return st;
     plan->tile_q = f->rt.rows * f->rt.groups;
     plan->tile_kv = f->rt.kv_vecs * f->rt.vw;
     plan->work_group_size = 1;
-    static const char *const stages[] = {"append", "pack K,V", "attention"};
-    plan_set_stages(plan, 3, stages);
+    static const char *const stages[] = {"append", "pack K,V", "attention", "mask tiles"};
+    plan_set_stages(plan, f->mt.classify ? 4 : 3, stages);
     plan_describe(plan,
                   "kernel shape: register blocks (local memory is ordinary memory here, so no "
                   "__local and no barriers: one work-item per work-group)");
@@ -193,10 +204,13 @@ static clattn_status local_enqueue(clattn_plan *plan, struct launch_sequence *se
     clattn_status st = kv_kernel_for_call(plan, &f->local, b, &kernel);
     if (st)
         return st;
+    if ((st = mask_tiles_enqueue(plan, seq, STAGE_MASK_LOCAL, &f->mt, b)))
+        return st;
     kernel_args a;
     args_begin(&a, plan->ctx, kernel);
     /* one split: every key, no partial outputs */
     args_in_place(&a, p, b, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_KV), 0, NULL, NULL);
+    args_mask_tiles(&a, p, &f->mt);
     if ((st = args_end(&a, "attend_local")))
         return st;
     size_t local[2] = {(size_t)local_tiles_group(&f->lt), 1};
@@ -212,10 +226,12 @@ clattn_status fused_local_setup(clattn_plan *plan)
     if (!f)
         return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");
     clattn_status st = local_kernel_build(plan, &f->lt, &f->local);
+    if (!st)
+        st = mask_tiles_setup(plan, f->lt.br, f->lt.bc, &f->mt);
     if (st)
         return st;
-    static const char *const stages[] = {"append", "attention"};
-    plan_set_stages(plan, 2, stages);
+    static const char *const stages[] = {"append", "attention", "mask tiles"};
+    plan_set_stages(plan, f->mt.classify ? 3 : 2, stages);
     plan_describe(plan, "launch: attend_local over %lld work-groups; no scratch memory",
                   (long long)(bkv(&plan->problem) * row_blocks(&plan->problem, f->lt.br)));
     return CLATTN_SUCCESS;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cl_error.h"
+#include "mask_tiles.h"
 #include "message.h"
 #include "tuning.h"
 
@@ -105,14 +106,14 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
                         (unsigned long long)need, (unsigned long long)l.local_mem_size);
         }
         char options[384];
-        char extras[96], kv_extras[96], dv[24];
+        char extras[128], kv_extras[96], dv[24];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d%s -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d%s -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), problem_dv_option(p, dv, sizeof dv),
                  lt->br, lt->bc, lt->tm, lt->tn,
                  problem_score_options(p, 1, extras, sizeof extras),
-                 problem_kv_options(p, kv_extras, sizeof kv_extras));
+                 problem_kv_options(p, kv_extras, sizeof kv_extras), mask_tiles_option(p));
         clattn_status st = kv_kernel_build(plan, "tiled_local", "attend_local", options, k);
         if (st)
             return st;

@@ -18,7 +18,8 @@ int64_t bkv(const clattn_problem *p);
 
 /* Chooses local tiles from the device's limits (or those clattn_tune measured), builds
  * attend_local for them, and shrinks them until the compiled kernel accepts the work-group;
- * fills the plan's tile figures and description. */
+ * fills the plan's tile figures and description. With a mask the kernel takes a tile map of
+ * BR x BC tiles, which the caller sets up (lib/mask_tiles.h). */
 clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *k);
 
 #endif

@@ -227,10 +227,46 @@ void args_sinks(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
     args_ulong(a, b->sinks_off);
 }
 
+void args_sink_tokens(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    const int64_t s = problem_get(p, CLATTN_PARAM_SINK_TOKENS);
+    if (!s)
+        return;
+    /* in the call's key indices: S - k_start with positions per call (cl/common.cl) */
+    args_long(a, s - (b->positioned ? b->k_start : 0));
+}
+
+void args_positions(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    if (problem_get(p, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_PER_ENTRY)
+        return;
+    args_mem(a, b->q_starts);
+    args_ulong(a, b->q_starts_off);
+    args_mem(a, b->k_starts);
+    args_ulong(a, b->k_starts_off);
+}
+
+void args_additive_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
+{
+    if (problem_get(p, CLATTN_PARAM_MASK) == CLATTN_MASK_NONE)
+        return;
+    int64_t s[3];
+    problem_strides(p, CLATTN_TENSOR_MASK, s);
+    args_mem(a, b->mask);
+    args_ulong(a, b->mask_off);
+    /* a broadcast dimension steps by 0: kernels index with their own entry and head */
+    args_long(a, problem_get(p, CLATTN_PARAM_MASK_BATCH) == 1 ? 0 : s[0]);
+    args_long(a, s[1]);
+    args_long(a, problem_get(p, CLATTN_PARAM_MASK_HEADS) == 1 ? 0 : s[2]);
+}
+
 void args_extras(kernel_args *a, const clattn_problem *p, const attn_buffers *b)
 {
     args_alibi(a, p, b);
     args_sinks(a, p, b);
+    args_sink_tokens(a, p, b);
+    args_positions(a, p, b);
+    args_additive_mask(a, p, b);
 }
 
 void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,

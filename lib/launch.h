@@ -64,11 +64,17 @@ void args_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
  * decode_registers, declared with cl/common.cl's IN_PLACE_PARAMS): the tensors, LSE, shape
  * and mask, KV layout, and the split of the keys with its partial outputs (one split:
  * split_len = seq_kv, no partial buffers). */
-/* The slopes (with ALiBi) and the sinks (with sinks) as cl/common.cl's ALIBI_PARAMS and
- * SINK_PARAMS take them: nothing when the problem has neither. args_extras sets both, in
- * EXTRA_PARAMS' order, after the rest of an attention kernel's arguments. */
+/* The slopes (with ALiBi), the sinks (with sinks), the end of the sink tokens (with sink
+ * tokens), the starts (with positions per entry) and the additive mask (with a mask) as
+ * cl/common.cl's ALIBI_PARAMS, SINK_PARAMS, SINK_TOKEN_PARAMS, POSITION_PARAMS and MASK_PARAMS
+ * take them: nothing when the problem has none. args_extras sets them all, in EXTRA_PARAMS'
+ * order, after the rest of an attention kernel's arguments; a kernel built with MASK_TILES
+ * takes the tile map after them (lib/mask_tiles.h). */
 void args_alibi(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 void args_sinks(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
+void args_sink_tokens(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
+void args_positions(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
+void args_additive_mask(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 void args_extras(kernel_args *a, const clattn_problem *p, const attn_buffers *b);
 void args_in_place(kernel_args *a, const clattn_problem *p, const attn_buffers *b,
                    cl_int split_len, cl_int part_rows, cl_mem part_o, cl_mem part_lse);

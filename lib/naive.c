@@ -87,11 +87,18 @@ static clattn_status enqueue_chunk(clattn_plan *plan, struct launch_sequence *se
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_LEFT));
     args_long(&a, problem_get(p, CLATTN_PARAM_WINDOW_RIGHT));
     args_float(&a, (cl_float)problem_scale(p));
-    if (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE) { /* cl/naive.cl */
+    /* cl/naive.cl: the chunk's entries for their slopes, starts and mask rows */
+    if (problem_get(p, CLATTN_PARAM_ALIBI) != CLATTN_ALIBI_NONE ||
+        problem_get(p, CLATTN_PARAM_POSITIONS) == CLATTN_POSITIONS_PER_ENTRY ||
+        problem_get(p, CLATTN_PARAM_MASK) != CLATTN_MASK_NONE) {
         args_int(&a, (cl_int)z0);
         args_int(&a, (cl_int)heads);
-        args_alibi(&a, p, b);
+        args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
     }
+    args_alibi(&a, p, b);
+    args_sink_tokens(&a, p, b);
+    args_positions(&a, p, b);
+    args_additive_mask(&a, p, b);
     if ((st = args_end(&a, "naive_scale_mask")))
         return st;
     size_t gm[3] = {(size_t)(n->s_stride / vw), (size_t)rows, (size_t)zc};
@@ -252,7 +259,7 @@ static clattn_status build_kernels(clattn_plan *plan, naive_impl *n)
 {
     const clattn_problem *p = &plan->problem;
     char options[256];
-    char extras[96], dv[24];
+    char extras[128], dv[24];
     snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DROWS=%d -DKV_VECS=%d%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              problem_dv_option(p, dv, sizeof dv), n->rt.vw, n->rt.rows, n->rt.kv_vecs,

@@ -158,12 +158,6 @@ clattn_status clattn_plan_create(clattn_context *ctx, const clattn_problem *prob
     clattn_status checked = clattn_problem_check(problem);
     if (checked) /* UNSUPPORTED stays UNSUPPORTED: a q4_0 cache with head_dim 40 */
         return fail(ctx, checked, "%s", clattn_message(NULL));
-    const char *extension = problem_unimplemented_extension(problem);
-    if (extension)
-        return fail(ctx, CLATTN_ERROR_UNSUPPORTED,
-                    "clattn_plan_create: %s is not implemented by any device algorithm yet; the "
-                    "CPU reference computes it (clattn_reference_args)",
-                    extension);
     clattn_plan *plan = calloc(1, sizeof *plan);
     if (!plan)
         return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");

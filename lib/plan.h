@@ -22,13 +22,22 @@ typedef struct attn_buffers {
     cl_ulong kv_lens_off, pages_off;
     int appended;   /* rows this call appends to each entry (counted in its length) */
     /* Positions given with the call (CLATTN_POSITIONS_PER_CALL): row i sits at key position
-     * i + pos_shift, pos_shift = q_start - k_start; otherwise the problem's alignment. */
+     * i + pos_shift, pos_shift = q_start - k_start; per entry (CLATTN_POSITIONS_PER_ENTRY)
+     * the kernels find each entry's shift; otherwise the problem's alignment. */
     int positioned;
     cl_long pos_shift;
     /* f32 ALiBi slopes and sink logits (CLATTN_ARG_ALIBI_SLOPES, _SINKS), exactly when the
      * problem has them; element offsets. */
     cl_mem slopes, sinks;
     cl_ulong slopes_off, sinks_off;
+    /* int32 [B] starts (CLATTN_ARG_Q_START, _K_START) of positions per entry, exactly when
+     * the problem takes them; element offsets. */
+    cl_mem q_starts, k_starts;
+    cl_ulong q_starts_off, k_starts_off;
+    cl_long k_start; /* positions per call: the first key's position (for sink tokens) */
+    /* The additive mask (CLATTN_ARG_MASK), exactly when the problem has one; element offset. */
+    cl_mem mask;
+    cl_ulong mask_off;
 } attn_buffers;
 
 /* The events of the last enqueue, per stage, for clattn_plan_stage_time. */

@@ -204,8 +204,15 @@ const char *problem_score_options(const clattn_problem *p, int base2, char *out,
         len += (size_t)snprintf(out + len, size - len, " -DALIBI=%d", alibi);
     if (sinks && len < size)
         len += (size_t)snprintf(out + len, size - len, " -DSINKS");
-    /* the slopes and sinks are natural-log values, scaled in the kernel (common.cl) */
-    if ((alibi != CLATTN_ALIBI_NONE || sinks) && len < size)
+    if (p->value[CLATTN_PARAM_SINK_TOKENS] && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DSINK_TOKENS");
+    if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DPOSITIONS_PER_ENTRY");
+    const int mask = (int)p->value[CLATTN_PARAM_MASK];
+    if (mask != CLATTN_MASK_NONE && len < size)
+        len += (size_t)snprintf(out + len, size - len, " -DMASK=%d", mask);
+    /* the slopes, sinks and mask are natural-log values, scaled in the kernel (common.cl) */
+    if ((alibi != CLATTN_ALIBI_NONE || sinks || mask != CLATTN_MASK_NONE) && len < size)
         snprintf(out + len, size - len, " -DSCORE_UNIT=%s", base2 ? "LOG2E" : "1.0f");
     return out;
 }
@@ -229,17 +236,6 @@ double problem_query_scale(const clattn_problem *p)
     const clattn_dtype kv = problem_kv_dtype(p);
     const int fp8 = kv == CLATTN_DTYPE_FP8_E4M3 || kv == CLATTN_DTYPE_FP8_E5M2;
     return problem_scale(p) * 1.4426950408889634 * (fp8 ? (double)(float)p->k_scale : 1.0);
-}
-
-const char *problem_unimplemented_extension(const clattn_problem *p)
-{
-    if (p->value[CLATTN_PARAM_SINK_TOKENS])
-        return "sink tokens";
-    if (p->value[CLATTN_PARAM_MASK] != CLATTN_MASK_NONE)
-        return "an additive mask";
-    if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY)
-        return "positions per entry";
-    return NULL;
 }
 
 double problem_scale(const clattn_problem *p)
@@ -611,6 +607,51 @@ static uint64_t visible_per_head(const clattn_problem *p)
     return total;
 }
 
+/* Row i's sink tokens outside its window's keys: |[0, sink) \ [lo, hi)|, with sink the end of
+ * the sink tokens the causal rule lets the row see. */
+static int64_t sink_extra(const clattn_problem *p, int64_t i)
+{
+    const int64_t nk = p->value[CLATTN_PARAM_SEQ_KV], s = p->value[CLATTN_PARAM_SINK_TOKENS];
+    int64_t lo, hi, sink = s < nk ? s : nk;
+    problem_row_range(p, i, &lo, &hi);
+    const int64_t pos = i + problem_position_offset(p);
+    if (p->value[CLATTN_PARAM_CAUSAL] && pos + 1 < sink)
+        sink = pos + 1 < 0 ? 0 : pos + 1;
+    return (sink < lo ? sink : lo) + (sink > hi ? sink - hi : 0);
+}
+
+/* The sink tokens' keys beyond the windows', summed over the rows: sink_extra is linear in
+ * the row between the positions where one of its terms meets a bound or another term (S' is
+ * min(S, nk)), so the sum is taken in closed form piece by piece, as visible_per_head's. */
+static uint64_t sink_extra_per_head(const clattn_problem *p)
+{
+    const int64_t nq = p->value[CLATTN_PARAM_SEQ_Q], nk = p->value[CLATTN_PARAM_SEQ_KV];
+    const int64_t wl = p->value[CLATTN_PARAM_WINDOW_LEFT], wr = p->value[CLATTN_PARAM_WINDOW_RIGHT];
+    const int64_t s = p->value[CLATTN_PARAM_SINK_TOKENS] < nk ? p->value[CLATTN_PARAM_SINK_TOKENS]
+                                                             : nk;
+    const int64_t off = problem_position_offset(p);
+    const int64_t kinks[10] = {wl, nk + wl, nk - 1, nk - wr - 1, -1, -wr - 1, s - 1, s + wl,
+                               s - wr - 1, 0};
+    int64_t cut[22] = {0, nq};
+    int n = 2;
+    for (int k = 0; k < 10; k++)
+        for (int64_t i = kinks[k] - off; i <= kinks[k] - off + 1; i++)
+            if (i > 0 && i < nq)
+                cut[n++] = i;
+    for (int a = 1; a < n; a++) /* insertion sort of at most 22 cuts */
+        for (int b = a; b > 0 && cut[b - 1] > cut[b]; b--) {
+            const int64_t t = cut[b];
+            cut[b] = cut[b - 1];
+            cut[b - 1] = t;
+        }
+    uint64_t total = 0;
+    for (int a = 1; a < n; a++)
+        if (cut[a] > cut[a - 1])
+            total += (uint64_t)(cut[a] - cut[a - 1]) *
+                     (uint64_t)(sink_extra(p, cut[a - 1]) + sink_extra(p, cut[a] - 1)) / 2;
+    return total;
+}
+
 int problem_window_bounds_work(const clattn_problem *p)
 {
     return p->value[CLATTN_PARAM_WINDOW_LEFT] >= 0 &&
@@ -621,13 +662,12 @@ clattn_status clattn_problem_visible_pairs(const clattn_problem *p, uint64_t *pa
 {
     if (!p || !pairs)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_problem_visible_pairs: NULL argument");
-    if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED ||
-        p->value[CLATTN_PARAM_SINK_TOKENS])
+    if (p->value[CLATTN_PARAM_POSITIONS] != CLATTN_POSITIONS_ALIGNED)
         return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
-                    "clattn_problem_visible_pairs: not counted with %s",
-                    p->value[CLATTN_PARAM_SINK_TOKENS] ? "sink tokens"
-                                                       : "positions given per call or entry");
-    *pairs = visible_per_head(p) * (uint64_t)p->value[CLATTN_PARAM_BATCH] *
+                    "clattn_problem_visible_pairs: not counted with positions given per call or "
+                    "entry");
+    const uint64_t sinks = p->value[CLATTN_PARAM_SINK_TOKENS] ? sink_extra_per_head(p) : 0;
+    *pairs = (visible_per_head(p) + sinks) * (uint64_t)p->value[CLATTN_PARAM_BATCH] *
              (uint64_t)p->value[CLATTN_PARAM_HEADS];
     return CLATTN_SUCCESS;
 }

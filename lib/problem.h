@@ -42,14 +42,11 @@ int64_t problem_position_offset(const clattn_problem *p);
  * restatement of docs/semantics.md used for planning; the reference checks it pair by pair. */
 void problem_row_range(const clattn_problem *p, int64_t i, int64_t *lo, int64_t *hi);
 
-/* The name of the first extension (docs/semantics.md, "Extensions") the problem uses that no
- * device algorithm implements yet, or NULL: what plans refuse by name. */
-const char *problem_unimplemented_extension(const clattn_problem *p);
-
 /* The build options that carry the problem's score extensions into a kernel (cl/common.cl's
- * SCORE_CAP, ALiBi and sinks): "" when it has none, else " -DSOFTCAP=..." in the kernel's
- * units (base 2 for the fused kernels, natural for naive's), " -DALIBI=1|2", " -DSINKS" and
- * the units' SCORE_UNIT. At most 96 bytes. */
+ * SCORE_CAP, ALiBi, sinks, sink tokens, positions per entry and the mask): "" when it has
+ * none, else " -DSOFTCAP=..." in the kernel's units (base 2 for the fused kernels, natural for
+ * naive's), " -DALIBI=1|2", " -DSINKS", " -DSINK_TOKENS", " -DPOSITIONS_PER_ENTRY",
+ * " -DMASK=1|2" and the units' SCORE_UNIT. At most 128 bytes. */
 const char *problem_score_options(const clattn_problem *p, int base2, char *out, size_t size);
 
 /* The build options that carry the KV cache's type into a kernel (cl/common.cl's KV_DTYPE):

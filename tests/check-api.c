@@ -605,32 +605,6 @@ START_TEST(enqueue_args_matches_enqueue)
 }
 END_TEST
 
-/* Extensions no device algorithm takes yet are refused by name, never ignored. */
-START_TEST(extensions_are_refused_by_name)
-{
-    static const struct {
-        clattn_param param;
-        int64_t value;
-        const char *name;
-    } uses[] = {
-        {CLATTN_PARAM_SINK_TOKENS, 4, "sink tokens"},
-        {CLATTN_PARAM_MASK, CLATTN_MASK_F16, "mask"},
-        {CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY, "positions per entry"},
-    };
-    for (size_t u = 0; u < sizeof uses / sizeof uses[0]; u++) {
-        attn_case c = case_default();
-        clattn_problem *p = case_problem(&c, (clattn_algorithm)_i);
-        ck_assert_int_eq(clattn_problem_set(p, uses[u].param, uses[u].value), CLATTN_SUCCESS);
-        clattn_plan *plan = (clattn_plan *)1;
-        ck_assert_int_eq(clattn_plan_create(test_context(), p, &plan), CLATTN_ERROR_UNSUPPORTED);
-        ck_assert_ptr_null(plan);
-        ck_assert_msg(strstr(clattn_message(test_context()), uses[u].name),
-                      "message '%s' lacks '%s'", clattn_message(test_context()), uses[u].name);
-        clattn_problem_destroy(p);
-    }
-}
-END_TEST
-
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("api");
@@ -657,8 +631,6 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, enqueue_with_odd_kv_offsets, CLATTN_ALGO_TILED,
                         CLATTN_ALGO_DECODE + 1);
     tcase_add_loop_test(tc, enqueue_args_matches_enqueue, CLATTN_ALGO_NAIVE,
-                        CLATTN_ALGO_DECODE + 1);
-    tcase_add_loop_test(tc, extensions_are_refused_by_name, CLATTN_ALGO_AUTO,
                         CLATTN_ALGO_DECODE + 1);
     suite_add_tcase(s, tc);
     return s;

@@ -177,39 +177,45 @@ END_TEST
 START_TEST(visible_pairs_match_the_definition)
 {
     static const int lefts[] = {-1, 0, 1, 3, 20}, rights[] = {-1, 0, 2, 20};
+    static const int sinks[] = {0, 1, 3, 7, 20}; /* sink tokens */
     clattn_problem *p;
     clattn_problem_create(&p);
-    for (int nq = 1; nq <= 12; nq++)
-        for (int nk = 1; nk <= 12; nk++)
-            for (int wl = 0; wl < 5; wl++)
-                for (int wr = 0; wr < 4; wr++)
-                    for (int causal = 0; causal <= 1; causal++)
-                        for (int align = 0; align <= 1; align++) {
-                            const clattn_align al =
-                                align ? CLATTN_ALIGN_TOP_LEFT : CLATTN_ALIGN_BOTTOM_RIGHT;
-                            clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, nq);
-                            clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, nk);
-                            clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, lefts[wl]);
-                            clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, rights[wr]);
-                            clattn_problem_set(p, CLATTN_PARAM_CAUSAL, causal);
-                            clattn_problem_set(p, CLATTN_PARAM_ALIGN, al);
-                            const int off = al == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq;
-                            uint64_t want = 0, pairs = 0;
-                            for (int i = 0; i < nq; i++)
-                                for (int j = 0; j < nk; j++) {
-                                    const int pos = i + off;
-                                    want += (!causal || j <= pos) &&
-                                            (lefts[wl] < 0 || j >= pos - lefts[wl]) &&
-                                            (rights[wr] < 0 || j <= pos + rights[wr]);
-                                }
-                            clattn_problem_visible_pairs(p, &pairs);
-                            ck_assert_msg(pairs == want,
-                                          "Nq %d Nk %d window (%d, %d) causal %d align %d: "
-                                          "%llu, not %llu",
-                                          nq, nk, lefts[wl], rights[wr], causal, (int)al,
-                                          (unsigned long long)pairs, (unsigned long long)want);
-                        }
+    for (int sk = 0; sk < 5; sk++)
+        for (int nq = 1; nq <= 12; nq++)
+            for (int nk = 1; nk <= 12; nk++)
+                for (int wl = 0; wl < 5; wl++)
+                    for (int wr = 0; wr < 4; wr++)
+                        for (int causal = 0; causal <= 1; causal++)
+                            for (int align = 0; align <= 1; align++) {
+                                const clattn_align al =
+                                    align ? CLATTN_ALIGN_TOP_LEFT : CLATTN_ALIGN_BOTTOM_RIGHT;
+                                clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, nq);
+                                clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, nk);
+                                clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, lefts[wl]);
+                                clattn_problem_set(p, CLATTN_PARAM_WINDOW_RIGHT, rights[wr]);
+                                clattn_problem_set(p, CLATTN_PARAM_CAUSAL, causal);
+                                clattn_problem_set(p, CLATTN_PARAM_ALIGN, al);
+                                clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, sinks[sk]);
+                                const int off = al == CLATTN_ALIGN_TOP_LEFT ? 0 : nk - nq;
+                                uint64_t want = 0, pairs = 0;
+                                for (int i = 0; i < nq; i++)
+                                    for (int j = 0; j < nk; j++) {
+                                        const int pos = i + off;
+                                        want += (!causal || j <= pos) &&
+                                                (j < sinks[sk] ||
+                                                 ((lefts[wl] < 0 || j >= pos - lefts[wl]) &&
+                                                  (rights[wr] < 0 || j <= pos + rights[wr])));
+                                    }
+                                clattn_problem_visible_pairs(p, &pairs);
+                                ck_assert_msg(pairs == want,
+                                              "Nq %d Nk %d window (%d, %d) causal %d align %d "
+                                              "sink tokens %d: %llu, not %llu",
+                                              nq, nk, lefts[wl], rights[wr], causal, (int)al,
+                                              sinks[sk],
+                                              (unsigned long long)pairs, (unsigned long long)want);
+                            }
     const uint64_t n = 2147483647;
+    clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, 0);
     clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, (int64_t)n);
     clattn_problem_set(p, CLATTN_PARAM_SEQ_KV, (int64_t)n);
     clattn_problem_set(p, CLATTN_PARAM_WINDOW_LEFT, -1);
