@@ -104,6 +104,11 @@ static const variant variants[] = {
      SINK_TOKENS | PER_ENTRY, 0},
     {"decode-f32-sinks-per-entry", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20, 1, 16,
      0, SINK_TOKENS | PER_ENTRY | BIAS, 0},
+    /* a head size of V's and O's own with the mask, sink tokens and positions per entry */
+    {"tiled-f16-dv-mask-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 45, 24, 1, 2,
+     0, MASK | SINK_TOKENS, 0},
+    {"decode-f32-dv-mask-sinks-per-entry", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20,
+     1, 16, 0, MASK | SINK_TOKENS | PER_ENTRY | BIAS, 0},
 };
 
 /* The variants above whose V and O have a head size of their own (CLATTN_PARAM_HEAD_DIM_V). */
@@ -113,7 +118,9 @@ static const struct {
 } head_dims_v[] = {{"naive-bf16-dv-narrower", 13},
                    {"tiled-f32-dv-wider", 22},
                    {"windowed-f16-dv-narrower", 9},
-                   {"decode-f32-dv-wider", 30}};
+                   {"decode-f32-dv-wider", 30},
+                   {"tiled-f16-dv-mask-sink-tokens", 13},
+                   {"decode-f32-dv-mask-sinks-per-entry", 30}};
 
 static int head_dim_v_of(const variant *v)
 {
