@@ -28,6 +28,7 @@ enum flag_id {
     FLAG_SEQ_Q,
     FLAG_SEQ_KV,
     FLAG_HEAD_DIM,
+    FLAG_HEAD_DIM_V,
     FLAG_CAUSAL,
     FLAG_ALIGN,
     FLAG_WINDOW,
@@ -81,6 +82,7 @@ static const struct flag {
     {"--seq-q", FLAG_SEQ_Q, 1, 1},
     {"--seq-kv", FLAG_SEQ_KV, 1, 1},
     {"--head-dim", FLAG_HEAD_DIM, 1, 1},
+    {"--head-dim-v", FLAG_HEAD_DIM_V, 1, 1},
     {"--causal", FLAG_CAUSAL, 0, 1},
     {"--align", FLAG_ALIGN, 1, 1},
     {"--window", FLAG_WINDOW, 1, 1},
@@ -163,7 +165,9 @@ static const char usage_problems[] =
     "  --seq N               query and key length (default 1024)\n"
     "  --seq-q N             query length (default: --seq)\n"
     "  --seq-kv N            key length (default: --seq)\n"
-    "  --head-dim D          head dimension (default 64)\n"
+    "  --head-dim D          head dimension of Q and K (default 64)\n"
+    "  --head-dim-v D        head dimension of V and O (default: --head-dim), as MLA's\n"
+    "                        192/128 or 576/512\n"
     "  --causal              causal mask\n"
     "  --align A             bottom-right (default) or top-left causal alignment\n"
     "  --window L,R          sliding window: L keys left, R right of the diagonal (-1: none)\n"
@@ -561,6 +565,7 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
     case FLAG_HEADS: size = &opt->heads; break;
     case FLAG_KV_HEADS: size = &opt->kv_heads; break;
     case FLAG_HEAD_DIM: size = &opt->head_dim; break;
+    case FLAG_HEAD_DIM_V: size = &opt->head_dim_v; break;
     case FLAG_SINK_TOKENS: size = &opt->sink_tokens; break;
     }
     if (!parse_int64(value, size))
@@ -617,6 +622,7 @@ static const struct refusal not_in_decode[] = {
                  "which sees every cached key"},
     {FLAG_WINDOW, "does not apply to decode mode"},
     {FLAG_SOFTCAP, "times the single problem: not decode mode yet"},
+    {FLAG_HEAD_DIM_V, "times the single problem: not decode mode yet"},
     {FLAG_ALIBI, "times the single problem: not decode mode yet"},
     {FLAG_SINKS, "times the single problem: not decode mode yet"},
     {FLAG_SINK_TOKENS, "times the single problem: not decode mode yet"},

@@ -1,6 +1,6 @@
 /* attn-bench's command line: a pure parser (no printing, no exit, no globals) so that a fuzz
  * target can link args.c alone. Only syntax and the tool's own limits are checked here; the
- * library's bounds on the shape (head_dim <= 256, heads % kv_heads, ...) are applied when the
+ * library's bounds on the shape (head_dim <= 576, heads % kv_heads, ...) are applied when the
  * problem is built (run.c), so they are never restated. */
 #ifndef ATTN_BENCH_ARGS_H
 #define ATTN_BENCH_ARGS_H
@@ -50,6 +50,7 @@ struct bench_options {
     /* The single problem; meaningful when `single` is set (any shape flag was given). */
     int single;
     int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim;
+    int64_t head_dim_v; /* --head-dim-v: V's and O's; 0: head_dim */
     int64_t window_left, window_right;
     int causal;
     clattn_align align;

@@ -155,6 +155,7 @@ struct bench_row {
     clattn_algorithm requested; /* what --algo asked for: auto stays auto */
     clattn_algorithm algo;      /* what the plan ran */
     int64_t batch, heads, kv_heads, seq_q, seq_kv, head_dim;
+    int64_t head_dim_v; /* V's and O's (the problem's effective value, never 0) */
     int64_t window_left, window_right; /* -1: unbounded */
     int causal;
     clattn_align align;

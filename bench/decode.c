@@ -151,7 +151,7 @@ static void decode_row_fill(const struct bench_session *s, const struct decode_j
     row->kv_heads = job->dims.kv_heads;
     row->seq_q = 1;
     row->seq_kv = decode_layout_longest(l, step);
-    row->head_dim = job->dims.head_dim;
+    row->head_dim = row->head_dim_v = job->dims.head_dim;
     row->window_left = row->window_right = -1;
     row->causal = 1;
     row->align = CLATTN_ALIGN_BOTTOM_RIGHT;

@@ -30,6 +30,8 @@ static void print_problem(FILE *out, const struct bench_options *opt)
             (long long)(opt->kv_heads ? opt->kv_heads : opt->heads), (long long)opt->seq_q,
             (long long)opt->seq_kv, (long long)opt->head_dim, dtype_name(opt->dtype),
             opt->causal ? "causal" : "not causal", align_name(opt->align));
+    if (opt->head_dim_v)
+        fprintf(out, ", head_dim_v %lld", (long long)opt->head_dim_v);
     if (opt->window_left >= 0 || opt->window_right >= 0)
         fprintf(out, ", window (%lld, %lld)", (long long)opt->window_left,
                 (long long)opt->window_right);
@@ -256,6 +258,7 @@ static size_t row_fields(const struct bench_row *r, const struct bench_peak *pea
     f[n++] = integer("seq_q", r->seq_q);
     f[n++] = integer("seq_kv", r->seq_kv);
     f[n++] = integer("head_dim", r->head_dim);
+    f[n++] = integer("head_dim_v", r->head_dim_v);
     f[n++] = text("dtype", dtype_name(r->dtype));
     f[n++] = boolean("causal", r->causal);
     f[n++] = text("align", align_name(r->align));

@@ -65,6 +65,7 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
         {CLATTN_PARAM_SEQ_Q, opt->seq_q, "--seq-q (or --seq)"},
         {CLATTN_PARAM_SEQ_KV, opt->seq_kv, "--seq-kv (or --seq)"},
         {CLATTN_PARAM_HEAD_DIM, opt->head_dim, "--head-dim"},
+        {CLATTN_PARAM_HEAD_DIM_V, opt->head_dim_v, "--head-dim-v"},
         {CLATTN_PARAM_CAUSAL, opt->causal, "--causal"},
         {CLATTN_PARAM_ALIGN, opt->align, "--align"},
         {CLATTN_PARAM_WINDOW_LEFT, opt->window_left, "--window (left)"},
@@ -172,6 +173,7 @@ static int shape_to_row(const clattn_problem *problem, struct bench_row *row)
         {CLATTN_PARAM_SEQ_Q, &row->seq_q},
         {CLATTN_PARAM_SEQ_KV, &row->seq_kv},
         {CLATTN_PARAM_HEAD_DIM, &row->head_dim},
+        {CLATTN_PARAM_HEAD_DIM_V, &row->head_dim_v},
         {CLATTN_PARAM_WINDOW_LEFT, &row->window_left},
         {CLATTN_PARAM_WINDOW_RIGHT, &row->window_right},
         {CLATTN_PARAM_CAUSAL, &causal},
@@ -185,6 +187,8 @@ static int shape_to_row(const clattn_problem *problem, struct bench_row *row)
     }
     if (row->kv_heads == 0) /* the library's "same as heads" */
         row->kv_heads = row->heads;
+    if (row->head_dim_v == 0) /* likewise "same as head_dim" */
+        row->head_dim_v = row->head_dim;
     row->causal = (int)causal;
     row->align = (clattn_align)align;
     row->dtype = (clattn_dtype)dtype;
@@ -848,6 +852,8 @@ int save_npy_files(const char *dir, const struct bench_inputs *in, const struct 
 {
     const int64_t q_shape[4] = {row->batch, row->seq_q, row->heads, row->head_dim};
     const int64_t kv_shape[4] = {row->batch, row->seq_kv, row->kv_heads, row->head_dim};
+    const int64_t v_shape[4] = {row->batch, row->seq_kv, row->kv_heads, row->head_dim_v};
+    const int64_t o_shape[4] = {row->batch, row->seq_q, row->heads, row->head_dim_v};
     const int64_t lse_shape[3] = {row->batch, row->heads, row->seq_q};
     const struct {
         const char *name;
@@ -855,8 +861,8 @@ int save_npy_files(const char *dir, const struct bench_inputs *in, const struct 
         int buffer;
     } tensors[] = {{"q.npy", q_shape, INPUT_Q},
                    {"k.npy", kv_shape, INPUT_K},
-                   {"v.npy", kv_shape, INPUT_V},
-                   {"o.npy", q_shape, OUTPUT_O}};
+                   {"v.npy", v_shape, INPUT_V},
+                   {"o.npy", o_shape, OUTPUT_O}};
     int rc = 0;
     for (size_t t = 0; t < sizeof tensors / sizeof *tensors && !rc; t++)
         rc = save_tensor(dir, tensors[t].name, row->dtype, tensors[t].shape, 4,

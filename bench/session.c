@@ -311,6 +311,7 @@ int rows_same_series(const struct bench_row *a, const struct bench_row *b)
 {
     return a->requested == b->requested && a->algo == b->algo && a->batch == b->batch &&
            a->heads == b->heads && a->kv_heads == b->kv_heads && a->head_dim == b->head_dim &&
+           a->head_dim_v == b->head_dim_v &&
            a->window_left == b->window_left && a->window_right == b->window_right &&
            a->causal == b->causal && a->align == b->align && a->dtype == b->dtype;
 }
@@ -332,14 +333,16 @@ clattn_status traffic_model(const clattn_problem *problem, struct bench_row *row
     clattn_status st = clattn_problem_visible_pairs(problem, &pairs);
     if (st)
         return st;
-    row->flops = 4 * (uint64_t)row->head_dim * pairs;
+    /* a multiply-add per element of Q K^T (d) and of P V (dv) */
+    const uint64_t d = (uint64_t)row->head_dim, dv = (uint64_t)row->head_dim_v;
+    row->flops = 2 * (d + dv) * pairs;
 
     const uint64_t esize = clattn_dtype_size(row->dtype);
-    const uint64_t b = (uint64_t)row->batch, d = (uint64_t)row->head_dim;
+    const uint64_t b = (uint64_t)row->batch;
     const uint64_t q_rows = b * (uint64_t)row->seq_q * (uint64_t)row->heads;
     const uint64_t kv_rows = b * (uint64_t)row->seq_kv * (uint64_t)row->kv_heads;
     /* Q and O, K and V, LSE */
-    row->bytes = 2 * q_rows * d * esize + 2 * kv_rows * d * esize + q_rows * 4;
+    row->bytes = q_rows * (d + dv) * esize + kv_rows * (d + dv) * esize + q_rows * 4;
     if (row->algo == CLATTN_ALGO_NAIVE)
         row->bytes += 6 * q_rows * (uint64_t)row->seq_kv * 4;
     return CLATTN_SUCCESS;

@@ -1,8 +1,13 @@
 /* Prepended to every kernel family. The host defines, per build:
- *   DTYPE     storage type of Q, K, V and O: 0 f32, 1 f16, 2 bf16 (arithmetic is always f32)
- *   HEAD_DIM  d, so that loops over the head dimension have a fixed trip count
+ *   DTYPE       storage type of Q, K, V and O: 0 f32, 1 f16, 2 bf16 (arithmetic is always f32)
+ *   HEAD_DIM    d, the head size of Q and K, so that loops over it have a fixed trip count
+ *   HEAD_DIM_V  dv, the head size of V and O, only when it differs from d
  * Only OpenCL C 1.2 core features are used: f16 goes through vload_half/vstore_half_rte,
  * which need no cl_khr_fp16, and bf16 through integer shifts. */
+
+#ifndef HEAD_DIM_V
+#define HEAD_DIM_V HEAD_DIM
+#endif
 
 /* storage_t is how kernels read and write elements; raw_t is their bit pattern, for copies
  * (f16 values cannot be loaded as half without cl_khr_fp16). */
@@ -416,6 +421,7 @@ inline void row_epilogue(int n_given, float m, float sum, float *inv, float *lse
 }
 
 #define D4 ((HEAD_DIM + 3) / 4) /* float4 chunks of a row, the last zero-padded past d */
+#define DV4 ((HEAD_DIM_V + 3) / 4) /* the same for a row of V or O */
 
 /* Columns 4 * c4 .. 4 * c4 + 3 of the row at element `row` as f32, zero past d: one vector
  * load (16 bytes in f32, 8 in f16 and bf16), or element by element for a last, partial
@@ -444,17 +450,19 @@ inline float4 load_chunk4(__global const storage_t *src, ulong row, int c4)
 }
 
 /* K and V rows: with KV_ALIGNED=1 (lib/kv_kernel.h) every row starts a multiple of four
- * elements from a buffer's base and head_dim is a multiple of four, so a chunk of an f32, f16
- * or bf16 cache is read through a vector pointer: a GPU compiler then issues one 16-byte (f32)
- * or 8-byte load. Quantized caches go through kv_load4, a chunk of bytes at a time. */
+ * elements from a buffer's base and both head sizes are multiples of four, so a chunk of an
+ * f32, f16 or bf16 cache is read through a vector pointer: a GPU compiler then issues one
+ * 16-byte (f32) or 8-byte load. Quantized caches go through kv_load4, a chunk of bytes at a
+ * time. `dim` is the row's length, HEAD_DIM for K and HEAD_DIM_V for V (load_k_chunk4,
+ * load_v_chunk4): a constant wherever it is inlined. */
 #ifndef KV_ALIGNED
 #define KV_ALIGNED 0
 #endif
-#if KV_ALIGNED && HEAD_DIM % 4
-#error "KV_ALIGNED needs a head_dim that is a multiple of 4"
+#if KV_ALIGNED && (HEAD_DIM % 4 || HEAD_DIM_V % 4)
+#error "KV_ALIGNED needs head sizes that are multiples of 4"
 #endif
 
-inline float4 load_kv_chunk4(__global const kv_t *src, ulong row, int c4)
+inline float4 load_kv_chunk4(__global const kv_t *src, ulong row, int c4, int dim)
 {
 #if KV_ALIGNED && KV_DTYPE == 0
     return ((__global const float4 *)(src + row))[c4];
@@ -464,37 +472,37 @@ inline float4 load_kv_chunk4(__global const kv_t *src, ulong row, int c4)
     return as_float4(convert_uint4(((__global const ushort4 *)(src + row))[c4]) << 16);
 #else
     const ulong e = row + (ulong)(c4 * 4);
-    if (HEAD_DIM % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM)
+    if (dim % 4 == 0 || c4 * 4 + 4 <= dim)
         return kv_load4(src, e);
     float4 x = (float4)(0.0f); /* a last, partial chunk: nothing past the row is read */
     x.s0 = KV_LOAD(src, e);
-#if HEAD_DIM % 4 > 1
-    x.s1 = KV_LOAD(src, e + 1);
-#endif
-#if HEAD_DIM % 4 > 2
-    x.s2 = KV_LOAD(src, e + 2);
-#endif
+    if (dim % 4 > 1)
+        x.s1 = KV_LOAD(src, e + 1);
+    if (dim % 4 > 2)
+        x.s2 = KV_LOAD(src, e + 2);
     return x;
 #endif
 }
+#define load_k_chunk4(src, row, c4) load_kv_chunk4((src), (row), (c4), HEAD_DIM)
+#define load_v_chunk4(src, row, c4) load_kv_chunk4((src), (row), (c4), HEAD_DIM_V)
 
-/* Columns 4 * c4 .. 4 * c4 + 3 of an output row, those below HEAD_DIM: f32 partial rows for
- * cl/merge.cl (store_row4) and rows of O in the storage type (store_out4). */
+/* Columns 4 * c4 .. 4 * c4 + 3 of an output row, those below HEAD_DIM_V: f32 partial rows
+ * for cl/merge.cl (store_row4) and rows of O in the storage type (store_out4). */
 inline void store_row4(__global float *dst, int c4, float4 x)
 {
-    if (HEAD_DIM % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM) {
+    if (HEAD_DIM_V % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM_V) {
         vstore4(x, 0, dst + c4 * 4);
         return;
     }
     float t[4] = {x.x, x.y, x.z, x.w};
-    for (int c = 0; c < HEAD_DIM % 4; c++)
+    for (int c = 0; c < HEAD_DIM_V % 4; c++)
         dst[c4 * 4 + c] = t[c];
 }
 
 inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
 {
     const ulong e = row + (ulong)(c4 * 4);
-    if (HEAD_DIM % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM) {
+    if (HEAD_DIM_V % 4 == 0 || c4 * 4 + 4 <= HEAD_DIM_V) {
 #if DTYPE == 0
         vstore4(x, 0, o + e);
 #elif DTYPE == 1
@@ -507,7 +515,7 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
         return;
     }
     float t[4] = {x.x, x.y, x.z, x.w};
-    for (int c = 0; c < HEAD_DIM % 4; c++)
+    for (int c = 0; c < HEAD_DIM_V % 4; c++)
         STORE(o, e + (ulong)c, t[c]);
 }
 
@@ -562,7 +570,7 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
 
 /* Ends query row (b, pos, h) in a kernel with the RESULT arguments and split, splits: chunks
  * u < CHUNKS of the float4 array x, times inv, are its columns 4 * c4 .. 4 * c4 + 3 (those
- * below HEAD_DIM) for c4 = FIRST + u * STEP below D4; where lse_here, its LSE too (exactly
+ * below HEAD_DIM_V) for c4 = FIRST + u * STEP below DV4; where lse_here, its LSE too (exactly
  * one work-item per row). A macro, so that CHUNKS and STEP stay constants and the row's
  * destination is found once per row. */
 #define WRITE_RESULT(x, CHUNKS, FIRST, STEP, inv, lse_here, row_lse, b, pos, h)                   \
@@ -570,11 +578,11 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
         const ulong row_id_ = ((ulong)(b) * heads + (h)) * (ulong)nq + (ulong)(pos);            \
         if (splits > 1) {                                                                      \
             const ulong part_ = (ulong)split * (ulong)part_rows + row_id_;                     \
-            __global float *part_row_ = part_o + part_ * HEAD_DIM;                             \
+            __global float *part_row_ = part_o + part_ * HEAD_DIM_V;                           \
             _Pragma("unroll") for (int u_ = 0; u_ < (CHUNKS); u_++)                             \
             {                                                                                  \
                 const int c4_ = (FIRST) + u_ * (STEP);                                         \
-                if (D4 % (STEP) == 0 || c4_ < D4)                                              \
+                if (DV4 % (STEP) == 0 || c4_ < DV4)                                            \
                     store_row4(part_row_, c4_, (x)[u_] * (inv));                               \
             }                                                                                  \
             if (lse_here)                                                                      \
@@ -584,7 +592,7 @@ inline void store_out4(__global storage_t *o, ulong row, int c4, float4 x)
             _Pragma("unroll") for (int u_ = 0; u_ < (CHUNKS); u_++)                             \
             {                                                                                  \
                 const int c4_ = (FIRST) + u_ * (STEP);                                         \
-                if (D4 % (STEP) == 0 || c4_ < D4)                                              \
+                if (DV4 % (STEP) == 0 || c4_ < DV4)                                            \
                     store_out4(o, base_, c4_, (x)[u_] * (inv));                                \
             }                                                                                  \
             if (write_lse && (lse_here))                                                       \
@@ -877,24 +885,27 @@ inline vec_t score_cap_vec(vec_t x)
 #define SCORE_CAP_VEC(x) (x)
 #endif
 
-/* Packed head_dim: V rows and output accumulators are whole vectors, zero-padded past d. */
+/* Packed head sizes: rows as whole vectors, zero-padded past d (D_*) or dv (DV_*): V rows
+ * and output accumulators have DV_VECS. */
 #define D_VECS ((HEAD_DIM + VW - 1) / VW)
 #define D_PAD (D_VECS * VW)
+#define DV_VECS ((HEAD_DIM_V + VW - 1) / VW)
+#define DV_PAD (DV_VECS * VW)
 
-/* The end of a row held as D_VECS vectors (cl/decode.cl, cl/tiled_registers.cl): acc * inv,
+/* The end of a row held as DV_VECS vectors (cl/decode.cl, cl/tiled_registers.cl): acc * inv,
  * through WRITE_RESULT as float4 chunks. */
-#define ROW_PAD (D_PAD > 4 * D4 ? D_PAD : 4 * D4) /* a multiple of 4 */
+#define ROW_PAD (DV_PAD > 4 * DV4 ? DV_PAD : 4 * DV4) /* a multiple of 4 */
 inline void write_result_row(const vec_t *acc, float inv, float row_lse, int split, int splits,
                              int b, int pos, int h, RESULT_PARAMS)
 {
     float4 out[ROW_PAD / 4];
     __private float *outf = (__private float *)out;
 #pragma unroll
-    for (int t = 0; t < D_VECS; t++)
+    for (int t = 0; t < DV_VECS; t++)
         VSTORE(acc[t] * (vec_t)(inv), &outf[t * VW]);
-    for (int c = D_PAD; c < ROW_PAD; c++) /* VW < 4 and d not a multiple of 4 */
+    for (int c = DV_PAD; c < ROW_PAD; c++) /* VW < 4 and dv not a multiple of 4 */
         outf[c] = 0.0f;
-    WRITE_RESULT(out, D4, 0, 1, 1.0f, 1, row_lse, b, pos, h); /* normalised above */
+    WRITE_RESULT(out, DV4, 0, 1, 1.0f, 1, row_lse, b, pos, h); /* normalised above */
 }
 
 #ifdef KV_VECS

@@ -16,49 +16,54 @@
  * With an additive mask (common.cl's MASK), a run of keys whose mask is -inf for every row
  * is skipped: its K and V rows are not read.
  *
- * Host defines: VW, KVH, RPK, and common.cl's DTYPE and HEAD_DIM. */
+ * Host defines: VW, KVH, RPK, and common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V. */
 
 #define ROWS (KVH * RPK)
 /* Rows whose output accumulators fit the vector registers beside a V row (24 of AVX-512's
  * 32, a power of two dividing RPK); at least one. */
-#if RPK * D_VECS <= 24
+#if RPK * DV_VECS <= 24
 #define PV_ROWS RPK
-#elif RPK >= 2 && RPK / 2 * D_VECS <= 24
+#elif RPK >= 2 && RPK / 2 * DV_VECS <= 24
 #define PV_ROWS (RPK / 2)
-#elif RPK >= 4 && RPK / 4 * D_VECS <= 24
+#elif RPK >= 4 && RPK / 4 * DV_VECS <= 24
 #define PV_ROWS (RPK / 4)
 #else
 #define PV_ROWS 1
 #endif
 
-/* A row of d values from element (value) `row` of src into D_VECS vectors, zero past d, through
- * LOADV_ (VW values) or LOAD_ (one); `missing` in every lane when its page is not in the pool
- * (common.cl's MISSING_K and MISSING_V). */
-#define LOAD_ROW(dst, src, row, missing, LOADV_, LOAD_)                                        \
+/* A row of DIM values from element (value) `row` of src into VECS vectors (PAD = VECS * VW
+ * floats), zero past DIM, through LOADV_ (VW values) or LOAD_ (one); `missing` in every lane
+ * when its page is not in the pool (common.cl's MISSING_K and MISSING_V). */
+#define LOAD_ROW(dst, src, row, missing, LOADV_, LOAD_, DIM, VECS, PAD)                        \
     do {                                                                                       \
         if ((row) < 0) {                                                                       \
-            _Pragma("unroll") for (int t = 0; t < D_VECS; t++) (dst)[t] = (vec_t)(missing);    \
-        } else if (HEAD_DIM % VW == 0) {                                                       \
-            _Pragma("unroll") for (int t = 0; t < D_VECS; t++)                                  \
+            _Pragma("unroll") for (int t = 0; t < (VECS); t++) (dst)[t] = (vec_t)(missing);    \
+        } else if ((DIM) % VW == 0) {                                                          \
+            _Pragma("unroll") for (int t = 0; t < (VECS); t++)                                  \
                 (dst)[t] = LOADV_(src, (ulong)(row) + (ulong)(t * VW));                         \
         } else {                                                                               \
-            float tmp_[D_PAD];                                                                 \
-            for (int c = 0; c < D_PAD; c++)                                                    \
-                tmp_[c] = c < HEAD_DIM ? LOAD_(src, (ulong)(row) + (ulong)c) : 0.0f;            \
-            for (int t = 0; t < D_VECS; t++)                                                   \
+            float tmp_[PAD];                                                                   \
+            for (int c = 0; c < (PAD); c++)                                                    \
+                tmp_[c] = c < (DIM) ? LOAD_(src, (ulong)(row) + (ulong)c) : 0.0f;               \
+            for (int t = 0; t < (VECS); t++)                                                   \
                 (dst)[t] = VLOAD(&tmp_[t * VW]);                                               \
         }                                                                                      \
     } while (0)
 
-/* A q row (the storage type), and a K or V row (the cache's type). */
+/* A q row (the storage type), a K row and a V row (the cache's type; V's of dv values). */
 inline void load_row(vec_t *dst, __global const storage_t *src, long row, float missing)
 {
-    LOAD_ROW(dst, src, row, missing, LOADV, LOAD);
+    LOAD_ROW(dst, src, row, missing, LOADV, LOAD, HEAD_DIM, D_VECS, D_PAD);
 }
 
-inline void load_kv_row(vec_t *dst, __global const kv_t *src, long row, float missing)
+inline void load_k_row(vec_t *dst, __global const kv_t *src, long row, float missing)
 {
-    LOAD_ROW(dst, src, row, missing, KV_LOADV, KV_LOAD);
+    LOAD_ROW(dst, src, row, missing, KV_LOADV, KV_LOAD, HEAD_DIM, D_VECS, D_PAD);
+}
+
+inline void load_v_row(vec_t *dst, __global const kv_t *src, long row, float missing)
+{
+    LOAD_ROW(dst, src, row, missing, KV_LOADV, KV_LOAD, HEAD_DIM_V, DV_VECS, DV_PAD);
 }
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
@@ -77,7 +82,7 @@ void decode_registers(IN_PLACE_PARAMS)
     const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
 
     /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads past the last repeat it */
-    vec_t qv[ROWS][D_VECS], acc[ROWS][D_VECS], l[ROWS];
+    vec_t qv[ROWS][D_VECS], acc[ROWS][DV_VECS], l[ROWS];
     float m[ROWS];
 #ifdef ALIBI
     float slope[ROWS]; /* per row: its head's slope, and its position */
@@ -99,9 +104,11 @@ void decode_registers(IN_PLACE_PARAMS)
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
         load_row(qv[r], q, (long)q_off + b * q_sb + i * q_ss + h * q_sh, 0.0f);
 #pragma unroll
-        for (int t = 0; t < D_VECS; t++) {
-            qv[r][t] *= (vec_t)(qscale);
-            acc[r][t] = (vec_t)(0.0f);
+        for (int t = 0; t < (D_VECS > DV_VECS ? D_VECS : DV_VECS); t++) {
+            if (t < D_VECS)
+                qv[r][t] *= (vec_t)(qscale);
+            if (t < DV_VECS)
+                acc[r][t] = (vec_t)(0.0f);
         }
         row_range(i, pos_off, causal, wl, wr, n, &lo[r], &hi[r]);
         /* this split's share of the row's keys */
@@ -180,8 +187,8 @@ void decode_registers(IN_PLACE_PARAMS)
                 /* past the end, the last key again: its score is masked */
                 const int j = u < left ? j0 + u : j0 + left - 1;
                 vec_t kr[D_VECS];
-                load_kv_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
-                         MISSING_K);
+                load_k_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
+                           MISSING_K);
 #pragma unroll
                 for (int rk = 0; rk < RPK; rk++) {
                     vec_t dot = qr[rk][0] * kr[0];
@@ -216,28 +223,28 @@ void decode_registers(IN_PLACE_PARAMS)
         for (int kh = 0; kh < KVH; kh++) {
             const int g = min(g0 + kh, kv_heads - 1);
             for (int r0 = kh * RPK; r0 < (kh + 1) * RPK; r0 += PV_ROWS) {
-                vec_t a[PV_ROWS][D_VECS];
+                vec_t a[PV_ROWS][DV_VECS];
 #pragma unroll
                 for (int rk = 0; rk < PV_ROWS; rk++)
 #pragma unroll
-                    for (int t = 0; t < D_VECS; t++)
+                    for (int t = 0; t < DV_VECS; t++)
                         a[rk][t] = acc[r0 + rk][t] * (vec_t)(alpha[r0 + rk]);
                 for (int u = 0; u < VW; u++) {
                     /* a key past the end has p = 0 in every row: the last key again is safe */
                     const int j = u < left ? j0 + u : j0 + left - 1;
-                    vec_t vr[D_VECS];
-                    load_kv_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
-                                MISSING_V);
+                    vec_t vr[DV_VECS];
+                    load_v_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
+                               MISSING_V);
 #pragma unroll
                     for (int rk = 0; rk < PV_ROWS; rk++)
 #pragma unroll
-                        for (int t = 0; t < D_VECS; t++)
+                        for (int t = 0; t < DV_VECS; t++)
                             a[rk][t] = MAD((vec_t)(p[r0 + rk][u]), vr[t], a[rk][t]);
                 }
 #pragma unroll
                 for (int rk = 0; rk < PV_ROWS; rk++)
 #pragma unroll
-                    for (int t = 0; t < D_VECS; t++)
+                    for (int t = 0; t < DV_VECS; t++)
                         acc[r0 + rk][t] = a[rk][t];
             }
         }

@@ -12,7 +12,7 @@
  *       output pass;
  *   softmax: the split's maximum and sum per row, over all work-items by halving through
  *       __local; the scores become probabilities in place;
- *   output: the work-items lie across d, D4 float4 chunks per key, in SLOTS slots that take
+ *   output: the work-items lie across dv, DV4 float4 chunks per key, in SLOTS slots that take
  *       keys s, s + SLOTS, ...: each reads its V chunk (consecutive work-items, consecutive
  *       addresses) and updates the ROWS rows' output chunks in registers; the slots' sums are
  *       added through __local at the end.
@@ -23,15 +23,15 @@
  * With an additive mask (common.cl's MASK), a key whose mask is -inf for every row is skipped:
  * its K and V rows are not read.
  *
- * Host defines: ROWS, WG (a power of two, at least D4), SPLIT_MAX (a multiple of 4), and
- * common.cl's DTYPE, HEAD_DIM and KV_ALIGNED. */
+ * Host defines: ROWS, WG (a power of two, at least DV4), SPLIT_MAX (a multiple of 4), and
+ * common.cl's DTYPE, HEAD_DIM, HEAD_DIM_V and KV_ALIGNED. */
 
-#define SLOTS (WG / D4) /* keys the output pass takes at once; common.cl's D4 chunks */
+#define SLOTS (WG / DV4) /* keys the output pass takes at once; common.cl's DV4 chunks */
 
-#if WG & (WG - 1) || WG < D4 || SPLIT_MAX % 4
-#error "WG must be a power of two of at least D4 work-items, SPLIT_MAX a multiple of 4"
+#if WG & (WG - 1) || WG < DV4 || SPLIT_MAX % 4
+#error "WG must be a power of two of at least DV4 work-items, SPLIT_MAX a multiple of 4"
 #endif
-#if SLOTS * ROWS * D4 > ROWS * SPLIT_MAX / 4
+#if SLOTS * ROWS * DV4 > ROWS * SPLIT_MAX / 4
 #error "the slots' output sums must fit the score buffer they reuse"
 #endif
 
@@ -167,7 +167,7 @@ void decode_local(IN_PLACE_PARAMS)
         if (k_row >= 0)
 #pragma unroll 4
             for (int c4 = 0; c4 < D4; c4++) {
-                const float4 kc = load_kv_chunk4(k, (ulong)k_row, c4);
+                const float4 kc = load_k_chunk4(k, (ulong)k_row, c4);
 #pragma unroll
                 for (int r = 0; r < ROWS; r++)
                     dot[r] = MAD(q_tile[r * D4 + c4], kc, dot[r]);
@@ -209,7 +209,7 @@ void decode_local(IN_PLACE_PARAMS)
     reduce_rows(red, lid, 0); /* also makes the probabilities and V rows visible */
 
     /* O = P V: slot `slot` takes keys slot, slot + SLOTS, ...; lane `lane` chunk `lane` */
-    const int slot = lid / D4, lane = lid - slot * D4;
+    const int slot = lid / DV4, lane = lid - slot * DV4;
     float4 acc[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++)
@@ -218,7 +218,7 @@ void decode_local(IN_PLACE_PARAMS)
         for (int jj = slot; jj < keys; jj += SLOTS) {
             const long v_row = v_rows[jj];
             const float4 vc =
-                v_row < 0 ? (float4)(MISSING_V) : load_kv_chunk4(v, (ulong)v_row, lane);
+                v_row < 0 ? (float4)(MISSING_V) : load_v_chunk4(v, (ulong)v_row, lane);
 #pragma unroll
             for (int r = 0; r < ROWS; r++)
                 acc[r] = MAD((float4)(scores[r * SPLIT_MAX + jj]), vc, acc[r]);
@@ -227,15 +227,15 @@ void decode_local(IN_PLACE_PARAMS)
     if (slot < SLOTS)
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
-            scores4[(slot * ROWS + r) * D4 + lane] = acc[r];
+            scores4[(slot * ROWS + r) * DV4 + lane] = acc[r];
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    if (lid >= D4)
+    if (lid >= DV4)
         return;
     for (int r = 0; r < ROWS && r_first + r < rows_per_kv; r++) {
-        float4 out = scores4[r * D4 + lid];
+        float4 out = scores4[r * DV4 + lid];
         for (int s = 1; s < SLOTS; s++)
-            out += scores4[(s * ROWS + r) * D4 + lid];
+            out += scores4[(s * ROWS + r) * DV4 + lid];
         float inv, row_lse;
         row_epilogue(n_given, m[r],
                      WITH_SINK(red[r * WG], m[r],
@@ -243,6 +243,6 @@ void decode_local(IN_PLACE_PARAMS)
                      &inv, &row_lse);
         const int row = r_first + r;
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
-        WRITE_RESULT(&out, 1, lid, D4, inv, lid == 0, row_lse, b, i, h);
+        WRITE_RESULT(&out, 1, lid, DV4, inv, lid == 0, row_lse, b, i, h);
     }
 }

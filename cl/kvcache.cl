@@ -9,7 +9,7 @@
  * cache types") and host/quant.c do it, bit for bit: each q8_0 or q4_0 block of 32 values by
  * the work-item that writes its row, fp8 as x / scale (KV_K_SCALE, KV_V_SCALE) rounded to
  * nearest even.
- * Host defines: common.cl's DTYPE, KV_DTYPE and HEAD_DIM, and for fp8 KV_K_SCALE and
+ * Host defines: common.cl's DTYPE, KV_DTYPE, HEAD_DIM and HEAD_DIM_V, and for fp8 KV_K_SCALE and
  * KV_V_SCALE. */
 
 /* Products and sums are rounded one by one, as host/quant.c's C does: a fused multiply-add
@@ -123,22 +123,22 @@ inline uchar fp8_encode(float x)
 
 #if KV_DTYPE != DTYPE
 /* Row `src` of the new rows (Q's type) into the cache row at value `dst`, which is a whole
- * number of blocks for a block type; `scale` is fp8's. */
+ * number of blocks for a block type; `dim` values (HEAD_DIM or HEAD_DIM_V), `scale` is fp8's. */
 inline void write_row(__global const storage_t *from, ulong src, __global kv_t *to, ulong dst,
-                      float scale)
+                      int dim, float scale)
 {
 #if KV_DTYPE == 3 || KV_DTYPE == 4
-    for (int blk = 0; blk < HEAD_DIM / 32; blk++) {
+    for (int blk = 0; blk < dim / 32; blk++) {
         float x[32];
         for (int j = 0; j < 32; j++)
             x[j] = LOAD(from, src + (ulong)(blk * 32 + j));
         encode_block(x, to + (dst / 32 + (ulong)blk) * KV_BLOCK_BYTES);
     }
 #elif KV_DTYPE == 5 || KV_DTYPE == 6
-    for (int c = 0; c < HEAD_DIM; c++)
+    for (int c = 0; c < dim; c++)
         to[dst + (ulong)c] = fp8_encode(div_rn(LOAD(from, src + (ulong)c), scale));
 #else
-    for (int c = 0; c < HEAD_DIM; c++) {
+    for (int c = 0; c < dim; c++) {
 #if KV_DTYPE == 0
         to[dst + (ulong)c] = LOAD(from, src + (ulong)c);
 #elif KV_DTYPE == 1
@@ -178,18 +178,26 @@ __kernel void append_kv(__global const APPEND_SRC *k_new, ulong k_new_off,
     const int j = given + i;
     const long kd = kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT);
     const long vd = kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT);
-    const ulong src = (((ulong)b * n_new + i) * kv_heads + g) * HEAD_DIM;
+    const ulong new_row = ((ulong)b * n_new + i) * kv_heads + g;
+    const ulong src = new_row * HEAD_DIM, v_src = new_row * HEAD_DIM_V;
 #if KV_DTYPE == DTYPE
+#if HEAD_DIM_V == HEAD_DIM
     for (int c = 0; c < HEAD_DIM; c++) {
         if (kd >= 0)
             k[(ulong)kd + c] = k_new[k_new_off + src + c];
         if (vd >= 0)
-            v[(ulong)vd + c] = v_new[v_new_off + src + c];
+            v[(ulong)vd + c] = v_new[v_new_off + v_src + c];
     }
 #else
+    for (int c = 0; kd >= 0 && c < HEAD_DIM; c++)
+        k[(ulong)kd + c] = k_new[k_new_off + src + c];
+    for (int c = 0; vd >= 0 && c < HEAD_DIM_V; c++)
+        v[(ulong)vd + c] = v_new[v_new_off + v_src + c];
+#endif
+#else
     if (kd >= 0)
-        write_row(k_new, k_new_off + src, k, (ulong)kd, APPEND_K_SCALE);
+        write_row(k_new, k_new_off + src, k, (ulong)kd, HEAD_DIM, APPEND_K_SCALE);
     if (vd >= 0)
-        write_row(v_new, v_new_off + src, v, (ulong)vd, APPEND_V_SCALE);
+        write_row(v_new, v_new_off + v_src, v, (ulong)vd, HEAD_DIM_V, APPEND_V_SCALE);
 #endif
 }

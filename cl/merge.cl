@@ -9,7 +9,7 @@
  * row NaN.
  *
  * Rows are numbered in LSE order, (b * heads + h) * nq + i. O tensors use the problem's O
- * strides. Host defines: common.cl's DTYPE and HEAD_DIM. */
+ * strides, rows of HEAD_DIM_V. Host defines: common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V. */
 
 inline ulong o_row(int row, int heads, int nq, ulong off, long sb, long ss, long sh)
 {
@@ -17,7 +17,7 @@ inline ulong o_row(int row, int heads, int nq, ulong off, long sb, long ss, long
     return off + (ulong)((bh / heads) * sb + (long)i * ss + (bh % heads) * sh);
 }
 
-/* The splits of one decode launch: part_o [splits][rows][HEAD_DIM] and part_lse
+/* The splits of one decode launch: part_o [splits][rows][HEAD_DIM_V] and part_lse
  * [splits][rows], f32, from cl/tiled_local.cl or cl/decode.cl. One work-item per row and run
  * of MERGE_COLS columns: it computes the row's weights once for its columns. The host picks
  * whole rows on CPU-like devices (few work-items, no recomputed exponentials) and single
@@ -32,7 +32,7 @@ __kernel void merge_splits(__global const float *part_o, __global const float *p
                            int write_lse, int heads, int nq)
 {
     const int c0 = (int)get_global_id(0) * MERGE_COLS, row = (int)get_global_id(1);
-    if (c0 >= HEAD_DIM || row >= rows)
+    if (c0 >= HEAD_DIM_V || row >= rows)
         return;
     float m = -INFINITY;
     for (int s = 0; s < splits; s++)
@@ -43,15 +43,15 @@ __kernel void merge_splits(__global const float *part_o, __global const float *p
         acc[c] = 0.0f;
     for (int s = 0; s < splits; s++) {
         const float w = exp(part_lse[(ulong)s * rows + row] - m_use);
-        __global const float *src = part_o + ((ulong)s * rows + row) * HEAD_DIM + c0;
+        __global const float *src = part_o + ((ulong)s * rows + row) * HEAD_DIM_V + c0;
         sum += w;
         /* an empty split's weight is 0 and its partial row is 0 */
-        for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM; c++)
+        for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM_V; c++)
             acc[c] = MAD(w, src[c], acc[c]);
     }
     const float inv = ROW_INVERSE(sum);
     const ulong base = o_row(row, heads, nq, o_off, o_sb, o_ss, o_sh) + (ulong)c0;
-    for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM; c++)
+    for (int c = 0; c < MERGE_COLS && c0 + c < HEAD_DIM_V; c++)
         STORE(o, base + (ulong)c, acc[c] * inv);
     if (write_lse && c0 == 0)
         lse[lse_off + row] = LSE_NATURAL(m, sum);
@@ -77,7 +77,7 @@ __kernel void merge_pair(__global const storage_t *o_a, ulong a_off, __global co
     const ulong ra = o_row(row, heads, nq, a_off, o_sb, o_ss, o_sh);
     const ulong rb = o_row(row, heads, nq, b_off, o_sb, o_ss, o_sh);
     const ulong ro = o_row(row, heads, nq, o_off, o_sb, o_ss, o_sh);
-    for (int c = 0; c < HEAD_DIM; c++) {
+    for (int c = 0; c < HEAD_DIM_V; c++) {
         /* a zero weight must not pick up the other result's NaN or inf: 0 * inf is NaN */
         const float xa = wa > 0.0f ? wa * LOAD(o_a, ra + (ulong)c) : 0.0f;
         const float xb = wb > 0.0f ? wb * LOAD(o_b, rb + (ulong)c) : 0.0f;

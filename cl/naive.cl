@@ -8,8 +8,8 @@
  * [i0, i0 + rows), so that S fits the device's largest allocation.
  *
  * The products use the register blocking of cl/tiled_registers.cl (common.cl's SCORE_BLOCK)
- * on packed K and V (cl/pack.cl). Host defines: VW, ROWS, KV_VECS, and common.cl's DTYPE and
- * HEAD_DIM. */
+ * on packed K and V (cl/pack.cl). Host defines: VW, ROWS, KV_VECS, and common.cl's DTYPE,
+ * HEAD_DIM and HEAD_DIM_V. */
 
 #define Q_OF_ROW(r, c) LOAD(q, qrow[r] + (ulong)(c)) /* for SCORE_BLOCK: q of row rr0 + r */
 
@@ -153,24 +153,24 @@ __kernel void naive_pv(__global const float *s, int s_stride, __global const flo
     if (rr0 >= rows)
         return;
     __global const float *prow[ROWS];
-    vec_t acc[ROWS][D_VECS];
+    vec_t acc[ROWS][DV_VECS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         prow[r] = s + ((ulong)zc * (ulong)rows + (ulong)min(rr0 + r, rows - 1)) *
                           (ulong)s_stride;
 #pragma unroll
-        for (int t = 0; t < D_VECS; t++)
+        for (int t = 0; t < DV_VECS; t++)
             acc[r][t] = (vec_t)(0.0f);
     }
-    __global const float *vrow = vp + (ulong)bkv * (ulong)nk_pad * D_PAD;
+    __global const float *vrow = vp + (ulong)bkv * (ulong)nk_pad * DV_PAD;
     for (int j = 0; j < s_stride; j++) {
         float pj[ROWS];
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
             pj[r] = prow[r][j];
 #pragma unroll
-        for (int t = 0; t < D_VECS; t++) {
-            const vec_t vv = VLOAD(vrow + (ulong)j * D_PAD + t * VW);
+        for (int t = 0; t < DV_VECS; t++) {
+            const vec_t vv = VLOAD(vrow + (ulong)j * DV_PAD + t * VW);
 #pragma unroll
             for (int r = 0; r < ROWS; r++)
                 acc[r][t] = MAD((vec_t)(pj[r]), vv, acc[r][t]);
@@ -179,13 +179,13 @@ __kernel void naive_pv(__global const float *s, int s_stride, __global const flo
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         if (rr0 + r < rows) { /* a guard, not a break: a loop with an exit is not unrolled */
-            float out[D_PAD];
+            float out[DV_PAD];
 #pragma unroll
-            for (int t = 0; t < D_VECS; t++)
+            for (int t = 0; t < DV_VECS; t++)
                 VSTORE(acc[r][t], &out[t * VW]);
             const ulong base =
                 o_off + (ulong)(b * o_sb + (long)(i0 + rr0 + r) * o_ss + h * o_sh);
-            for (int c = 0; c < HEAD_DIM; c++)
+            for (int c = 0; c < HEAD_DIM_V; c++)
                 STORE(o, base + (ulong)c, out[c]);
         }
     }

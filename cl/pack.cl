@@ -1,12 +1,12 @@
 /* Packing K and V for the register-block kernels (tiled and naive on CPU devices).
  *
- * Host defines: VW, and common.cl's DTYPE, KV_DTYPE and HEAD_DIM.
+ * Host defines: VW, and common.cl's DTYPE, KV_DTYPE, HEAD_DIM and HEAD_DIM_V.
  * Kt: per (batch, kv head), blocks of `block` keys; each block is HEAD_DIM rows of `block`
  *     floats, row c holding element c of the block's keys. A kernel scoring a block against
  *     its query rows then reads one contiguous run of memory, row after row, which the
  *     hardware prefetcher follows; a plain transpose (one long row per c) would make it read
  *     HEAD_DIM streams at once, and rows a power of two apart would share cache sets.
- * Vp: per (batch, kv head), nk_pad rows of D_PAD floats, zero past d.
+ * Vp: per (batch, kv head), nk_pad rows of DV_PAD floats, zero past dv.
  * A packed varlen batch (VARLEN) has its entries one after another per kv head instead, each
  * from a whole block (common.cl's VARLEN_PACKED_FIRST), nk_pad keys per kv head in all; the
  * launch covers the longest entry's keys.
@@ -36,7 +36,7 @@ __kernel void pack_kv(__global const kv_t *k, ulong k_off, long k_sb, long k_ss,
     /* j0 and its VW keys lie in one block, since blocks are whole vectors */
     __global float *ktb = kt + first * HEAD_DIM + (ulong)(j0 / block) * HEAD_DIM * (ulong)block +
                           (ulong)(j0 % block);
-    __global float *vpb = vp + (first + (ulong)j0) * D_PAD;
+    __global float *vpb = vp + (first + (ulong)j0) * DV_PAD;
     /* the kernels never read past the block holding an entry's last key: a short entry of a
      * long cache packs only what it has */
     if (j0 >= (max(n, 0) + block - 1) / block * block)
@@ -56,18 +56,18 @@ __kernel void pack_kv(__global const kv_t *k, ulong k_off, long k_sb, long k_ss,
                                      : KV_LOAD(k, (ulong)krow[t] + (ulong)c);
         VSTORE(VLOAD(lanes), ktb + (ulong)c * (ulong)block);
     }
-#if HEAD_DIM % VW == 0
+#if HEAD_DIM_V % VW == 0
     /* whole vectors: V rows are copied a vector at a time */
     for (int t = 0; t < VW; t++)
-        for (int u = 0; u < D_VECS; u++)
+        for (int u = 0; u < DV_VECS; u++)
             VSTORE(j0 + t >= n ? (vec_t)(0.0f)
                    : vrow[t] < 0 ? (vec_t)(MISSING_V)
                                  : KV_LOADV(v, (ulong)vrow[t] + (ulong)(u * VW)),
-                   vpb + t * D_PAD + u * VW);
+                   vpb + t * DV_PAD + u * VW);
 #else
     for (int t = 0; t < VW; t++)
-        for (int c = 0; c < D_PAD; c++)
-            vpb[t * D_PAD + c] = j0 + t >= n || c >= HEAD_DIM ? 0.0f
+        for (int c = 0; c < DV_PAD; c++)
+            vpb[t * DV_PAD + c] = j0 + t >= n || c >= HEAD_DIM_V ? 0.0f
                                  : vrow[t] < 0 ? MISSING_V
                                                : KV_LOAD(v, (ulong)vrow[t] + (ulong)c);
 #endif

@@ -6,7 +6,7 @@
  * reads the kv head, in common.cl's row order, so each K and V tile is loaded once for all of
  * them. Its RG x KG work-items form a grid: row group rg holds rows rg*TM .. rg*TM+TM-1, key
  * group kg holds the keys kg, kg + KG, ... of each tile (TN of them) and the output columns
- * of the 4-column chunks kg, kg + KG, ... (TD4 chunks). Per tile of BC keys:
+ * of the 4-column chunks kg, kg + KG, ... of dv (TD4 chunks). Per tile of BC keys:
  *   S:  each work-item multiplies its TM x TN block of scores, reading float4s of Q (resident
  *       in __local for the whole key loop) and of K from __local: TM + TN loads feed
  *       4 * TM * TN multiply-adds;
@@ -28,7 +28,7 @@
  * Split keys (decoding with many rows, or long runs on devices that cap a work-group's loop):
  * dimension 1 of the launch splits each entry's keys into runs of split_len; each work-group
  * then writes its rows' partial output and LSE to part_o / part_lse ([split][part_rows rows
- * in LSE order][HEAD_DIM], f32) for cl/merge.cl. With one split, O and LSE are written
+ * in LSE order][HEAD_DIM_V], f32) for cl/merge.cl. With one split, O and LSE are written
  * directly.
  *
  * With an additive mask (common.cl's MASK), the host's tile map (MASK_TILES) says which tiles
@@ -36,16 +36,19 @@
  * and which are all 0, where no mask is read.
  *
  * Host defines: BR, BC, TM, TN (tile and micro-tile sizes, lib/local_tiles.c), and
- * common.cl's DTYPE, KV_DTYPE, HEAD_DIM and KV_ALIGNED. */
+ * common.cl's DTYPE, KV_DTYPE, HEAD_DIM, HEAD_DIM_V and KV_ALIGNED. */
 
 #define RG (BR / TM)                  /* row groups */
 #define KG (BC / TN)                  /* key groups, which are also column groups */
 #define WG (RG * KG)                  /* work-items */
-#define TD4 ((D4 + KG - 1) / KG)      /* output chunks per work-item */
-#define ROW_STRIDE (4 * (D4 | 1))     /* elements between rows of the Q, K and V tiles */
+#define TD4 ((DV4 + KG - 1) / KG)     /* output chunks per work-item */
+#define ROW_STRIDE (4 * (D4 | 1))     /* elements between rows of the Q and K tiles */
+#define V_STRIDE (4 * (DV4 | 1))      /* ... and of the V tile */
 #define P_STRIDE (4 * ((BC / 4) | 1)) /* floats between rows of P */
-#define TILE_CHUNKS (BC * D4)         /* float4 chunks of one K or V tile */
-#define CHUNKS_PER_ITEM ((TILE_CHUNKS + WG - 1) / WG)
+#define K_CHUNKS (BC * D4)            /* float4 chunks of one K tile */
+#define V_CHUNKS (BC * DV4)           /* ... and of one V tile */
+#define K_PER_ITEM ((K_CHUNKS + WG - 1) / WG)
+#define V_PER_ITEM ((V_CHUNKS + WG - 1) / WG)
 
 #if BR % TM || BC % TN || BC % 4
 #error "BR must be a multiple of TM, and BC of TN and of 4"
@@ -83,65 +86,66 @@ typedef raw_t kv_raw_t;
 #define STORE_RAW4(x, tile, e) vstore4((x), 0, (tile) + (e))
 #endif
 
-/* Chunk c4 of a K or V row at element `row`, bits unchanged: through a vector pointer when
- * KV_ALIGNED promises the alignment (common.cl); otherwise by vload4, or element by element
- * for a last, partial chunk (d not a multiple of 4), zero past d, so nothing past the row is
- * touched. A cache of another type is read as f32 by common.cl's load_kv_chunk4. */
-inline raw4_t load_raw4(__global const kv_raw_t *src, ulong row, int c4)
+/* Chunk c4 of a K or V row of `dim` elements (HEAD_DIM or HEAD_DIM_V, constants where this
+ * is inlined) at element `row`, bits unchanged: through a vector pointer when KV_ALIGNED
+ * promises the alignment (common.cl); otherwise by vload4, or element by element for a last,
+ * partial chunk (dim not a multiple of 4), zero past dim, so nothing past the row is touched.
+ * A cache of another type is read as f32 by common.cl's load_kv_chunk4. */
+inline raw4_t load_raw4(__global const kv_raw_t *src, ulong row, int c4, int dim)
 {
 #if KV_DTYPE != DTYPE
-    return load_kv_chunk4(src, row, c4);
+    return load_kv_chunk4(src, row, c4, dim);
 #elif KV_ALIGNED
     return ((__global const raw4_t *)(src + row))[c4];
 #else
     const ulong e = row + (ulong)(c4 * 4);
-#if HEAD_DIM % 4
-    if (c4 == D4 - 1) {
+    if (dim % 4 && c4 == dim / 4) {
         raw4_t x = (raw4_t)(0);
         x.s0 = src[e];
-#if HEAD_DIM % 4 > 1
-        x.s1 = src[e + 1];
-#endif
-#if HEAD_DIM % 4 > 2
-        x.s2 = src[e + 2];
-#endif
+        if (dim % 4 > 1)
+            x.s1 = src[e + 1];
+        if (dim % 4 > 2)
+            x.s2 = src[e + 2];
         return x;
     }
-#endif
     return vload4(0, src + e);
 #endif
 }
 
-/* Chunk `chunk` (key chunk / D4 of the tile at j0, columns chunk % D4) of K or V: zeros for
- * keys past n, NaN for keys whose page is not in the pool. Key positions are compared as
- * differences from j0, which stay in range where j0 + BC would pass INT_MAX (the last tile of
- * a cache of nearly 2^31 keys). */
+/* Chunk `chunk` (key chunk / CH of the tile at j0, columns chunk % CH, for rows of CH chunks
+ * and `dim` elements) of K or V: zeros for keys past n, NaN for keys whose page is not in the
+ * pool. Key positions are compared as differences from j0, which stay in range where j0 + BC
+ * would pass INT_MAX (the last tile of a cache of nearly 2^31 keys). */
 inline raw4_t load_chunk(__global const kv_raw_t *src, ulong off, long sb, long ss, long sh, int b,
-                         int g, int j0, int n, int chunk, raw4_t missing, KV_LAYOUT_PARAMS)
+                         int g, int j0, int n, int chunk, int dim, raw4_t missing,
+                         KV_LAYOUT_PARAMS)
 {
-    const int jj = chunk / D4, c4 = chunk - jj * D4;
+    const int ch = (dim + 3) / 4, jj = chunk / ch, c4 = chunk - jj * ch;
     if (jj >= n - j0)
         return (raw4_t)(0);
     const long row = kv_offset(off, sb, ss, sh, b, j0 + jj, g, KV_LAYOUT);
-    return row < 0 ? missing : load_raw4(src, (ulong)row, c4);
+    return row < 0 ? missing : load_raw4(src, (ulong)row, c4, dim);
 }
 
-/* The tile at j0 of K or V into registers (this work-item's share). */
-#define FETCH_TILE(regs, src, off, sb, ss, sh, j0, missing)                                    \
-    for (int u = 0; u < CHUNKS_PER_ITEM; u++) {                                                \
+/* The tile at j0 of K (PART K, rows of HEAD_DIM) or V (PART V, HEAD_DIM_V) into registers
+ * (this work-item's share). */
+#define K_DIM HEAD_DIM
+#define V_DIM HEAD_DIM_V
+#define FETCH_TILE(PART, regs, src, off, sb, ss, sh, j0, missing)                              \
+    for (int u = 0; u < PART##_PER_ITEM; u++) {                                                 \
         const int chunk = lid + u * WG;                                                         \
-        if (TILE_CHUNKS % WG == 0 || chunk < TILE_CHUNKS)                                       \
+        if (PART##_CHUNKS % WG == 0 || chunk < PART##_CHUNKS)                                   \
             regs[u] = load_chunk((__global const kv_raw_t *)(src), off, sb, ss, sh, b, g, (j0),  \
-                                 n, chunk, (missing), KV_LAYOUT);                               \
+                                 n, chunk, PART##_DIM, (missing), KV_LAYOUT);                   \
     }
 
-/* This work-item's share of a tile from registers into __local. */
-#define STORE_TILE(regs, tile)                                                                 \
-    for (int u = 0; u < CHUNKS_PER_ITEM; u++) {                                                \
-        const int chunk = lid + u * WG;                                                         \
-        if (TILE_CHUNKS % WG == 0 || chunk < TILE_CHUNKS) {                                     \
-            const int jj = chunk / D4;                                                          \
-            STORE_RAW4(regs[u], tile, jj * ROW_STRIDE + (chunk - jj * D4) * 4);                 \
+/* This work-item's share of a tile from registers into __local, rows `stride` apart. */
+#define STORE_TILE(PART, regs, tile, stride)                                                   \
+    for (int u = 0; u < PART##_PER_ITEM; u++) {                                                 \
+        const int chunk = lid + u * WG, ch = (PART##_DIM + 3) / 4;                              \
+        if (PART##_CHUNKS % WG == 0 || chunk < PART##_CHUNKS) {                                 \
+            const int jj = chunk / ch;                                                          \
+            STORE_RAW4(regs[u], tile, jj * (stride) + (chunk - jj * ch) * 4);                   \
         }                                                                                       \
     }
 
@@ -182,7 +186,7 @@ void attend_local(IN_PLACE_PARAMS)
 {
     __local float q_tile[BR * ROW_STRIDE];
     __local kv_local_t k_tile[BC * ROW_STRIDE];
-    __local kv_local_t v_tile[BC * ROW_STRIDE];
+    __local kv_local_t v_tile[BC * V_STRIDE];
     __local float p_tile[BR * P_STRIDE];
     __local float partial[BR * KG]; /* per row and key group: maxima, at the end sums */
 
@@ -282,7 +286,7 @@ void attend_local(IN_PLACE_PARAMS)
             acc[i][u] = (float4)(0.0f);
     }
 
-    raw4_t k_next[CHUNKS_PER_ITEM], v_next[CHUNKS_PER_ITEM];
+    raw4_t k_next[K_PER_ITEM], v_next[V_PER_ITEM];
 #ifdef SINK_TOKENS
     /* the tiles of the sink tokens the last row sees (the most: rows are in position
      * order), then the window's; the same walk for every work-item of the group */
@@ -308,10 +312,10 @@ void attend_local(IN_PLACE_PARAMS)
     int tile = 0, next;
     NEXT_VISIBLE(tile);
     if (tile < tiles) {
-        FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(tile), RAW_NAN4);
-        FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(tile), (raw4_t)(0));
-        STORE_TILE(k_next, k_tile);
-        STORE_TILE(v_next, v_tile);
+        FETCH_TILE(K, k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(tile), RAW_NAN4);
+        FETCH_TILE(V, v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(tile), (raw4_t)(0));
+        STORE_TILE(K, k_next, k_tile, ROW_STRIDE);
+        STORE_TILE(V, v_next, v_tile, V_STRIDE);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -321,8 +325,8 @@ void attend_local(IN_PLACE_PARAMS)
         NEXT_VISIBLE(next);
         const int more = next < tiles;
         if (more) { /* the next tile's loads are in flight during this tile's products */
-            FETCH_TILE(k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(next), RAW_NAN4);
-            FETCH_TILE(v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(next), (raw4_t)(0));
+            FETCH_TILE(K, k_next, k, k_off, k_sb, k_ss, k_sh, TILE_KEY(next), RAW_NAN4);
+            FETCH_TILE(V, v_next, v, v_off, v_sb, v_ss, v_sh, TILE_KEY(next), (raw4_t)(0));
         }
 
         /* S = Q K^T for this work-item's TM rows and TN keys: four partial sums per score, so
@@ -391,7 +395,7 @@ void attend_local(IN_PLACE_PARAMS)
         }
         barrier(CLK_LOCAL_MEM_FENCE); /* partial maxima written, K tile read */
         if (more)
-            STORE_TILE(k_next, k_tile);
+            STORE_TILE(K, k_next, k_tile, ROW_STRIDE);
 
         float alpha[TM];
 #pragma unroll
@@ -430,11 +434,11 @@ void attend_local(IN_PLACE_PARAMS)
 #pragma unroll
                 for (int u = 0; u < TD4; u++) {
                     const int c4 = kg + u * KG;
-                    if (D4 % KG == 0 || c4 < D4) {
-                        __local const kv_local_t *vp = v_tile + jj * ROW_STRIDE + c4 * 4;
-                        const float4 v0 = LOAD_KV4(vp, 0), v1 = LOAD_KV4(vp, ROW_STRIDE);
-                        const float4 v2 = LOAD_KV4(vp, 2 * ROW_STRIDE);
-                        const float4 v3 = LOAD_KV4(vp, 3 * ROW_STRIDE);
+                    if (DV4 % KG == 0 || c4 < DV4) {
+                        __local const kv_local_t *vp = v_tile + jj * V_STRIDE + c4 * 4;
+                        const float4 v0 = LOAD_KV4(vp, 0), v1 = LOAD_KV4(vp, V_STRIDE);
+                        const float4 v2 = LOAD_KV4(vp, 2 * V_STRIDE);
+                        const float4 v3 = LOAD_KV4(vp, 3 * V_STRIDE);
 #pragma unroll
                         for (int i = 0; i < TM; i++) {
                             float4 a = acc[i][u];
@@ -449,7 +453,7 @@ void attend_local(IN_PLACE_PARAMS)
         }
         barrier(CLK_LOCAL_MEM_FENCE); /* V tile and P read */
         if (more)
-            STORE_TILE(v_next, v_tile); /* visible after the next tile's first barrier */
+            STORE_TILE(V, v_next, v_tile, V_STRIDE); /* visible after the next tile's first barrier */
     }
 
     /* the row sums, from every key group's share */

@@ -8,8 +8,8 @@
  *            KV_VECS and a broadcast of q[r][c]; ROWS * KV_VECS independent FMA chains hide
  *            the FMA latency.
  *   softmax  online (running max m and lane-wise sum l per row), in base 2.
- *   output   per group, o[ROWS][D_VECS] vectors, updated DV_CHUNK vectors at a time so that
- *            the live accumulators stay within the register file for any head_dim.
+ *   output   per group, o[ROWS][DV_VECS] vectors, updated DV_CHUNK vectors at a time so that
+ *            the live accumulators stay within the register file for any head_dim_v.
  * The host sizes a block and the groups' q and o so that they fit a CPU's L1 data cache
  * (lib/tile_select.c): with more groups, each byte of K and V brought in from the outer
  * caches serves more rows.
@@ -19,7 +19,8 @@
  * With an additive mask (common.cl's MASK), a group skips the blocks whose tile of the mask
  * is all -inf (MASK_TILE), and reads the mask only where the tile is neither that nor all 0.
  *
- * Host defines: VW, ROWS, GROUPS, KV_VECS, DV_CHUNK, and common.cl's DTYPE and HEAD_DIM. */
+ * Host defines: VW, ROWS, GROUPS, KV_VECS, DV_CHUNK, and common.cl's DTYPE, HEAD_DIM and
+ * HEAD_DIM_V. */
 
 #define ROWS_ALL (ROWS * GROUPS)
 #define ROWS_PAD ((ROWS + VW - 1) / VW * VW) /* a group's rows rounded up to whole vectors */
@@ -64,7 +65,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     float qv[ROWS_ALL][HEAD_DIM];
     int lo[ROWS_ALL], hi[ROWS_ALL];
     float m[ROWS_ALL];
-    vec_t l[ROWS_ALL], acc[ROWS_ALL][D_VECS];
+    vec_t l[ROWS_ALL], acc[ROWS_ALL][DV_VECS];
 #ifdef ALIBI
     float slope[ROWS_ALL]; /* per row: its head's slope, and its position */
     long row_pos[ROWS_ALL];
@@ -120,7 +121,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
             m[row] = -INFINITY;
 #endif
             l[row] = (vec_t)(0.0f);
-            for (int t = 0; t < D_VECS; t++)
+            for (int t = 0; t < DV_VECS; t++)
                 acc[row][t] = (vec_t)(0.0f);
         }
         lo_min = min(lo_min, group_lo[gr]);
@@ -131,7 +132,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
     }
 
     __global const float *ktb = kt + first_key * HEAD_DIM;
-    __global const float *vpb = vp + first_key * D_PAD;
+    __global const float *vpb = vp + first_key * DV_PAD;
     float p[ROWS_ALL][BC];
     float alpha[GROUPS][ROWS_PAD];
 
@@ -150,7 +151,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #define GROUP_MISSES(gr) (j0 + BC <= group_lo[gr] || j0 >= group_hi[gr])
 #endif
         __global const float *kblock = ktb + (ulong)j0 * HEAD_DIM; /* see cl/pack.cl */
-        __global const float *vblock = vpb + (ulong)j0 * D_PAD;
+        __global const float *vblock = vpb + (ulong)j0 * DV_PAD;
 
         /* Scores and softmax, group by group, while the K block stays in L1. */
         for (int gr = 0; gr < GROUPS; gr++) {
@@ -248,20 +249,20 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #endif
             const int r0 = gr * ROWS;
 #pragma unroll
-            for (int t0 = 0; t0 < D_VECS; t0 += DV_CHUNK) {
+            for (int t0 = 0; t0 < DV_VECS; t0 += DV_CHUNK) {
                 vec_t part[ROWS][DV_CHUNK];
 #pragma unroll
                 for (int r = 0; r < ROWS; r++)
 #pragma unroll
                     for (int t = 0; t < DV_CHUNK; t++)
-                        if (t0 + t < D_VECS)
+                        if (t0 + t < DV_VECS)
                             part[r][t] = acc[r0 + r][t0 + t] * (vec_t)(alpha[gr][r]);
 #pragma unroll 4
                 for (int j = 0; j < BC; j++) {
 #pragma unroll
                     for (int t = 0; t < DV_CHUNK; t++)
-                        if (t0 + t < D_VECS) {
-                            const vec_t vv = VLOAD(vblock + j * D_PAD + (t0 + t) * VW);
+                        if (t0 + t < DV_VECS) {
+                            const vec_t vv = VLOAD(vblock + j * DV_PAD + (t0 + t) * VW);
 #pragma unroll
                             for (int r = 0; r < ROWS; r++)
                                 part[r][t] = MAD((vec_t)(p[r0 + r][j]), vv, part[r][t]);
@@ -271,7 +272,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
                 for (int r = 0; r < ROWS; r++)
 #pragma unroll
                     for (int t = 0; t < DV_CHUNK; t++)
-                        if (t0 + t < D_VECS)
+                        if (t0 + t < DV_VECS)
                             acc[r0 + r][t0 + t] = part[r][t];
             }
         }

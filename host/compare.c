@@ -49,7 +49,7 @@ clattn_status clattn_compare(const clattn_problem *p, const void *o, const float
     if (!o || !o_ref)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT, "clattn_compare: NULL output");
     const int64_t B = problem_get(p, CLATTN_PARAM_BATCH), H = problem_get(p, CLATTN_PARAM_HEADS);
-    const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q), d = problem_head_dim_v(p); /* O's */
     /* O's rows: a packed varlen batch holds them all in one run (LSE stays [B, H, nq]) */
     const int varlen = problem_varlen(p);
     const int64_t o_batches = varlen ? 1 : B;

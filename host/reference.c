@@ -82,7 +82,8 @@ static int64_t kv_length(const clattn_problem *p, const kv_view *kv, int64_t b)
 static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v, int64_t b,
                            int64_t j, int64_t g, uint64_t *index)
 {
-    const int64_t kv_heads = problem_kv_heads(p), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t kv_heads = problem_kv_heads(p);
+    const int64_t d = is_v ? problem_head_dim_v(p) : problem_get(p, CLATTN_PARAM_HEAD_DIM);
     const int64_t page_size = problem_get(p, CLATTN_PARAM_PAGE_SIZE);
     int32_t page = 0;
     if (page_size) {
@@ -90,7 +91,7 @@ static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v,
         if (page < 0 || page >= problem_get(p, CLATTN_PARAM_NUM_PAGES))
             return NULL;
     }
-    if (kv->k_new && j >= kv->lens[b]) { /* appended: [B, seq_q, Hkv, d] contiguous */
+    if (kv->k_new && j >= kv->lens[b]) { /* appended: [B, seq_q, Hkv, d or dv] contiguous */
         const int64_t i = j - kv->lens[b], nq = problem_get(p, CLATTN_PARAM_SEQ_Q);
         *index = (uint64_t)(((b * nq + i) * kv_heads + g) * d);
         return is_v ? kv->v_new : kv->k_new;
@@ -104,13 +105,14 @@ static const void *key_row(const clattn_problem *p, const kv_view *kv, int is_v,
     return is_v ? kv->v : kv->k;
 }
 
-/* Key j's K (or V) row as f32 values: dequantized and scaled from the cache, or for an
- * appended row, as writing it to the cache made it (quantized from Q's dtype, docs/semantics.md
- * "KV cache types"). `bytes` holds d values of any type. 0 when its page is missing. */
+/* Key j's K (or V) row as f32 values (d of them, dv for V): dequantized and scaled from the
+ * cache, or for an appended row, as writing it to the cache made it (quantized from Q's dtype,
+ * docs/semantics.md "KV cache types"). `bytes` holds a row of any type. 0 when its page is
+ * missing. */
 static int key_values(const clattn_problem *p, const kv_view *kv, int is_v, int64_t b, int64_t j,
                       int64_t g, float *row, void *bytes)
 {
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t d = is_v ? problem_head_dim_v(p) : problem_get(p, CLATTN_PARAM_HEAD_DIM);
     const clattn_dtype dt = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
     const clattn_dtype kv_dt = problem_kv_dtype(p);
     const int fp8 = kv_dt == CLATTN_DTYPE_FP8_E4M3 || kv_dt == CLATTN_DTYPE_FP8_E5M2;
@@ -217,7 +219,8 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
 {
     const int64_t B = problem_get(p, CLATTN_PARAM_BATCH), H = problem_get(p, CLATTN_PARAM_HEADS);
     const int64_t nq = problem_get(p, CLATTN_PARAM_SEQ_Q), nk_max = problem_get(p, CLATTN_PARAM_SEQ_KV);
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), dv = problem_head_dim_v(p);
+    const int64_t width = d > dv ? d : dv; /* of a K or V row */
     const int64_t group = H / problem_kv_heads(p);
     const clattn_dtype dt = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
     int64_t qs[3], os[3];
@@ -226,9 +229,9 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
 
     double *s = malloc((size_t)nk_max * sizeof *s);
     char *seen = malloc((size_t)nk_max);
-    double *acc = malloc((size_t)d * sizeof *acc);
-    float *row = malloc((size_t)d * sizeof *row);
-    void *bytes = malloc((size_t)d * 4);
+    double *acc = malloc((size_t)dv * sizeof *acc);
+    float *row = malloc((size_t)width * sizeof *row);
+    void *bytes = malloc((size_t)width * 4);
     if (!s || !seen || !acc || !row || !bytes) {
         free(s);
         free(seen);
@@ -274,7 +277,7 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
                 const double sink = x->sinks ? x->sinks[h] : -INFINITY;
                 if (sink > m || isnan(sink))
                     m = sink;
-                memset(acc, 0, (size_t)d * sizeof *acc);
+                memset(acc, 0, (size_t)dv * sizeof *acc);
                 double sum = n < 0 ? NAN : 0;
                 if (m != -INFINITY) { /* a row with no visible key (and no sink) stays zero */
                     sum += exp(sink - m); /* 0 without a sink */
@@ -284,12 +287,12 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
                         const double e = exp(s[j] - m);
                         const int present = key_values(p, kv, 1, b, j, g, row, bytes);
                         sum += e;
-                        for (int64_t c = 0; c < d; c++)
+                        for (int64_t c = 0; c < dv; c++)
                             acc[c] += e * (present ? row[c] : NAN);
                     }
                 }
                 const uint64_t orow = element(os, qb, row0 + i, h);
-                for (int64_t c = 0; c < d; c++)
+                for (int64_t c = 0; c < dv; c++)
                     o[orow + (uint64_t)c] = sum > 0 ? (float)(acc[c] / sum)
                                             : sum == 0 ? 0.0f
                                                        : NAN;

@@ -48,6 +48,9 @@ enum { STAGE_ATTEND = STAGE_APPEND + 1, STAGE_MERGE };
 /* Register shape: query rows per work-item. Each is a row of q and of the output, kept in L1
  * beside the K and V rows in flight (2 x 32 rows x 128 floats = 32 KiB at head_dim 128). */
 #define MAX_DECODE_ROWS 32
+/* ... and at most this many bytes of them (the work-item's private memory, as
+ * lib/tile_select.c's PRIVATE_BUDGET): fewer rows for large head sizes (MLA's 576 / 512). */
+#define DECODE_PRIVATE_BUDGET (128 * 1024)
 /* decode_local: query rows per work-group, each a float4 of scores and then of output per
  * work-item in registers (a kv head's rows at one step: up to 16 heads share a kv head in
  * today's models); more rows go to attend_local, which tiles them. */
@@ -150,7 +153,7 @@ static int choose_splits(const clattn_plan *plan, const decode_impl *d)
         splits = nk / MIN_SPLIT_KEYS;
     int64_t max_keys = d->kind == DECODE_LOCAL ? d->split_max : 0;
     if (d->kind == DECODE_TILES)
-        max_keys = plan->ctx->limits.quirks.local_tiles_max_keys;
+        max_keys = local_tiles_max_keys(&plan->ctx->limits, &plan->problem);
     if (max_keys && splits < (nk + max_keys - 1) / max_keys)
         splits = (nk + max_keys - 1) / max_keys;
     return splits < 1 ? 1 : (int)splits;
@@ -164,20 +167,25 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
     while (d->vw & (d->vw - 1))
         d->vw &= d->vw - 1;
     const int64_t rows = rows_per_kv_head(p), kv_heads = problem_kv_heads(p);
-    d->rpk = (int)(rows > MAX_DECODE_ROWS ? MAX_DECODE_ROWS : pow2_ceil(rows));
+    const int64_t row_bytes = ((problem_get(p, CLATTN_PARAM_HEAD_DIM) + d->vw - 1) / d->vw +
+                               (problem_head_dim_v(p) + d->vw - 1) / d->vw) * d->vw * 4;
+    int max_rows = MAX_DECODE_ROWS;
+    while (max_rows > 1 && max_rows * row_bytes > DECODE_PRIVATE_BUDGET)
+        max_rows /= 2;
+    d->rpk = (int)(rows > max_rows ? max_rows : pow2_ceil(rows));
     /* Keys outermost (the [B, N, Hkv, d] default, where a position's kv heads are adjacent):
      * a work-item takes as many kv heads as its rows allow, so it reads the cache in order. */
     int64_t ks[3];
     problem_strides(p, CLATTN_TENSOR_K, ks);
     d->kvh = 1;
     if (ks[2] < ks[1])
-        while (d->kvh * 2 <= kv_heads && d->kvh * 2 * d->rpk <= MAX_DECODE_ROWS)
+        while (d->kvh * 2 <= kv_heads && d->kvh * 2 * d->rpk <= max_rows)
             d->kvh *= 2;
     char options[384];
-    char extras[128], kv_extras[96];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DKVH=%d -DRPK=%d%s%s",
+    char extras[128], kv_extras[96], dv[24];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DKVH=%d -DRPK=%d%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
+             problem_dv_option(p, dv, sizeof dv), d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
              problem_kv_options(p, kv_extras, sizeof kv_extras));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "decode", options, &program);
@@ -204,15 +212,16 @@ static int local_shape(const device_limits *l, const clattn_problem *p, size_t m
                        cl_ulong local_budget, decode_impl *d)
 {
     const int64_t d4 = (problem_get(p, CLATTN_PARAM_HEAD_DIM) + 3) / 4;
+    const int64_t dv4 = (problem_head_dim_v(p) + 3) / 4; /* the output pass's lanes */
     const int64_t rows = rows_per_kv_head(p);
     if (rows > MAX_LOCAL_ROWS)
         return 0;
     int64_t group = LOCAL_GROUP;
-    while (group < d4)
+    while (group < dv4)
         group *= 2;
     while (group > 1 && ((size_t)group > max_group || (size_t)group > l->max_work_item_size0))
         group /= 2;
-    if (group < d4 || (l->simd_width && group % l->simd_width && (size_t)group >= l->simd_width))
+    if (group < dv4 || (l->simd_width && group % l->simd_width && (size_t)group >= l->simd_width))
         return 0;
     const cl_ulong fixed = (cl_ulong)(rows * d4 * 16 + rows * group * 4);
     if (local_budget <= fixed)
@@ -240,11 +249,12 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
     *built = 0;
     for (int attempt = 0; attempt < 6 && local_shape(l, p, max_group, budget, d); attempt++) {
         char options[384];
-        char extras[128], kv_extras[96];
+        char extras[128], kv_extras[96], dv[24];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d%s -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
-                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), d->rows, d->group, d->split_max,
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), problem_dv_option(p, dv, sizeof dv),
+                 d->rows, d->group, d->split_max,
                  problem_score_options(p, 1, extras, sizeof extras),
                  problem_kv_options(p, kv_extras, sizeof kv_extras));
         clattn_status st = kv_kernel_build(plan, "decode_local", "decode_local", options,
@@ -333,7 +343,7 @@ clattn_status decode_setup(clattn_plan *plan)
         const uint64_t rows = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) *
                               (uint64_t)problem_get(p, CLATTN_PARAM_HEADS) *
                               (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q);
-        const uint64_t d_dim = (uint64_t)problem_get(p, CLATTN_PARAM_HEAD_DIM);
+        const uint64_t d_dim = (uint64_t)problem_head_dim_v(p); /* partial output rows */
         st = plan_alloc(plan, (size_t)((uint64_t)plan->splits * rows * d_dim * 4),
                         "the splits' partial outputs", &d->part_o);
         if (!st)

@@ -60,7 +60,7 @@ static const dispatch_row rows[] = {
  * loops stop early (lib/device_quirks.h). */
 static int key_runs_complete(const clattn_plan *plan, char *why, size_t size)
 {
-    const int64_t max_keys = plan->ctx->limits.quirks.local_tiles_max_keys;
+    const int64_t max_keys = local_tiles_max_keys(&plan->ctx->limits, &plan->problem);
     const int64_t keys = problem_get(&plan->problem, CLATTN_PARAM_SEQ_KV);
     if (!max_keys || keys <= max_keys)
         return 1;

@@ -46,9 +46,10 @@ static void spans(const clattn_problem *p, uint64_t out[T_COUNT])
                  (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q) * 4;
     out[T_LENS] = batch * 4;
     out[T_PAGES] = batch * (uint64_t)problem_pages_per_seq(p) * 4;
-    out[T_K_NEW] = out[T_V_NEW] = batch * (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q) *
-                                  (uint64_t)problem_kv_heads(p) *
-                                  (uint64_t)problem_get(p, CLATTN_PARAM_HEAD_DIM) * esize;
+    const uint64_t new_rows = batch * (uint64_t)problem_get(p, CLATTN_PARAM_SEQ_Q) *
+                              (uint64_t)problem_kv_heads(p);
+    out[T_K_NEW] = new_rows * (uint64_t)problem_get(p, CLATTN_PARAM_HEAD_DIM) * esize;
+    out[T_V_NEW] = new_rows * (uint64_t)problem_head_dim_v(p) * esize;
     const uint64_t heads = (uint64_t)problem_get(p, CLATTN_PARAM_HEADS);
     out[T_SLOPES] =
         (problem_get(p, CLATTN_PARAM_ALIBI) == CLATTN_ALIBI_PER_ENTRY ? batch : 1) * heads * 4;
@@ -66,10 +67,10 @@ static clattn_status append_enqueue(clattn_plan *plan, struct launch_sequence *s
     const clattn_problem *p = &plan->problem;
     clattn_status st = CLATTN_SUCCESS;
     if (!plan->append) {
-        char options[192], kv_extras[96];
-        snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s",
+        char options[192], kv_extras[96], dv[24];
+        snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
-                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), problem_dv_option(p, dv, sizeof dv),
                  problem_kv_options(p, kv_extras, sizeof kv_extras));
         cl_program program;
         st = program_get(plan->ctx, "kvcache", options, &program);
@@ -121,11 +122,12 @@ static clattn_status check_cache_rows(clattn_plan *plan)
         int64_t s[3];
         problem_strides(p, (clattn_tensor)t, s);
         return fail(plan->ctx, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "%s strides (%s %lld, seq %lld, head %lld) make cache rows of head_dim %lld "
-                    "overlap, and an append writes them",
+                    "%s strides (%s %lld, seq %lld, head %lld) make cache rows of %lld "
+                    "elements overlap, and an append writes them",
                     names[t], problem_get(p, CLATTN_PARAM_PAGE_SIZE) ? "page" : "batch",
                     (long long)s[0], (long long)s[1], (long long)s[2],
-                    (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM));
+                    (long long)(t == T_V ? problem_head_dim_v(p)
+                                         : problem_get(p, CLATTN_PARAM_HEAD_DIM)));
     }
     return CLATTN_SUCCESS;
 }

@@ -145,12 +145,12 @@ clattn_status fused_registers_setup(clattn_plan *plan)
     f->rt = register_tiles_for(plan, &tuned, why, sizeof why);
     plan->tiles_tuned = tuned;
     f->layout = select_packed_layout(&f->rt, p);
-    char options[384], extras[128], kv_extras[96];
+    char options[384], extras[128], kv_extras[96], dv[24];
     snprintf(options, sizeof options,
-             "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d"
+             "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DROWS=%d -DGROUPS=%d -DKV_VECS=%d -DDV_CHUNK=%d"
              "%s%s%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             f->rt.vw, f->rt.rows, f->rt.groups, f->rt.kv_vecs, f->rt.dv_chunk,
+             problem_dv_option(p, dv, sizeof dv), f->rt.vw, f->rt.rows, f->rt.groups, f->rt.kv_vecs, f->rt.dv_chunk,
              problem_score_options(p, 1, extras, sizeof extras),
              problem_kv_options(p, kv_extras, sizeof kv_extras), problem_varlen_options(p),
              mask_tiles_option(p));
@@ -188,7 +188,7 @@ clattn_status fused_registers_setup(clattn_plan *plan)
                   "scratch: %.2f MiB: K transposed to f32 in blocks of %d keys, V padded to %d "
                   "columns",
                   (double)plan->scratch_bytes / 1048576.0, f->rt.kv_vecs * f->rt.vw,
-                  f->layout.d_pad);
+                  f->layout.dv_pad);
     plan_describe(plan, "launch: pack_kv, then attend_registers over %lld work-groups of 1",
                   (long long)(bkv(p) * row_blocks(p, f->rt.rows * f->rt.groups)));
     return CLATTN_SUCCESS;

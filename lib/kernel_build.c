@@ -30,7 +30,7 @@ static void describe_local_tiles(clattn_plan *plan, const device_limits *l, cons
                                  size_t kernel_limit, size_t multiple)
 {
     const clattn_problem *p = &plan->problem;
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t d = problem_head_dim_v(p); /* the output's columns */
     const int64_t key_groups = lt->bc / lt->tn;
     plan_describe(plan,
                   "kernel shape: local tiles (%s: a work-group shares Q, K and V tiles in "
@@ -89,18 +89,29 @@ clattn_status local_kernel_build(clattn_plan *plan, local_tiles *lt, kv_kernel *
             simd_optional = 1;
             found = select_local_tiles(&l, p, rows_per_kv_head(p), max_group, lt, &runner_up);
         }
-        if (!found)
+        if (!found) {
+            const cl_ulong need = local_tiles_min_bytes(&l, p, max_group);
+            if (!need)
+                return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
+                            "head_dim %lld and head_dim_v %lld do not fit: no tiles of the "
+                            "local-tiles kernel fit the %zu work-items and the registers of '%s'",
+                            (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
+                            (long long)problem_head_dim_v(p), max_group, l.name);
             return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
-                        "head_dim %lld does not fit: no tiles of the local-tiles kernel fit the "
-                        "%llu bytes of local memory and %zu work-items '%s' offers",
+                        "head_dim %lld and head_dim_v %lld do not fit: the smallest tiles of "
+                        "the local-tiles kernel that '%s' can run (%zu work-items, SIMD width "
+                        "%u) need %llu bytes of local memory, and it offers %llu bytes",
                         (long long)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-                        (unsigned long long)l.local_mem_size, max_group, l.name);
+                        (long long)problem_head_dim_v(p), l.name, max_group, l.simd_width,
+                        (unsigned long long)need, (unsigned long long)l.local_mem_size);
+        }
         char options[384];
-        char extras[128], kv_extras[96];
+        char extras[128], kv_extras[96], dv[24];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s%s%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d%s -DBR=%d -DBC=%d -DTM=%d -DTN=%d%s%s%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
-                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), lt->br, lt->bc, lt->tm, lt->tn,
+                 (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), problem_dv_option(p, dv, sizeof dv),
+                 lt->br, lt->bc, lt->tm, lt->tn,
                  problem_score_options(p, 1, extras, sizeof extras),
                  problem_kv_options(p, kv_extras, sizeof kv_extras), problem_varlen_options(p),
                  mask_tiles_option(p));

@@ -6,7 +6,7 @@
 
 int kv_rows_aligned(const clattn_problem *p)
 {
-    if (problem_get(p, CLATTN_PARAM_HEAD_DIM) % 4)
+    if (problem_get(p, CLATTN_PARAM_HEAD_DIM) % 4 || problem_head_dim_v(p) % 4)
         return 0;
     for (clattn_tensor t = CLATTN_TENSOR_K; t <= CLATTN_TENSOR_V; t++) {
         int64_t s[3];
@@ -19,7 +19,7 @@ int kv_rows_aligned(const clattn_problem *p)
 
 static clattn_status build(clattn_plan *plan, const kv_kernel *k, int aligned, cl_kernel *out)
 {
-    char options[320];
+    char options[400];
     snprintf(options, sizeof options, "%s -DKV_ALIGNED=%d", k->options, aligned);
     cl_program program;
     clattn_status st = program_get(plan->ctx, k->family, options, &program);

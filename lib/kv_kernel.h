@@ -15,7 +15,7 @@ typedef struct kv_kernel {
     cl_kernel kernel;    /* as built for the plan */
     cl_kernel unaligned; /* KV_ALIGNED=0, built on first need when kernel has KV_ALIGNED=1 */
     int aligned;
-    char family[32], name[32], options[256]; /* options without KV_ALIGNED */
+    char family[32], name[32], options[384]; /* options without KV_ALIGNED */
 } kv_kernel;
 
 /* Whether the plan's K and V rows can all start on multiples of four elements. */

@@ -56,9 +56,10 @@ int local_tiles_group(const local_tiles *t)
     return t->br / t->tm * (t->bc / t->tn);
 }
 
-/* The figures cl/tiled_local.cl derives from its defines, restated. */
+/* The figures cl/tiled_local.cl derives from its defines, restated: d for Q and K, dv for V
+ * and the output. chunks_per_item is the mean of K's and V's shares (equal when d = dv). */
 typedef struct derived {
-    int64_t d, d4, kg, wg, td4, chunks_per_item, esize;
+    int64_t d, d4, dv, dv4, kg, wg, td4, chunks_per_item, esize;
 } derived;
 
 static derived derive(const clattn_problem *p, const local_tiles *t)
@@ -66,10 +67,13 @@ static derived derive(const clattn_problem *p, const local_tiles *t)
     derived x;
     x.d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     x.d4 = ceil_div(x.d, 4);
+    x.dv = problem_head_dim_v(p);
+    x.dv4 = ceil_div(x.dv, 4);
     x.kg = t->bc / t->tn;
     x.wg = local_tiles_group(t);
-    x.td4 = ceil_div(x.d4, x.kg);
-    x.chunks_per_item = ceil_div((int64_t)t->bc * x.d4, x.wg);
+    x.td4 = ceil_div(x.dv4, x.kg);
+    x.chunks_per_item = (ceil_div((int64_t)t->bc * x.d4, x.wg) +
+                         ceil_div((int64_t)t->bc * x.dv4, x.wg) + 1) / 2;
     /* K and V tiles keep Q's storage type in __local, or f32 for a cache of another type */
     const clattn_dtype dtype = (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
     x.esize = problem_kv_dtype(p) == dtype ? (int64_t)clattn_dtype_size(dtype) : 4;
@@ -79,10 +83,12 @@ static derived derive(const clattn_problem *p, const local_tiles *t)
 /* __local bytes of the kernel: Q (f32), K and V (storage type), P and the row partials. */
 static cl_ulong local_bytes(const local_tiles *t, const derived *x)
 {
-    const cl_ulong row = 4 * (cl_ulong)(x->d4 | 1), p_row = 4 * (cl_ulong)((t->bc / 4) | 1);
-    return (cl_ulong)t->br * row * 4 + 2 * (cl_ulong)t->bc * row * (cl_ulong)x->esize +
+    const cl_ulong row = 4 * (cl_ulong)(x->d4 | 1), v_row = 4 * (cl_ulong)(x->dv4 | 1);
+    const cl_ulong p_row = 4 * (cl_ulong)((t->bc / 4) | 1);
+    return (cl_ulong)t->br * row * 4 + (cl_ulong)t->bc * (row + v_row) * (cl_ulong)x->esize +
            (cl_ulong)t->br * p_row * 4 + (cl_ulong)t->br * (cl_ulong)x->kg * 4;
 }
+
 
 /* Live registers of a work-item: O's block, the scores' four partial sums, one Q chunk and
  * the K chunks against it, the prefetched chunks of the next tile, the row statistics, and a
@@ -104,8 +110,9 @@ int local_tiles_complete(const device_limits *l, const clattn_problem *p, size_t
     t->local_bytes = local_bytes(t, &x);
     const size_t wg = (size_t)x.wg;
     const size_t simd = l->simd_width;
-    /* more key groups than float4 chunks of a row would leave work-items without columns */
-    if (x.kg > (x.d4 > 1 ? x.d4 : 1) && x.kg > 1)
+    /* more key groups than float4 chunks of an output row would leave work-items without
+     * columns */
+    if (x.kg > (x.dv4 > 1 ? x.dv4 : 1) && x.kg > 1)
         return 0;
     if (simd > 1 && max_group >= simd && l->max_work_group_size >= simd && wg % simd)
         return 0;
@@ -123,7 +130,7 @@ local_tiles_model local_tiles_predict(const device_limits *l, const clattn_probl
     const double kg = (double)x.kg, wg = (double)x.wg;
 
     /* per work-item and tile of keys, as cl/tiled_local.cl runs it */
-    const double fmas = 4 * tm * tn * d4 + 4 * tm * td4 * bc + 4 * tm * td4;
+    const double fmas = 4 * tm * tn * d4 + 4 * tm * td4 * bc + 4 * tm * td4; /* td4: of dv */
     const double local_loads = (tm + tn) * d4 + bc / 4 * (tm + 4 * td4) + tm * kg / 2;
     const double local_stores = 2 * (double)x.chunks_per_item + tm * tn + tm;
     const double global = 2 * (double)x.chunks_per_item * CHUNK_COST;
@@ -135,7 +142,7 @@ local_tiles_model local_tiles_predict(const device_limits *l, const clattn_probl
     const double broadcast = kg < 8 ? kg : 8;
     const double local_bytes_read =
         16 * (tn * d4 + td4 * bc) + 16 * (tm * d4 + tm * bc / 4) / broadcast;
-    const double useful = 2.0 * t->br * bc * (double)x.d / wg;
+    const double useful = t->br * bc * (double)(x.d + x.dv) / wg;
     const double limit = issue > local_bytes_read / LOCAL_BALANCE ? issue
                                                                   : local_bytes_read / LOCAL_BALANCE;
     m.issue = useful / limit;
@@ -208,6 +215,34 @@ static void enumerate(const device_limits *l, const clattn_problem *p, size_t ma
                     if (local_tiles_complete(l, p, max_group, &t))
                         visit(&t, arg);
                 }
+}
+
+/* The quirk's count holds up to head size 256. Larger heads spend more of the loop budget on
+ * each key (longer rows, smaller tiles): at 576 / 512 in f16 llvmpipe's work-groups stopped
+ * between 1536 and 1800 keys, so the count shrinks in proportion to the larger head size
+ * (910 keys there, about the margin the quirk's own count keeps). */
+int64_t local_tiles_max_keys(const device_limits *l, const clattn_problem *p)
+{
+    const int64_t cap = l->quirks.local_tiles_max_keys;
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), dv = problem_head_dim_v(p);
+    const int64_t widest = d > dv ? d : dv;
+    return cap && widest > 256 ? cap * 256 / widest : cap;
+}
+
+static void keep_smallest(const local_tiles *t, void *arg)
+{
+    cl_ulong *least = arg;
+    if (!*least || t->local_bytes < *least)
+        *least = t->local_bytes;
+}
+
+cl_ulong local_tiles_min_bytes(const device_limits *l, const clattn_problem *p, size_t max_group)
+{
+    device_limits unbounded = *l;
+    unbounded.local_mem_size = ~(cl_ulong)0;
+    cl_ulong least = 0;
+    enumerate(&unbounded, p, max_group, keep_smallest, &least);
+    return least;
 }
 
 typedef struct ranking {

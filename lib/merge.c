@@ -14,17 +14,17 @@
 static int merge_columns(const clattn_plan *plan)
 {
     return select_shape(&plan->ctx->limits) == CLATTN_SHAPE_REGISTER_BLOCKS
-               ? (int)problem_get(&plan->problem, CLATTN_PARAM_HEAD_DIM)
+               ? (int)problem_head_dim_v(&plan->problem)
                : 1;
 }
 
 clattn_status merge_build(clattn_plan *plan, const char *name, cl_kernel *kernel)
 {
     const clattn_problem *p = &plan->problem;
-    char options[128];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DMERGE_COLS=%d",
+    char options[128], dv[24];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DMERGE_COLS=%d",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             merge_columns(plan));
+             problem_dv_option(p, dv, sizeof dv), merge_columns(plan));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "merge", options, &program);
     if (!st)
@@ -65,7 +65,7 @@ clattn_status merge_splits_enqueue(clattn_plan *plan, struct launch_sequence *se
     if (st)
         return st;
     const int cols = merge_columns(plan);
-    size_t global[2] = {(size_t)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + cols - 1) / cols),
+    size_t global[2] = {(size_t)((problem_head_dim_v(p) + cols - 1) / cols),
                         (size_t)lse_rows(p)};
     return launch_kernel(seq, stage, merge, 2, global, NULL, "merge_splits");
 }

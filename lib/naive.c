@@ -189,12 +189,14 @@ static int want_clblast(clattn_plan *plan, const char *forced, const char **why)
         *why = "CLBlast takes f32 storage only";
         return 0;
     }
-    int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     for (int t = CLATTN_TENSOR_Q; t <= CLATTN_TENSOR_O; t++) {
         int64_t s[3];
         problem_strides(p, (clattn_tensor)t, s);
-        if (s[1] < d) {
-            *why = "a sequence stride below head_dim is no BLAS leading dimension";
+        const int64_t row = t == CLATTN_TENSOR_V || t == CLATTN_TENSOR_O
+                                ? problem_head_dim_v(p)
+                                : problem_get(p, CLATTN_PARAM_HEAD_DIM);
+        if (s[1] < row) {
+            *why = "a sequence stride below its row's length is no BLAS leading dimension";
             return 0;
         }
     }
@@ -257,10 +259,10 @@ static clattn_status build_kernels(clattn_plan *plan, naive_impl *n)
 {
     const clattn_problem *p = &plan->problem;
     char options[256];
-    char extras[128];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d -DROWS=%d -DKV_VECS=%d%s",
+    char extras[128], dv[24];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DROWS=%d -DKV_VECS=%d%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             n->rt.vw, n->rt.rows, n->rt.kv_vecs,
+             problem_dv_option(p, dv, sizeof dv), n->rt.vw, n->rt.rows, n->rt.kv_vecs,
              problem_score_options(p, 0, extras, sizeof extras));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "naive", options, &program);
@@ -297,7 +299,7 @@ static clattn_status check_loop_budget(clattn_plan *plan, const naive_impl *n)
     const int64_t budget = plan->ctx->limits.quirks.loop_budget;
     if (!budget)
         return CLATTN_SUCCESS;
-    const int64_t d = problem_get(&plan->problem, CLATTN_PARAM_HEAD_DIM), vw = n->rt.vw;
+    const int64_t d = problem_head_dim_v(&plan->problem), vw = n->rt.vw; /* PV's rows */
     const int64_t d_vecs = (d + vw - 1) / vw, rows = n->rt.rows;
     const int64_t usable = budget - budget / 5; /* a fifth kept for the loops not counted */
     const int64_t pv = (int64_t)n->s_stride * (d_vecs + 1) + rows * (d + 1);
@@ -307,7 +309,7 @@ static clattn_status check_loop_budget(clattn_plan *plan, const naive_impl *n)
     const int64_t keys = (usable - rows * (d + 1)) / (d_vecs + 1);
     return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
                 "naive: this device ends a kernel's loops after %lld iterations "
-                "(lib/device_quirks.h), and its PV over %d keys of head_dim %lld would take "
+                "(lib/device_quirks.h), and its PV over %d keys of head_dim_v %lld would take "
                 "about %lld: at most %lld keys here; plan tiled, which splits the keys",
                 (long long)budget, n->s_stride, (long long)d, (long long)(pv > softmax ? pv : softmax),
                 (long long)(keys > 0 ? keys : 0));

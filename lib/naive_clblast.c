@@ -25,6 +25,7 @@ clattn_status clblast_product(clattn_plan *plan, struct launch_sequence *seq, in
     const int64_t heads = problem_get(p, CLATTN_PARAM_HEADS);
     const int64_t group = heads / problem_kv_heads(p);
     const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), nk = problem_get(p, CLATTN_PARAM_SEQ_KV);
+    const int64_t dv = problem_head_dim_v(p); /* P V's columns */
     int64_t qs[3], ks[3], vs[3], os[3];
     problem_strides(p, CLATTN_TENSOR_Q, qs);
     problem_strides(p, CLATTN_TENSOR_K, ks);
@@ -52,7 +53,7 @@ clattn_status clblast_product(clattn_plan *plan, struct launch_sequence *seq, in
         else
             code = CLBlastSgemmStridedBatched(
                 CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)rows,
-                (size_t)d, (size_t)nk, 1.0f, s, s_off, (size_t)s_stride, s_head, b->v,
+                (size_t)dv, (size_t)nk, 1.0f, s, s_off, (size_t)s_stride, s_head, b->v,
                 (size_t)(b->v_off + (cl_ulong)(bi * vs[0] + g * vs[2])), (size_t)vs[1], v_step,
                 0.0f, b->o, (size_t)(b->o_off + (cl_ulong)(bi * os[0] + i0 * os[1] + h * os[2])),
                 (size_t)os[1], (size_t)os[2], (size_t)count, &seq->queue, &event);

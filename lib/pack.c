@@ -9,11 +9,11 @@
 clattn_status pack_build(clattn_plan *plan, const register_tiles *rt, cl_kernel *pack)
 {
     const clattn_problem *p = &plan->problem;
-    char options[256], kv_extras[96];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d -DVW=%d%s%s",
+    char options[256], kv_extras[96], dv[24];
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             rt->vw, problem_kv_options(p, kv_extras, sizeof kv_extras),
-             problem_varlen_options(p));
+             problem_dv_option(p, dv, sizeof dv), rt->vw,
+             problem_kv_options(p, kv_extras, sizeof kv_extras), problem_varlen_options(p));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "pack", options, &program);
     if (!st)

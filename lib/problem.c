@@ -19,7 +19,7 @@ static const struct {
     [CLATTN_PARAM_KV_HEADS] = {"kv_heads", 0, 65536, 0},
     [CLATTN_PARAM_SEQ_Q] = {"seq_q", 1, I32_MAX, 1},
     [CLATTN_PARAM_SEQ_KV] = {"seq_kv", 1, I32_MAX, 1},
-    [CLATTN_PARAM_HEAD_DIM] = {"head_dim", 1, 256, 64},
+    [CLATTN_PARAM_HEAD_DIM] = {"head_dim", 1, 576, 64},
     [CLATTN_PARAM_CAUSAL] = {"causal", 0, 1, 0},
     [CLATTN_PARAM_ALIGN] = {"align", CLATTN_ALIGN_BOTTOM_RIGHT, CLATTN_ALIGN_TOP_LEFT,
                             CLATTN_ALIGN_BOTTOM_RIGHT},
@@ -39,6 +39,7 @@ static const struct {
     [CLATTN_PARAM_POSITIONS] = {"positions", CLATTN_POSITIONS_ALIGNED,
                                 CLATTN_POSITIONS_PER_ENTRY, CLATTN_POSITIONS_ALIGNED},
     [CLATTN_PARAM_KV_DTYPE] = {"kv_dtype", -1, CLATTN_DTYPE_FP8_E5M2, -1},
+    [CLATTN_PARAM_HEAD_DIM_V] = {"head_dim_v", 0, 512, 0},
     [CLATTN_PARAM_VARLEN] = {"varlen", 0, 1, 0},
     [CLATTN_PARAM_TOTAL_Q] = {"total_q", 1, I32_MAX, 1},
     [CLATTN_PARAM_TOTAL_KV] = {"total_kv", 1, I32_MAX, 1},
@@ -328,16 +329,35 @@ int64_t problem_pages_per_seq(const clattn_problem *p)
     return page ? (p->value[CLATTN_PARAM_SEQ_KV] + page - 1) / page : 0;
 }
 
+int64_t problem_head_dim_v(const clattn_problem *p)
+{
+    const int64_t dv = p->value[CLATTN_PARAM_HEAD_DIM_V];
+    return dv ? dv : p->value[CLATTN_PARAM_HEAD_DIM];
+}
+
+const char *problem_dv_option(const clattn_problem *p, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (p->value[CLATTN_PARAM_HEAD_DIM_V] && problem_head_dim_v(p) != p->value[CLATTN_PARAM_HEAD_DIM])
+        snprintf(out, size, " -DHEAD_DIM_V=%d", (int)problem_head_dim_v(p));
+    return out;
+}
+
 int64_t problem_kv_heads(const clattn_problem *p)
 {
     int64_t kv = p->value[CLATTN_PARAM_KV_HEADS];
     return kv ? kv : p->value[CLATTN_PARAM_HEADS];
 }
 
-/* The contiguous run of one row: head_dim elements, or the mask's Nk keys. */
+/* The contiguous run of one row: head_dim elements (head_dim_v for V and O), or the mask's
+ * Nk keys. */
 static int64_t row_length(const clattn_problem *p, clattn_tensor t)
 {
-    return t == CLATTN_TENSOR_MASK ? p->value[CLATTN_PARAM_SEQ_KV] : p->value[CLATTN_PARAM_HEAD_DIM];
+    if (t == CLATTN_TENSOR_MASK)
+        return p->value[CLATTN_PARAM_SEQ_KV];
+    if (t == CLATTN_TENSOR_V || t == CLATTN_TENSOR_O)
+        return problem_head_dim_v(p);
+    return p->value[CLATTN_PARAM_HEAD_DIM];
 }
 
 /* A tensor's storage: `values` values take `bytes` bytes (32 and 34 for a q8_0 block). */
@@ -506,21 +526,24 @@ clattn_status clattn_problem_check(const clattn_problem *p)
         int64_t s[3];
         problem_strides(p, CLATTN_TENSOR_O, s);
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
-                    "O strides (batch %lld, seq %lld, head %lld) make output rows of head_dim "
+                    "O strides (batch %lld, seq %lld, head %lld) make output rows of head_dim_v "
                     "%lld overlap",
                     (long long)s[0], (long long)s[1], (long long)s[2],
-                    (long long)p->value[CLATTN_PARAM_HEAD_DIM]);
+                    (long long)problem_head_dim_v(p));
     }
     const clattn_dtype kv_dtype = problem_kv_dtype(p);
     int block;
     clattn_dtype_block(kv_dtype, &block, NULL);
     if (block > 1) {
-        const int64_t d = p->value[CLATTN_PARAM_HEAD_DIM];
-        if (d % block)
+        const int64_t d = p->value[CLATTN_PARAM_HEAD_DIM], dv = problem_head_dim_v(p);
+        const int v_at_fault = d % block == 0; /* its blocks run along K's and V's rows */
+        if (d % block || dv % block)
             return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
-                        "a %s KV cache needs head_dim a multiple of %d (its blocks run along "
-                        "head_dim); head_dim = %lld",
-                        dtype_names[kv_dtype], block, (long long)d);
+                        "a %s KV cache needs %s a multiple of %d (its blocks run along "
+                        "%s); %s = %lld",
+                        dtype_names[kv_dtype], v_at_fault ? "head_dim_v" : "head_dim", block,
+                        v_at_fault ? "V's rows" : "head_dim", v_at_fault ? "head_dim_v" : "head_dim",
+                        (long long)(v_at_fault ? dv : d));
         for (int t = CLATTN_TENSOR_K; t <= CLATTN_TENSOR_V; t++) {
             int64_t st[3];
             problem_strides(p, (clattn_tensor)t, st);

@@ -24,6 +24,12 @@ static inline int64_t problem_get(const clattn_problem *p, clattn_param param)
 }
 
 int64_t problem_kv_heads(const clattn_problem *p);
+/* dv, the head size of V and O (CLATTN_PARAM_HEAD_DIM_V, or head_dim when 0). */
+int64_t problem_head_dim_v(const clattn_problem *p);
+/* The build option that gives kernels dv (cl/common.cl's HEAD_DIM_V): "" when dv = d, so
+ * that a plan with equal head sizes builds the same source as before, else
+ * " -DHEAD_DIM_V=dv". At most 24 bytes. */
+const char *problem_dv_option(const clattn_problem *p, char *out, size_t size);
 /* The dtype K and V are stored in (CLATTN_PARAM_KV_DTYPE, or Q's when -1). */
 clattn_dtype problem_kv_dtype(const clattn_problem *p);
 double problem_scale(const clattn_problem *p);
@@ -72,12 +78,12 @@ int problem_window_bounds_work(const clattn_problem *p);
 /* Bytes from the buffer offset that a tensor spans (0 on overflow, which check rejects). */
 uint64_t problem_tensor_span(const clattn_problem *p, clattn_tensor t);
 
-/* Whether two of a tensor's rows (its d contiguous elements at one (batch, seq, head), or
+/* Whether two of a tensor's rows (its d (dv for V and O) contiguous elements at one (batch, seq, head), or
  * for a paged cache (page, token, head)) share an element: a tensor written by many
  * work-items at once (O; K and V when appending) must have none. */
 int problem_rows_overlap(const clattn_problem *p, clattn_tensor t);
 
-/* The element count of a tensor's rows that exist (B * N * heads * d). */
+/* The element count of a tensor's rows that exist (B * N * heads * d, dv for V and O). */
 uint64_t problem_tensor_elements(const clattn_problem *p, clattn_tensor t);
 
 #endif

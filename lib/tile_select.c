@@ -58,9 +58,9 @@ register_tiles select_register_tiles(const device_limits *l, const clattn_proble
                                      int64_t nq, int windowed)
 {
     register_tiles t;
-    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
+    const int64_t d = problem_get(p, CLATTN_PARAM_HEAD_DIM), dv = problem_head_dim_v(p);
     t.vw = l->vector_width > 16 ? 16 : pow2_floor(l->vector_width);
-    const int64_t d_pad = (d + t.vw - 1) / t.vw * t.vw;
+    const int64_t dv_pad = (dv + t.vw - 1) / t.vw * t.vw;
     /* A block of keys as wide as L1_SHARE allows, up to four vectors. */
     int64_t block_vecs = L1_SHARE / (4 * d * t.vw);
     t.kv_vecs = block_vecs >= 4 ? 4 : block_vecs >= 2 ? 2 : 1;
@@ -83,16 +83,16 @@ register_tiles select_register_tiles(const device_limits *l, const clattn_proble
     /* The output accumulators live during the P*V pass: rows * dv_chunk of them, within the
      * same budget, so they and the loads fit a 32-register vector file. */
     t.dv_chunk = FMA_CHAINS / t.rows;
-    int d_vecs = (int)(d_pad / t.vw);
-    if (t.dv_chunk > d_vecs)
-        t.dv_chunk = d_vecs;
+    int dv_vecs = (int)(dv_pad / t.vw);
+    if (t.dv_chunk > dv_vecs)
+        t.dv_chunk = dv_vecs;
     /* Groups of rows share each K and V block while it is in L1. A work-item streams its kv
      * head's K and V from memory once, doing rows / 2 FLOP per byte it brings in: a CPU core
      * retires around 100 GFLOP/s but draws 10 to 20 GB/s, so ROWS_PER_ITEM rows keep it
      * computing. Fewer when the sequence has fewer rows, or when the work-items would be
      * too few to spread over the compute units. */
     const int64_t kv_entries = problem_get(p, CLATTN_PARAM_BATCH) * problem_kv_heads(p);
-    int64_t rows_max = PRIVATE_BUDGET / ((d + d_pad) * 4);
+    int64_t rows_max = PRIVATE_BUDGET / ((d + dv_pad) * 4); /* a row's q and output */
     rows_max = rows_max < ROWS_PER_ITEM ? rows_max : ROWS_PER_ITEM;
     t.groups = rows_max / t.rows < 1 ? 1 : pow2_floor(rows_max / t.rows);
     while (t.groups > 1 && ((int64_t)t.rows * t.groups / 2 >= nq ||
@@ -116,7 +116,7 @@ packed_layout select_packed_layout(const register_tiles *t, const clattn_problem
     int64_t nk = problem_get(p, CLATTN_PARAM_SEQ_KV), d = problem_get(p, CLATTN_PARAM_HEAD_DIM);
     int64_t bc = (int64_t)t->kv_vecs * t->vw;
     k.nk_pad = k.entry_keys = (nk + bc - 1) / bc * bc;
-    k.d_pad = (int)((d + t->vw - 1) / t->vw * t->vw);
+    k.dv_pad = (int)((problem_head_dim_v(p) + t->vw - 1) / t->vw * t->vw);
     uint64_t heads = (uint64_t)problem_get(p, CLATTN_PARAM_BATCH) * (uint64_t)problem_kv_heads(p);
     if (problem_varlen(p)) { /* entries back to back per kv head: cl/common.cl */
         const int64_t total = problem_get(p, CLATTN_PARAM_TOTAL_KV);
@@ -124,16 +124,20 @@ packed_layout select_packed_layout(const register_tiles *t, const clattn_problem
         heads = (uint64_t)problem_kv_heads(p);
     }
     k.kt_bytes = bytes4(heads, (uint64_t)d, (uint64_t)k.nk_pad);
-    k.vp_bytes = bytes4(heads, (uint64_t)k.nk_pad, (uint64_t)k.d_pad);
+    k.vp_bytes = bytes4(heads, (uint64_t)k.nk_pad, (uint64_t)k.dv_pad);
     return k;
 }
 
 void tuning_class(const clattn_problem *p, clattn_kernel_shape shape, int windowed, int vw,
                   char *buf, size_t size)
 {
-    snprintf(buf, size, "%s d=%d dtype=%d windowed=%d vw=%d",
+    /* dv joins the class only when it differs, so that existing tuning files still apply */
+    char dv[24] = "";
+    if (problem_head_dim_v(p) != problem_get(p, CLATTN_PARAM_HEAD_DIM))
+        snprintf(dv, sizeof dv, " dv=%d", (int)problem_head_dim_v(p));
+    snprintf(buf, size, "%s d=%d%s dtype=%d windowed=%d vw=%d",
              shape == CLATTN_SHAPE_REGISTER_BLOCKS ? "registers" : "local",
-             (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), (int)problem_get(p, CLATTN_PARAM_DTYPE),
+             (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), dv, (int)problem_get(p, CLATTN_PARAM_DTYPE),
              windowed, vw);
 }
 

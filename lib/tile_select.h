@@ -28,7 +28,7 @@ typedef struct packed_layout {
     int64_t nk_pad; /* keys rounded up to a whole block: the stride of an entry's kv head, or of
                      * a kv head of a packed varlen batch (every entry, cl/pack.cl) */
     int64_t entry_keys; /* the longest entry's keys rounded up to a whole block */
-    int d_pad;      /* head_dim rounded up to whole vectors */
+    int dv_pad;     /* head_dim_v rounded up to whole vectors: V's rows */
     uint64_t kt_bytes, vp_bytes; /* UINT64_MAX when they would not fit 64 bits */
 } packed_layout;
 
@@ -64,6 +64,16 @@ typedef struct local_tiles_model {
  * register budget, and use whole SIMD widths; fills t->local_bytes. */
 int local_tiles_complete(const device_limits *limits, const clattn_problem *p, size_t max_group,
                          local_tiles *t);
+
+/* Keys one work-group of the local-tiles kernel may visit on a device whose loops end early
+ * (lib/device_quirks.h), for this problem's head sizes; 0 for no limit. */
+int64_t local_tiles_max_keys(const device_limits *limits, const clattn_problem *p);
+
+/* __local bytes of the smallest tiles that meet every other limit (work-group size, SIMD
+ * width, registers): what the device must offer for the local-tiles kernel to take the
+ * problem's head sizes at all; 0 when no tiles would fit even unbounded local memory. */
+cl_ulong local_tiles_min_bytes(const device_limits *limits, const clattn_problem *p,
+                               size_t max_group);
 
 /* The model's view of tiles that local_tiles_complete accepted, for a problem with `rows`
  * query rows per (batch, kv head). */

@@ -150,7 +150,7 @@ static int candidates_registers(const device_limits *l, const clattn_problem *p,
 {
     const clattn_problem c = class_problem(p);
     const register_tiles base = select_register_tiles(l, &c, rows_per_kv_head(&c), windowed);
-    const int d_vecs = (int)((problem_get(p, CLATTN_PARAM_HEAD_DIM) + base.vw - 1) / base.vw);
+    const int d_vecs = (int)((problem_head_dim_v(p) + base.vw - 1) / base.vw); /* output's */
     const int64_t rows_max = rows_per_kv_head(p); /* what fits p */
     char text[TUNING_FIELD];
     int n = 0;

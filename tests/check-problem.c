@@ -49,7 +49,7 @@ START_TEST(out_of_range_changes_nothing)
     ck_assert_int_eq(clattn_problem_set(p, (clattn_param)999, 1), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_problem_set(NULL, CLATTN_PARAM_BATCH, 1), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_param_bounds((clattn_param)0, NULL, NULL), CLATTN_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(clattn_problem_set(p, CLATTN_PARAM_HEAD_DIM, 257), CLATTN_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(clattn_problem_set(p, CLATTN_PARAM_HEAD_DIM, 577), CLATTN_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, -5), CLATTN_ERROR_INVALID_ARGUMENT);
     /* not finite: refused, and the scale (here the default, 1/sqrt(64)) is unchanged */
     double scale;

@@ -89,6 +89,15 @@ static const variant variants[] = {
      CLATTN_DTYPE_FP8_E4M3},
     {"decode-fp8_e5m2-odd-dim", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 4, 1, 1, 600, 13, 0, -1,
      -1, 0, CLATTN_DTYPE_FP8_E5M2},
+    /* V and O of a head size of their own, wider and narrower than Q's and K's, each with a
+     * partial last chunk */
+    {"naive-bf16-dv-narrower", CLATTN_ALGO_NAIVE, CLATTN_DTYPE_BF16, 2, 1, 5, 7, 20, 1, -1, -1, 0,
+     0},
+    {"tiled-f32-dv-wider", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 13, 1, -1, -1, 0, 0},
+    {"windowed-f16-dv-narrower", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F16, 2, 2, 5, 7, 24, 0, 1, 2,
+     0, 0},
+    {"decode-f32-dv-wider", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 1, 1, 600, 13, 1, -1, -1, 0,
+     0},
     /* sink tokens tiles away from the window, and positions per entry */
     {"tiled-f32-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 7, 40, 20, 1, 2, 0,
      SINK_TOKENS, 0},
@@ -106,6 +115,11 @@ static const variant variants[] = {
     /* and each entry's sink tokens, tiles away from its window */
     {"windowed-f32-varlen-sinks", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 5, 40, 20,
      1, 2, 0, VARLEN | SINK_TOKENS, 0},
+    /* a head size of V's and O's own with the mask, sink tokens and positions per entry */
+    {"tiled-f16-dv-mask-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 45, 24, 1, 2,
+     0, MASK | SINK_TOKENS, 0},
+    {"decode-f32-dv-mask-sinks-per-entry", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 1, 600, 20,
+     1, 16, 0, MASK | SINK_TOKENS | PER_ENTRY | BIAS, 0},
 };
 
 /* A varlen variant's bounds: entries of seq_q rows each (every row and LSE written), of
@@ -131,6 +145,25 @@ static int set_varlen(clattn_problem *p, const variant *v)
            !clattn_problem_set(p, CLATTN_PARAM_TOTAL_KV, cu_k[VARLEN_ENTRIES]);
 }
 
+/* The variants above whose V and O have a head size of their own (CLATTN_PARAM_HEAD_DIM_V). */
+static const struct {
+    const char *name;
+    int head_dim_v;
+} head_dims_v[] = {{"naive-bf16-dv-narrower", 13},
+                   {"tiled-f32-dv-wider", 22},
+                   {"windowed-f16-dv-narrower", 9},
+                   {"decode-f32-dv-wider", 30},
+                   {"tiled-f16-dv-mask-sink-tokens", 13},
+                   {"decode-f32-dv-mask-sinks-per-entry", 30}};
+
+static int head_dim_v_of(const variant *v)
+{
+    for (size_t i = 0; i < sizeof head_dims_v / sizeof *head_dims_v; i++)
+        if (strcmp(head_dims_v[i].name, v->name) == 0)
+            return head_dims_v[i].head_dim_v;
+    return 0; /* head_dim */
+}
+
 static int set_all(clattn_problem *p, const variant *v)
 {
     const struct {
@@ -145,6 +178,8 @@ static int set_all(clattn_problem *p, const variant *v)
     for (size_t i = 0; i < sizeof values / sizeof *values; i++)
         if (clattn_problem_set(p, values[i].param, values[i].value))
             return 0;
+    if (clattn_problem_set(p, CLATTN_PARAM_HEAD_DIM_V, head_dim_v_of(v)))
+        return 0;
     if ((v->flags & SINK_TOKENS) && clattn_problem_set(p, CLATTN_PARAM_SINK_TOKENS, SINK_COUNT))
         return 0;
     if ((v->flags & PER_ENTRY) &&

@@ -129,6 +129,9 @@ static clattn_status check_local(struct clattn_mpi_plan *p, const clattn_problem
     if (v[CLATTN_PARAM_KV_DTYPE] != -1 && v[CLATTN_PARAM_KV_DTYPE] != v[CLATTN_PARAM_DTYPE])
         return mpi_fail(p, CLATTN_ERROR_UNSUPPORTED, "%s: a KV dtype apart from the problem's "
                         "dtype is not taken across ranks", fn);
+    if (v[CLATTN_PARAM_HEAD_DIM_V] != 0 && v[CLATTN_PARAM_HEAD_DIM_V] != v[CLATTN_PARAM_HEAD_DIM])
+        return mpi_fail(p, CLATTN_ERROR_UNSUPPORTED, "%s: a head_dim_v apart from head_dim is "
+                        "not taken across ranks", fn);
     p->batch = v[CLATTN_PARAM_BATCH];
     p->heads = v[CLATTN_PARAM_HEADS];
     p->kv_heads = v[CLATTN_PARAM_KV_HEADS] ? v[CLATTN_PARAM_KV_HEADS] : p->heads;

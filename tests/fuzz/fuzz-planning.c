@@ -73,7 +73,7 @@ static void registers(const device_limits *l, const clattn_problem *p, int windo
     const uint64_t heads = (uint64_t)get(p, CLATTN_PARAM_BATCH) * (uint64_t)problem_kv_heads(p);
     if (k.kt_bytes != UINT64_MAX)
         FUZZ_ASSERT(k.kt_bytes / 4 / heads / (uint64_t)d == (uint64_t)k.nk_pad);
-    FUZZ_ASSERT(k.d_pad >= d && k.d_pad % t.vw == 0);
+    FUZZ_ASSERT(k.dv_pad >= problem_head_dim_v(p) && k.dv_pad % t.vw == 0);
 }
 
 static void local(const device_limits *l, const clattn_problem *p, size_t max_group)

@@ -348,6 +348,20 @@ static int check_failures(void)
     }
     clattn_problem_destroy(p);
 
+    /* V and O with a head size of their own: the shards' partial outputs are head_dim wide. */
+    p = make_problem(&s);
+    clattn_problem_set(p, CLATTN_PARAM_HEAD_DIM_V, s.head_dim / 2);
+    for (int mode = 0; mode < 2; mode++) {
+        plan = NULL;
+        st = (mode ? clattn_mpi_ulysses_create : clattn_mpi_ring_create)(ctx, MPI_COMM_WORLD, p,
+                                                                         s.layout, &plan);
+        ok &= expect_everywhere(mode ? "Ulysses: head_dim_v" : "ring: head_dim_v", st,
+                                CLATTN_ERROR_UNSUPPORTED, clattn_mpi_message(NULL), "head_dim_v");
+        if (st == CLATTN_SUCCESS)
+            clattn_mpi_destroy(plan);
+    }
+    clattn_problem_destroy(p);
+
     /* Ranks that disagree on the problem. */
     struct shape other = s;
     other.seq = rank == 0 ? 41 : 40;
