@@ -20,8 +20,10 @@
 
 #define ROWS (KVH * RPK)
 /* Rows whose output accumulators fit the vector registers beside a V row (24 of AVX-512's
- * 32, a power of two dividing RPK); at least one. */
-#if RPK * DV_VECS <= 24
+ * 32, a power of two dividing RPK); at least one. A cache stored in any type but f32 takes
+ * all RPK rows at once instead: converting or dequantizing a V row again for each share of
+ * the rows costs more than the accumulators' spills (bench/results/pocl-decode-issue14.txt). */
+#if RPK * DV_VECS <= 24 || KV_DTYPE != 0
 #define PV_ROWS RPK
 #elif RPK >= 2 && RPK / 2 * DV_VECS <= 24
 #define PV_ROWS (RPK / 2)
