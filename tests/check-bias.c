@@ -138,8 +138,6 @@ static void check_bias(const bias_case *bc, clattn_algorithm algo, const int32_t
         (bc->alibi == CLATTN_ALIBI_PER_ENTRY ? (size_t)bc->batch : 1) * (size_t)bc->heads * 4;
     const size_t rows = (size_t)c.batch * (size_t)c.heads * (size_t)c.seq_q;
     float *o_ref = calloc(bytes[3] / esize, sizeof(float)), *lse_ref = malloc(rows * 4);
-    float *lse = malloc(rows * 4);
-    void *o = malloc(bytes[3]);
 
     clattn_args *args;
     OK(clattn_args_create(&args));
@@ -180,53 +178,18 @@ static void check_bias(const bias_case *bc, clattn_algorithm algo, const int32_t
         mem[6] = device_copy((size_t)c.batch * sizeof *lens, lens);
         OK(clattn_args_set_buffer(args, CLATTN_ARG_CACHE_SEQLENS, mem[6], 0));
     }
-    clattn_plan *plan = NULL;
-    clattn_status st = clattn_plan_create(ctx, p, &plan);
-    /* naive's own kernels walk every key in one loop, and where loops end early (llvmpipe)
-     * a long problem is refused by name (check-limits tests that refusal) */
-    const int naive_past_loop_budget = algo == CLATTN_ALGO_NAIVE &&
-                                       st == CLATTN_ERROR_UNSUPPORTED &&
-                                       strstr(clattn_message(ctx), "loops after");
-    if (naive_past_loop_budget)
-        printf("%s: naive refused on this device: %s\n", bias_name(bc, &c), clattn_message(ctx));
-    else
-        ck_assert_msg(st == CLATTN_SUCCESS, "%s: plan: %s", bias_name(bc, &c),
-                      clattn_message(ctx));
-    if (algo == CLATTN_ALGO_DECODE && c.seq_kv > 3000) {
-        int64_t splits;
-        OK(clattn_plan_get(plan, CLATTN_PLAN_SPLITS, &splits));
-        ck_assert_msg(splits > 1, "%s: decode did not split its keys\n%s", bias_name(bc, &c),
-                      clattn_plan_describe(plan));
-    }
-    if (!naive_past_loop_budget) {
-        st = clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL);
-        ck_assert_msg(st == CLATTN_SUCCESS, "%s: enqueue: %s", bias_name(bc, &c),
-                      clattn_message(ctx));
-        ck_assert_int_eq(
-            clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, bytes[3], o, 0, NULL, NULL),
-            CL_SUCCESS);
-        ck_assert_int_eq(
-            clEnqueueReadBuffer(queue, mem[4], CL_TRUE, 0, rows * 4, lse, 0, NULL, NULL),
-            CL_SUCCESS);
-        double err, lse_err;
-        int passed;
-        OK(clattn_compare(p, o, o_ref, lse, lse_ref, &err, &lse_err, &passed));
-        ck_assert_msg(passed, "%s: O error %g, LSE error %g\n%s", bias_name(bc, &c), err,
-                      lse_err, clattn_plan_describe(plan));
-    }
+    check_args_on_device(p, algo, args, mem[3], bytes[3], mem[4], rows, o_ref, lse_ref,
+                         bias_name(bc, &c));
     for (int t = 0; t < 7; t++)
         if (mem[t])
             clReleaseMemObject(mem[t]);
-    clattn_plan_destroy(plan);
     clattn_args_destroy(args);
     clattn_problem_destroy(p);
     for (int t = 0; t < 3; t++)
         free(host[t]);
     free(slopes);
     free(sinks);
-    free(o);
     free(o_ref);
-    free(lse);
     free(lse_ref);
 }
 

@@ -57,6 +57,16 @@ int test_device(void);
  * it is not NULL (aborting the test on any error). */
 cl_mem device_copy(size_t bytes, const void *host);
 
+/* The device half of an extension suite's case (check-bias, check-mask): plans p for algo,
+ * enqueues args (whose O and LSE are the buffers o_mem, of o_bytes, and lse_mem, of `rows`
+ * floats), reads them back and compares them with the reference's o_ref and lse_ref. A naive
+ * plan the device refuses past its loop budget (check-limits asserts that refusal) is
+ * reported and not run; decode over more than 3000 keys must have split them. `name` names
+ * the case in failures. */
+void check_args_on_device(const clattn_problem *p, clattn_algorithm algo, clattn_args *args,
+                          cl_mem o_mem, size_t o_bytes, cl_mem lse_mem, size_t rows,
+                          const float *o_ref, const float *lse_ref, const char *name);
+
 /* Deterministic inputs: `count` values uniform in [-magnitude, magnitude] in `dtype`. */
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed);
 
