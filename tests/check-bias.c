@@ -198,10 +198,8 @@ START_TEST(bias_and_sinks_match_the_reference)
     const clattn_algorithm algo = (clattn_algorithm)_i;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const bias_case *bc = &cases[k];
-        if (algo == CLATTN_ALGO_DECODE && bc->seq_q > 16)
-            continue; /* decode's plans take few rows; the others take every shape */
-        if (algo == CLATTN_ALGO_WINDOWED && !(bc->wl >= 0 && (bc->causal || bc->wr >= 0)))
-            continue; /* windowed plans need a window that bounds the work */
+        if (!algorithm_takes_shape(algo, bc->seq_q, bc->causal, bc->wl, bc->wr))
+            continue;
         check_bias(bc, algo, NULL);
     }
 }

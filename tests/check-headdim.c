@@ -229,10 +229,8 @@ START_TEST(head_sizes_match_the_reference)
     const clattn_algorithm algo = algos[_i];
     for (int n = 0; n < CASES; n++) {
         const hd_case *hc = &cases[n];
-        if (algo == CLATTN_ALGO_DECODE && hc->seq_q > 16)
-            continue; /* decode's plans take few rows; the others take every shape */
-        if (algo == CLATTN_ALGO_WINDOWED && !(hc->wl >= 0 && (hc->causal || hc->wr >= 0)))
-            continue; /* windowed plans need a window that bounds the work */
+        if (!algorithm_takes_shape(algo, hc->seq_q, hc->causal, hc->wl, hc->wr))
+            continue;
         run_case_on(test_context(), hc, algo);
     }
 }

@@ -101,6 +101,15 @@ cl_mem device_copy(size_t bytes, const void *host)
     return m;
 }
 
+int algorithm_takes_shape(clattn_algorithm algo, int seq_q, int causal, int64_t wl, int64_t wr)
+{
+    if (algo == CLATTN_ALGO_DECODE)
+        return seq_q <= 16;
+    if (algo == CLATTN_ALGO_WINDOWED)
+        return wl >= 0 && (causal || wr >= 0);
+    return 1;
+}
+
 void check_args_on_device(const clattn_problem *p, clattn_algorithm algo, clattn_args *args,
                           cl_mem o_mem, size_t o_bytes, cl_mem lse_mem, size_t rows,
                           const float *o_ref, const float *lse_ref, const char *name)

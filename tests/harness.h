@@ -57,6 +57,11 @@ int test_device(void);
  * it is not NULL (aborting the test on any error). */
 cl_mem device_copy(size_t bytes, const void *host);
 
+/* Whether the suites run a case of seq_q rows, causal or not, with window (wl, wr) on algo:
+ * decode's plans take few rows, and windowed's need a window that bounds the work; the other
+ * algorithms take every shape. */
+int algorithm_takes_shape(clattn_algorithm algo, int seq_q, int causal, int64_t wl, int64_t wr);
+
 /* The device half of an extension suite's case (check-bias, check-mask): plans p for algo,
  * enqueues args (whose O and LSE are the buffers o_mem, of o_bytes, and lse_mem, of `rows`
  * floats), reads them back and compares them with the reference's o_ref and lse_ref. A naive
