@@ -207,11 +207,18 @@ void attend_local(IN_PLACE_PARAMS)
     VARLEN_KEYS(b, n_given, k0);
 #endif
     const int rows_total = nq_entry * group;
+    /* A work-group past a short entry's rows computes nothing (no row, no tile), and still
+     * meets every barrier: PoCL's work-group loops mishandle a return before a barrier, even
+     * one the whole group takes (a 16 KiB local-memory profile's tiles showed it). Its rows
+     * are clamped to the entry's first, and read as zeros, so that nothing out of the entry's
+     * rows is touched. */
 #ifdef VARLEN
-    if (r_first >= rows_total)
-        return; /* past a short entry's rows: the whole work-group, before any barrier */
+    const int idle = r_first >= rows_total;
+#else
+    const int idle = 0;
 #endif
-    const int rows = min(BR, rows_total - r_first);
+    const int rows = idle ? 0 : min(BR, rows_total - r_first);
+    const int row_last = max(rows_total - 1, 0);
     const int n = max(n_given, 0);
     const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq_entry);
     /* this work-group's share of the keys */
@@ -221,10 +228,11 @@ void attend_local(IN_PLACE_PARAMS)
     /* Q, pre-scaled to base 2 and zero past d, stays in __local for the whole key loop. */
     for (int e = lid; e < BR * D4; e += WG) {
         const int rr = e / D4, c4 = e - rr * D4;
-        const int row = min(r_first + rr, rows_total - 1);
+        const int row = min(r_first + rr, row_last);
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
         const ulong q_row = q_off + (ulong)(b * q_sb + (long)i * q_ss + h * q_sh);
-        vstore4(load_chunk4(q, q_row, c4) * qscale, 0, q_tile + rr * ROW_STRIDE + c4 * 4);
+        vstore4(idle ? (float4)(0.0f) : load_chunk4(q, q_row, c4) * qscale, 0,
+                q_tile + rr * ROW_STRIDE + c4 * 4);
     }
 
     /* Each row's visible keys within the split. Rows are in position order, so the group's
@@ -244,7 +252,7 @@ void attend_local(IN_PLACE_PARAMS)
 #endif
 #pragma unroll
     for (int i = 0; i < TM; i++) {
-        const int row = min(r_first + rg * TM + i, rows_total - 1);
+        const int row = min(r_first + rg * TM + i, row_last);
         row_range(ROW_POSITION(row, group), pos_off, causal, wl, wr, n, &lo[i], &hi[i]);
 #ifdef ALIBI
         slope[i] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
@@ -275,7 +283,7 @@ void attend_local(IN_PLACE_PARAMS)
 #pragma unroll
     for (int i = 0; i < TM; i++) {
 #ifdef SINKS /* common.cl: the split's sink starts the maximum */
-        m[i] = SPLIT_SINK(ROW_HEAD(min(r_first + rg * TM + i, rows_total - 1), group, g),
+        m[i] = SPLIT_SINK(ROW_HEAD(min(r_first + rg * TM + i, row_last), group, g),
                           split);
 #else
         m[i] = -INFINITY;
@@ -295,13 +303,15 @@ void attend_local(IN_PLACE_PARAMS)
                                     split_lo, split_hi);
     int walk_a, walk_b;
     const int sink_first = split_lo / BC * BC;
-    const int tiles = two_walks(sink_first, group_sink_hi, tile_lo / BC * BC, tile_hi, BC,
-                                &walk_a, &walk_b);
+    const int tiles = idle ? 0
+                           : two_walks(sink_first, group_sink_hi, tile_lo / BC * BC, tile_hi,
+                                       BC, &walk_a, &walk_b);
 #define TILE_KEY(t) WALK_KEY(t, sink_first, walk_a, walk_b, BC)
 #else
     const int first = tile_lo / BC * BC;
     /* counted in tiles: j0 + BC may pass INT_MAX after the last one */
-    const int tiles = first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
+    const int tiles =
+        !idle && first < tile_hi ? (int)(((long)tile_hi - first + BC - 1) / BC) : 0;
 #define TILE_KEY(t) (first + (t) * BC)
 #endif
 #define TILE_BLOCK(t) (TILE_KEY(t) / BC)
