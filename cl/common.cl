@@ -30,6 +30,15 @@ typedef ushort raw_t;
 #error "DTYPE must be 0 (f32), 1 (f16) or 2 (bf16)"
 #endif
 
+/* For helpers called on a hot loop: PoCL's LLVM keeps a plain `inline` function out of line
+ * when it is large or called from several places, and the call then passes vector arrays
+ * through memory; decode_registers' K and V row loads with a q8_0 cache were such calls. */
+#ifdef __clang__
+#define HOT_INLINE inline __attribute__((always_inline))
+#else
+#define HOT_INLINE inline
+#endif
+
 /* Round to nearest even on the upper 16 bits; NaN stays NaN. */
 inline ushort float_to_bf16(float x)
 {
@@ -87,6 +96,26 @@ inline float4 fp8_decode4(uint4 c)
 #define KV_BLOCK_BYTES (KV_DTYPE == 3 ? 34 : 18)
 /* The f16 scale of the block holding value e */
 #define KV_BLOCK_SCALE(p, e) vload_half(0, (__global const half *)((p) + (e) / 32 * KV_BLOCK_BYTES))
+#endif
+
+/* Bytes from the start of K or V to value e, and where a row starting at value e begins (for
+ * a block type e is a multiple of 32, the start of a block). */
+#if KV_DTYPE == 3 || KV_DTYPE == 4
+#define KV_BYTES(e) ((e) / 32 * KV_BLOCK_BYTES)
+#define KV_ROW_AT(p, e) ((p) + (e) / 32 * KV_BLOCK_BYTES)
+#else
+#define KV_BYTES(e) ((e) * (long)sizeof(kv_t))
+#define KV_ROW_AT(p, e) ((p) + (e))
+#endif
+
+/* A hint that the cache line at p will be read soon. PoCL compiles kernels to the host's
+ * instruction set, where OpenCL's prefetch() does nothing and the compiler's builtin is the
+ * CPU's prefetch instruction; a device compiled through SPIR-V or its own compiler takes
+ * OpenCL's. */
+#if defined(__clang__) && (defined(__x86_64__) || defined(__aarch64__))
+#define PREFETCH_LINE(p) __builtin_prefetch(p)
+#else
+#define PREFETCH_LINE(p) prefetch((p), 1)
 #endif
 
 /* Values e .. e + 3 of K or V as f32; for a block type e is a multiple of 4 (rows start at
@@ -728,7 +757,7 @@ inline vec_t mask_loadv(__global const mask_t *mask, ulong row, int j, int nk)
  * one block (i is a multiple of VW there: rows start at whole blocks), behind one scale. */
 #define KV_LOADV(p, i) kv_loadv((p), (i))
 typedef CAT(uint, VW) uvec_t;
-inline vec_t kv_loadv(__global const kv_t *p, ulong e)
+HOT_INLINE vec_t kv_loadv(__global const kv_t *p, ulong e)
 {
 #if KV_DTYPE == 3
     const vec_t q =
@@ -814,7 +843,7 @@ inline float hsum(vec_t v)
     ((float16)((x).s01, (x).s45, (x).s89, (x).scd, (y).s01, (y).s45, (y).s89, (y).scd) +      \
      (float16)((x).s23, (x).s67, (x).sab, (x).sef, (y).s23, (y).s67, (y).sab, (y).sef))
 #define FOLD_2(x, y) ((float16)((x).even, (y).even) + (float16)((x).odd, (y).odd))
-inline vec_t hsum_each(vec_t *d)
+HOT_INLINE vec_t hsum_each(vec_t *d)
 {
     float16 a[8], b[4], c[2];
 #pragma unroll
@@ -829,7 +858,7 @@ inline vec_t hsum_each(vec_t *d)
     return FOLD_2(c[0], c[1]);
 }
 #else
-inline vec_t hsum_each(vec_t *d)
+HOT_INLINE vec_t hsum_each(vec_t *d)
 {
     vec_t s;
     __private float *sf = (__private float *)&s;

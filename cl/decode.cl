@@ -16,9 +16,17 @@
  * With an additive mask (common.cl's MASK), a run of keys whose mask is -inf for every row
  * is skipped: its K and V rows are not read.
  *
+ * Each K or V row read asks the caches for the same row PREFETCH_KEYS keys on. A CPU's own
+ * prefetchers do not follow this walk (VW keys of one kv head, then the next kv head's):
+ * without the hints the loads waited on DRAM, and the fewer bytes a row has, the fewer misses
+ * the core kept in flight - a q8_0 cache ran slower than f16 (bench/results/
+ * pocl-decode-issue14.txt).
+ *
  * Host defines: VW, KVH, RPK, and common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V. */
 
 #define ROWS (KVH * RPK)
+/* How far ahead a row is asked for: four runs, the best of 1, 2, 4 and 8 on PoCL. */
+#define PREFETCH_KEYS (4 * VW)
 /* Rows whose output accumulators fit the vector registers beside a V row (24 of AVX-512's
  * 32, a power of two dividing RPK); at least one. A cache stored in any type but f32 takes
  * all RPK rows at once instead: converting or dequantizing a V row again for each share of
@@ -34,38 +42,58 @@
 #endif
 
 /* A row of DIM values from element (value) `row` of src into VECS vectors (PAD = VECS * VW
- * floats), zero past DIM, through LOADV_ (VW values) or LOAD_ (one); `missing` in every lane
- * when its page is not in the pool (common.cl's MISSING_K and MISSING_V). */
-#define LOAD_ROW(dst, src, row, missing, LOADV_, LOAD_, DIM, VECS, PAD)                        \
+ * floats), zero past DIM, through LOADV_ (VW values) or LOAD_ (one) from ROW_AT(src, row);
+ * `missing` in every lane when its page is not in the pool (common.cl's MISSING_K and
+ * MISSING_V). Indexing from the row's start leaves a block type's offsets and scale positions
+ * constant. */
+#define LOAD_ROW(dst, src, row, missing, ROW_AT, LOADV_, LOAD_, DIM, VECS, PAD)                \
     do {                                                                                       \
         if ((row) < 0) {                                                                       \
             _Pragma("unroll") for (int t = 0; t < (VECS); t++) (dst)[t] = (vec_t)(missing);    \
         } else if ((DIM) % VW == 0) {                                                          \
             _Pragma("unroll") for (int t = 0; t < (VECS); t++)                                  \
-                (dst)[t] = LOADV_(src, (ulong)(row) + (ulong)(t * VW));                         \
+                (dst)[t] = LOADV_(ROW_AT(src, row), (ulong)(t * VW));                          \
         } else {                                                                               \
             float tmp_[PAD];                                                                   \
             for (int c = 0; c < (PAD); c++)                                                    \
-                tmp_[c] = c < (DIM) ? LOAD_(src, (ulong)(row) + (ulong)c) : 0.0f;               \
+                tmp_[c] = c < (DIM) ? LOAD_(ROW_AT(src, row), (ulong)c) : 0.0f;                 \
             for (int t = 0; t < (VECS); t++)                                                   \
                 (dst)[t] = VLOAD(&tmp_[t * VW]);                                               \
         }                                                                                      \
     } while (0)
+#define ROW_AT(p, e) ((p) + (e))
+
+/* Asks for the row of DIM values at value index e of K or V (none when e < 0: a page that
+ * is not in the pool), in lines of CACHE_LINE bytes, which the host defines from
+ * CL_DEVICE_GLOBAL_MEM_CACHELINE_SIZE where global memory has a cache. */
+#ifndef CACHE_LINE
+#define PREFETCH_ROW(p, e, DIM)
+#else
+#define PREFETCH_ROW(p, e, DIM)                                                                \
+    do {                                                                                       \
+        if ((e) >= 0) {                                                                        \
+            __global const uchar *c_ = (__global const uchar *)(p) + KV_BYTES(e);              \
+            _Pragma("unroll") for (int x_ = 0; x_ < KV_BYTES(DIM); x_ += CACHE_LINE)           \
+                PREFETCH_LINE(c_ + x_);                                                        \
+            PREFETCH_LINE(c_ + KV_BYTES(DIM) - 1); /* a row across one more line */           \
+        }                                                                                      \
+    } while (0)
+#endif
 
 /* A q row (the storage type), a K row and a V row (the cache's type; V's of dv values). */
-inline void load_row(vec_t *dst, __global const storage_t *src, long row, float missing)
+HOT_INLINE void load_row(vec_t *dst, __global const storage_t *src, long row, float missing)
 {
-    LOAD_ROW(dst, src, row, missing, LOADV, LOAD, HEAD_DIM, D_VECS, D_PAD);
+    LOAD_ROW(dst, src, row, missing, ROW_AT, LOADV, LOAD, HEAD_DIM, D_VECS, D_PAD);
 }
 
-inline void load_k_row(vec_t *dst, __global const kv_t *src, long row, float missing)
+HOT_INLINE void load_k_row(vec_t *dst, __global const kv_t *src, long row, float missing)
 {
-    LOAD_ROW(dst, src, row, missing, KV_LOADV, KV_LOAD, HEAD_DIM, D_VECS, D_PAD);
+    LOAD_ROW(dst, src, row, missing, KV_ROW_AT, KV_LOADV, KV_LOAD, HEAD_DIM, D_VECS, D_PAD);
 }
 
-inline void load_v_row(vec_t *dst, __global const kv_t *src, long row, float missing)
+HOT_INLINE void load_v_row(vec_t *dst, __global const kv_t *src, long row, float missing)
 {
-    LOAD_ROW(dst, src, row, missing, KV_LOADV, KV_LOAD, HEAD_DIM_V, DV_VECS, DV_PAD);
+    LOAD_ROW(dst, src, row, missing, KV_ROW_AT, KV_LOADV, KV_LOAD, HEAD_DIM_V, DV_VECS, DV_PAD);
 }
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
@@ -188,6 +216,9 @@ void decode_registers(IN_PLACE_PARAMS)
             for (int u = 0; u < VW; u++) {
                 /* past the end, the last key again: its score is masked */
                 const int j = u < left ? j0 + u : j0 + left - 1;
+                const int ahead = j + min(PREFETCH_KEYS, j0 + left - 1 - j);
+                PREFETCH_ROW(k, kv_offset(k_off, k_sb, k_ss, k_sh, b, ahead, g, KV_LAYOUT),
+                             HEAD_DIM);
                 vec_t kr[D_VECS];
                 load_k_row(kr, k, kv_offset(k_off, k_sb, k_ss, k_sh, b, j, g, KV_LAYOUT),
                            MISSING_K);
@@ -234,6 +265,12 @@ void decode_registers(IN_PLACE_PARAMS)
                 for (int u = 0; u < VW; u++) {
                     /* a key past the end has p = 0 in every row: the last key again is safe */
                     const int j = u < left ? j0 + u : j0 + left - 1;
+                    if (r0 == kh * RPK) {
+                        const int ahead = j + min(PREFETCH_KEYS, j0 + left - 1 - j);
+                        PREFETCH_ROW(v,
+                                     kv_offset(v_off, v_sb, v_ss, v_sh, b, ahead, g, KV_LAYOUT),
+                                     HEAD_DIM_V);
+                    }
                     vec_t vr[DV_VECS];
                     load_v_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
                                MISSING_V);

@@ -182,11 +182,14 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
         while (d->kvh * 2 <= kv_heads && d->kvh * 2 * d->rpk <= max_rows)
             d->kvh *= 2;
     char options[384];
-    char extras[128], kv_extras[96], dv[24];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DKVH=%d -DRPK=%d%s%s",
+    char extras[128], kv_extras[96], dv[24], line[24] = "";
+    /* the kernel asks for K and V rows ahead of use in lines of this size (cl/decode.cl) */
+    if (l->cache_line >= 16 && l->cache_line <= 4096)
+        snprintf(line, sizeof line, " -DCACHE_LINE=%u", (unsigned)l->cache_line);
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DKVH=%d -DRPK=%d%s%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
              problem_dv_option(p, dv, sizeof dv), d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
-             problem_kv_options(p, kv_extras, sizeof kv_extras));
+             problem_kv_options(p, kv_extras, sizeof kv_extras), line);
     cl_program program;
     clattn_status st = program_get(plan->ctx, "decode", options, &program);
     if (!st)

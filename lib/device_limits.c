@@ -118,6 +118,13 @@ clattn_status device_limits_query(cl_device_id dev, device_limits *out)
     cl_device_fp_config fp = 0;
     if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS)
         out->has_fma = (fp & CL_FP_FMA) != 0;
+    cl_device_mem_cache_type cache_type = CL_NONE;
+    if (clGetDeviceInfo(dev, CL_DEVICE_GLOBAL_MEM_CACHE_TYPE, sizeof cache_type, &cache_type,
+                        NULL) == CL_SUCCESS &&
+        cache_type != CL_NONE &&
+        clGetDeviceInfo(dev, CL_DEVICE_GLOBAL_MEM_CACHELINE_SIZE, sizeof out->cache_line,
+                        &out->cache_line, NULL) != CL_SUCCESS)
+        out->cache_line = 0;
     out->simd_width = simd_width(dev);
     /* rusticl 22 says work-groups of 1024, but every kernel's CL_KERNEL_WORK_GROUP_SIZE is
      * 32 (docs/devices.md): the device's limit is taken to be the kernels'. */

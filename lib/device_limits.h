@@ -34,6 +34,8 @@ typedef struct device_limits {
     cl_uint simd_width;
     int c_version_major, c_version_minor;
     int has_fma; /* CL_FP_FMA: fused multiply-add in hardware */
+    /* CL_DEVICE_GLOBAL_MEM_CACHELINE_SIZE in bytes: 0 when global memory has no cache */
+    cl_uint cache_line;
     /* The implementation's known bugs, from its names (lib/device_quirks.h); the limits
      * above already allow for those that lower them. */
     device_quirks quirks;
