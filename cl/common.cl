@@ -95,7 +95,7 @@ inline float4 fp8_decode4(uint4 c)
 #if KV_DTYPE == 3 || KV_DTYPE == 4
 #define KV_BLOCK_BYTES (KV_DTYPE == 3 ? 34 : 18)
 /* The f16 scale of the block holding value e */
-#define KV_BLOCK_SCALE(p, e) vload_half(0, (__global const half *)((p) + (e) / 32 * KV_BLOCK_BYTES))
+#define KV_BLOCK_SCALE(p, e) vload_half4(0, (__global const half *)((p) + (e) / 32 * KV_BLOCK_BYTES)).s0
 #endif
 
 /* Bytes from the start of K or V to value e, and where a row starting at value e begins (for

@@ -27,37 +27,49 @@
 #define ROWS (KVH * RPK)
 /* How far ahead a row is asked for: four runs, the best of 1, 2, 4 and 8 on PoCL. */
 #define PREFETCH_KEYS (4 * VW)
-/* Rows whose output accumulators fit the vector registers beside a V row (24 of AVX-512's
- * 32, a power of two dividing RPK); at least one. A cache stored in any type but f32 takes
- * all RPK rows at once instead: converting or dequantizing a V row again for each share of
- * the rows costs more than the accumulators' spills (bench/results/pocl-decode-issue14.txt). */
-#if RPK * DV_VECS <= 24 || KV_DTYPE != 0
-#define PV_ROWS RPK
-#elif RPK >= 2 && RPK / 2 * DV_VECS <= 24
-#define PV_ROWS (RPK / 2)
-#elif RPK >= 4 && RPK / 4 * DV_VECS <= 24
-#define PV_ROWS (RPK / 4)
+/* The output pass keeps accumulators in registers: PV_ROWS rows (all RPK up to 16) times
+ * PV_VECS of a V row's DV_VECS vectors, beside those PV_VECS vectors of V and a broadcast
+ * probability, within 24 of AVX-512's 32 vector registers. A V row is then converted (or
+ * dequantized) once per PV_ROWS rows, part by part; taking all DV_VECS at once spilled the
+ * accumulators to memory for every multiply-add (bench/results/pocl-decode-issue14.txt). */
+#define PV_ROWS (RPK < 16 ? RPK : 16)
+#define PV_FIT (24 / (PV_ROWS + 1))
+#if DV_VECS <= PV_FIT /* PV_VECS: the most that fit and divide DV_VECS */
+#define PV_VECS DV_VECS
+#elif PV_FIT >= 12 && DV_VECS % 12 == 0
+#define PV_VECS 12
+#elif PV_FIT >= 8 && DV_VECS % 8 == 0
+#define PV_VECS 8
+#elif PV_FIT >= 6 && DV_VECS % 6 == 0
+#define PV_VECS 6
+#elif PV_FIT >= 4 && DV_VECS % 4 == 0
+#define PV_VECS 4
+#elif PV_FIT >= 3 && DV_VECS % 3 == 0
+#define PV_VECS 3
+#elif PV_FIT >= 2 && DV_VECS % 2 == 0
+#define PV_VECS 2
 #else
-#define PV_ROWS 1
+#define PV_VECS 1
 #endif
 
-/* A row of DIM values from element (value) `row` of src into VECS vectors (PAD = VECS * VW
- * floats), zero past DIM, through LOADV_ (VW values) or LOAD_ (one) from ROW_AT(src, row);
- * `missing` in every lane when its page is not in the pool (common.cl's MISSING_K and
- * MISSING_V). Indexing from the row's start leaves a block type's offsets and scale positions
- * constant. */
-#define LOAD_ROW(dst, src, row, missing, ROW_AT, LOADV_, LOAD_, DIM, VECS, PAD)                \
+/* Vectors FIRST .. FIRST + COUNT - 1 of a row of DIM values from element (value) `row` of src,
+ * zero past DIM, through LOADV_ (VW values) or LOAD_ (one) from ROW_AT(src, row); `missing`
+ * in every lane when its page is not in the pool (common.cl's MISSING_K and MISSING_V).
+ * Indexing from the row's start leaves a block type's offsets and scale positions constant. */
+#define LOAD_ROW(dst, src, row, missing, ROW_AT, LOADV_, LOAD_, DIM, FIRST, COUNT)             \
     do {                                                                                       \
         if ((row) < 0) {                                                                       \
-            _Pragma("unroll") for (int t = 0; t < (VECS); t++) (dst)[t] = (vec_t)(missing);    \
+            _Pragma("unroll") for (int t = 0; t < (COUNT); t++) (dst)[t] = (vec_t)(missing);   \
         } else if ((DIM) % VW == 0) {                                                          \
-            _Pragma("unroll") for (int t = 0; t < (VECS); t++)                                  \
-                (dst)[t] = LOADV_(ROW_AT(src, row), (ulong)(t * VW));                          \
+            _Pragma("unroll") for (int t = 0; t < (COUNT); t++)                                 \
+                (dst)[t] = LOADV_(ROW_AT(src, row), (ulong)(((FIRST) + t) * VW));              \
         } else {                                                                               \
-            float tmp_[PAD];                                                                   \
-            for (int c = 0; c < (PAD); c++)                                                    \
-                tmp_[c] = c < (DIM) ? LOAD_(ROW_AT(src, row), (ulong)c) : 0.0f;                 \
-            for (int t = 0; t < (VECS); t++)                                                   \
+            float tmp_[(COUNT) * VW];                                                          \
+            for (int c = 0; c < (COUNT) * VW; c++) {                                           \
+                const int col_ = (FIRST) * VW + c;                                             \
+                tmp_[c] = col_ < (DIM) ? LOAD_(ROW_AT(src, row), (ulong)col_) : 0.0f;          \
+            }                                                                                  \
+            for (int t = 0; t < (COUNT); t++)                                                  \
                 (dst)[t] = VLOAD(&tmp_[t * VW]);                                               \
         }                                                                                      \
     } while (0)
@@ -80,20 +92,22 @@
     } while (0)
 #endif
 
-/* A q row (the storage type), a K row and a V row (the cache's type; V's of dv values). */
+/* A q row (the storage type), a K row, and vectors first .. first + PV_VECS - 1 of a V row
+ * (the cache's type; V's rows have dv values). */
 HOT_INLINE void load_row(vec_t *dst, __global const storage_t *src, long row, float missing)
 {
-    LOAD_ROW(dst, src, row, missing, ROW_AT, LOADV, LOAD, HEAD_DIM, D_VECS, D_PAD);
+    LOAD_ROW(dst, src, row, missing, ROW_AT, LOADV, LOAD, HEAD_DIM, 0, D_VECS);
 }
 
 HOT_INLINE void load_k_row(vec_t *dst, __global const kv_t *src, long row, float missing)
 {
-    LOAD_ROW(dst, src, row, missing, KV_ROW_AT, KV_LOADV, KV_LOAD, HEAD_DIM, D_VECS, D_PAD);
+    LOAD_ROW(dst, src, row, missing, KV_ROW_AT, KV_LOADV, KV_LOAD, HEAD_DIM, 0, D_VECS);
 }
 
-HOT_INLINE void load_v_row(vec_t *dst, __global const kv_t *src, long row, float missing)
+HOT_INLINE void load_v_part(vec_t *dst, __global const kv_t *src, long row, float missing,
+                            int first)
 {
-    LOAD_ROW(dst, src, row, missing, KV_ROW_AT, KV_LOADV, KV_LOAD, HEAD_DIM_V, DV_VECS, DV_PAD);
+    LOAD_ROW(dst, src, row, missing, KV_ROW_AT, KV_LOADV, KV_LOAD, HEAD_DIM_V, first, PV_VECS);
 }
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
@@ -244,48 +258,53 @@ void decode_registers(IN_PLACE_PARAMS)
                                    SEEN(u, r));
             const float m_new = fmax(m[r], hmax(s));
             const float m_use = SCORE_SHIFT(m_new);
-            alpha[r] = exp2(m[r] - m_use);
+            /* the running max rarely moves after the first runs: skip the scalar exp2 then
+             * (when m is -inf and stays so, l and acc are 0 and a factor of 1 is as good) */
+            alpha[r] = m_new == m[r] ? 1.0f : exp2(m[r] - m_use);
             const vec_t pv = exp2_nonpositive(s - (vec_t)(m_use));
             l[r] = MAD(l[r], (vec_t)(alpha[r]), pv);
             VSTORE(pv, p[r]);
             m[r] = m_new;
         }
-        /* Output, kv head by kv head, PV_ROWS of its rows at a time: their accumulators stay
-         * in registers beside a V row, and the V rows of the run come again from L1 for the
-         * next PV_ROWS. */
+        /* Output, kv head by kv head, PV_ROWS of its rows and PV_VECS vectors of their
+         * output at a time: the accumulators stay in registers while the run's VW V rows go
+         * by, each part of a V row converted once (the next part comes again from L1). */
         for (int kh = 0; kh < KVH; kh++) {
             const int g = min(g0 + kh, kv_heads - 1);
-            for (int r0 = kh * RPK; r0 < (kh + 1) * RPK; r0 += PV_ROWS) {
-                vec_t a[PV_ROWS][DV_VECS];
-#pragma unroll
-                for (int rk = 0; rk < PV_ROWS; rk++)
-#pragma unroll
-                    for (int t = 0; t < DV_VECS; t++)
-                        a[rk][t] = acc[r0 + rk][t] * (vec_t)(alpha[r0 + rk]);
-                for (int u = 0; u < VW; u++) {
-                    /* a key past the end has p = 0 in every row: the last key again is safe */
-                    const int j = u < left ? j0 + u : j0 + left - 1;
-                    if (r0 == kh * RPK) {
-                        const int ahead = j + min(PREFETCH_KEYS, j0 + left - 1 - j);
-                        PREFETCH_ROW(v,
-                                     kv_offset(v_off, v_sb, v_ss, v_sh, b, ahead, g, KV_LAYOUT),
-                                     HEAD_DIM_V);
-                    }
-                    vec_t vr[DV_VECS];
-                    load_v_row(vr, v, kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
-                               MISSING_V);
+            for (int r0 = kh * RPK; r0 < (kh + 1) * RPK; r0 += PV_ROWS)
+                for (int t0 = 0; t0 < DV_VECS; t0 += PV_VECS) {
+                    vec_t a[PV_ROWS][PV_VECS];
 #pragma unroll
                     for (int rk = 0; rk < PV_ROWS; rk++)
 #pragma unroll
-                        for (int t = 0; t < DV_VECS; t++)
-                            a[rk][t] = MAD((vec_t)(p[r0 + rk][u]), vr[t], a[rk][t]);
+                        for (int t = 0; t < PV_VECS; t++)
+                            a[rk][t] = acc[r0 + rk][t0 + t] * (vec_t)(alpha[r0 + rk]);
+                    for (int u = 0; u < VW; u++) {
+                        /* a key past the end has p = 0 in every row: the last key again is
+                         * safe */
+                        const int j = u < left ? j0 + u : j0 + left - 1;
+                        if (r0 == kh * RPK && t0 == 0) {
+                            const int ahead = j + min(PREFETCH_KEYS, j0 + left - 1 - j);
+                            PREFETCH_ROW(
+                                v, kv_offset(v_off, v_sb, v_ss, v_sh, b, ahead, g, KV_LAYOUT),
+                                HEAD_DIM_V);
+                        }
+                        vec_t vr[PV_VECS];
+                        load_v_part(vr, v,
+                                    kv_offset(v_off, v_sb, v_ss, v_sh, b, j, g, KV_LAYOUT),
+                                    MISSING_V, t0);
+#pragma unroll
+                        for (int rk = 0; rk < PV_ROWS; rk++)
+#pragma unroll
+                            for (int t = 0; t < PV_VECS; t++)
+                                a[rk][t] = MAD((vec_t)(p[r0 + rk][u]), vr[t], a[rk][t]);
+                    }
+#pragma unroll
+                    for (int rk = 0; rk < PV_ROWS; rk++)
+#pragma unroll
+                        for (int t = 0; t < PV_VECS; t++)
+                            acc[r0 + rk][t0 + t] = a[rk][t];
                 }
-#pragma unroll
-                for (int rk = 0; rk < PV_ROWS; rk++)
-#pragma unroll
-                    for (int t = 0; t < DV_VECS; t++)
-                        acc[r0 + rk][t] = a[rk][t];
-            }
         }
     }
 
