@@ -94,7 +94,9 @@ inline float4 fp8_decode4(uint4 c)
 
 #if KV_DTYPE == 3 || KV_DTYPE == 4
 #define KV_BLOCK_BYTES (KV_DTYPE == 3 ? 34 : 18)
-/* The f16 scale of the block holding value e */
+/* The f16 scale of the block holding value e. Loaded as the first of four halves (the block
+ * goes on past them): PoCL converts vload_half4 with the CPU's instruction and a scalar
+ * vload_half with some twenty integer ones. */
 #define KV_BLOCK_SCALE(p, e) vload_half4(0, (__global const half *)((p) + (e) / 32 * KV_BLOCK_BYTES)).s0
 #endif
 
