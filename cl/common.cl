@@ -905,9 +905,10 @@ inline vec_t exp2_nonpositive(vec_t x)
  * f32 ulps of 1, so the score's is a few ulps of the cap, as with the library's tanh; at
  * |y| > 44, e is below 2^-127 and the result is exactly +-cap. NaN stays NaN.
  * 1 / (1 + e) is Newton's: from the line 24/17 - 8/17 d, within 1/17 of 1/d on [1, 2], three
- * steps square the relative error down to 2^-32, below f32 rounding. That is seven fused
- * multiply-adds where a vector division occupies the divider for ~16 cycles on x86: the
- * division alone made the softcap cost the tiled kernel 12 % at d 128. */
+ * steps square the relative error down to 2^-32, below f32 rounding. Those seven fused
+ * multiply-adds pipeline with the rest, where a 16-lane division holds x86's divider for ~16
+ * cycles. What is left, ~28 vector operations per 16 scores against the 256 multiply-adds
+ * of their dot products at d 128, is the softcap's cost: about 10 %. */
 #ifdef SOFTCAP
 inline vec_t score_cap_vec(vec_t x)
 {
