@@ -712,17 +712,22 @@ inline vec_t mask_loadv(__global const mask_t *mask, ulong row, int j, int nk)
     select((s) + (x) * (vec_t)((float)(SCORE_UNIT)), (vec_t)(-INFINITY), (x) == (vec_t)(-INFINITY))
 #endif
 
-/* SCORE_BIAS for a vector: the pairs (pos, j + lane) of keys j .. j + VW - 1. */
+/* SCORE_BIAS for a vector: the pairs (pos, j + lane) of keys j .. j + VW - 1. ALIBI_BIAS_VEC
+ * takes the row's distance to a block's first key, `dist` = (float)(pos - j0) in every lane,
+ * and the vector's first key k past j0 (a constant where the loop over vectors is unrolled):
+ * three vector operations per vector, with one conversion per row and block. */
 #ifndef ALIBI
 #define SCORE_BIAS_VEC(s, slope, pos, j) s
 #else
 #if VW == 1
-#define SCORE_BIAS_VEC(s, slope, pos, j) ALIBI_BIAS(s, slope, pos, j)
+#define LANE_FLOATS 0.0f
 #else
-#define SCORE_BIAS_VEC(s, slope, pos, j)                                                      \
-    ((s) - (vec_t)(slope) * fabs((vec_t)((float)((long)(pos) - (long)(j))) -                  \
-                                 CAT(convert_float, VW)(LANE_INDEX)))
+#define LANE_FLOATS CAT(convert_float, VW)(LANE_INDEX)
 #endif
+#define ALIBI_BIAS_VEC(s, slope, dist, k)                                                      \
+    ((s) - (vec_t)(slope) * fabs((dist) - (LANE_FLOATS + (vec_t)(k))))
+#define SCORE_BIAS_VEC(s, slope, pos, j)                                                       \
+    ALIBI_BIAS_VEC(s, slope, (vec_t)((float)((long)(pos) - (long)(j))), 0.0f)
 #endif
 
 /* The larger of a and b: well defined for infinities (OpenCL's max is not), and without

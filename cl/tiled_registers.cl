@@ -176,10 +176,12 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #endif
 #ifdef ALIBI
 #pragma unroll
-            for (int r = 0; r < ROWS; r++)
+            for (int r = 0; r < ROWS; r++) {
+                const vec_t dist = (vec_t)((float)(row_pos[r0 + r] - (long)j0));
 #pragma unroll
                 for (int u = 0; u < KV_VECS; u++)
-                    s[r][u] = SCORE_BIAS_VEC(s[r][u], slope[r0 + r], row_pos[r0 + r], j0 + u * VW);
+                    s[r][u] = ALIBI_BIAS_VEC(s[r][u], slope[r0 + r], dist, (float)(u * VW));
+            }
 #endif
 #ifdef MASK
             if (tile[gr] == MASK_MIXED)
