@@ -71,6 +71,9 @@ static const varlen_case cases[] = {
     {2, {8, 3}, {13, 2500}, 2, 1, 24, 1, -1, -1, BR, BF16, 8, 1},
     {2, {2, 1}, {3000, 700}, 8, 1, 64, 0, -1, -1, BR, F32, 8, 0},
     {2, {3, 8}, {2600, 5}, 2, 1, 40, 1, -1, -1, TL, F16, 8, 0},
+    /* keys too few to split: decode writes the packed rows itself */
+    {4, {3, 1, 0, 6}, {50, 7, 3, 2}, 4, 2, 40, 1, -1, -1, BR, F16, 0, 2},
+    {3, {6, 2, 5}, {30, 0, 11}, 8, 1, 24, 1, -1, -1, TL, BF16, 0, 0},
     /* more rows a kv head than decode_local's 16: GPUs' decode runs attend_local's tiles */
     {3, {5, 0, 4}, {1700, 9, 2100}, 8, 2, 32, 1, -1, -1, BR, F16, 0, 1},
     /* and the extensions: windows that miss short entries' keys, sink tokens, positions */
