@@ -120,7 +120,8 @@ void decode_registers(IN_PLACE_PARAMS)
     const int rows_total = nq_entry * group;
 #ifdef VARLEN
     if (r_first >= rows_total)
-        return; /* past a short entry's rows: nothing to compute or write (and no barrier) */
+        return; /* past a short entry's rows: nothing to compute or write (a work-group of
+                 * one work-item: no barrier for the others to meet) */
 #endif
     const int n = max(n_given, 0);
     const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq_entry);
