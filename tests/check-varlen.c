@@ -1,10 +1,10 @@
 /* Packed variable-length batches (docs/semantics.md, "Packed variable-length batches"): tiled,
- * windowed and decode against the reference, one enqueue for the whole batch, on odd lengths (1, and
- * entries of 0 rows or 0 keys), Nq != Nk per entry, causal masks in both alignments, windows,
- * GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the softcap,
- * positions per call and sink tokens (each entry's first keys) on top; decode's keys split
- * and merged into the packed rows. Bad host parameters get a clear status; bad bounds on the
- * device give NaN rows or nothing, and rows no entry owns keep what they held. */
+ * windowed and decode against the reference, one enqueue for the whole batch, on odd lengths
+ * (1, and entries of 0 rows or 0 keys), Nq != Nk per entry, causal masks in both alignments,
+ * windows, GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the
+ * softcap, positions per call and sink tokens (each entry's first keys) on top; decode's keys
+ * split and merged into the packed rows. Bad host parameters get a clear status; bad bounds on
+ * the device give NaN rows or nothing, and rows no entry owns keep what they held. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
