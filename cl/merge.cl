@@ -26,7 +26,8 @@ inline ulong o_row(int row, int heads, int nq, ulong off, long sb, long ss, long
  *
  * A packed varlen batch (common.cl's VARLEN) keeps LSE order over its longest entry's nq
  * rows, but entry b's row i of O is packed row cu_q[b] + i; rows past the entry's length
- * (every row of an entry with impossible bounds) were not computed and are not written. */
+ * (every row of an entry whose query range is impossible) were not computed and are not
+ * written. */
 #ifndef MERGE_COLS
 #define MERGE_COLS 1
 #endif
