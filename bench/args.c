@@ -208,7 +208,7 @@ static const char usage_problems[] =
     "                        f16, bf16, q8_0, q4_0, fp8_e4m3, fp8_e5m2 (default: --dtype)\n"
     "\n"
     "Packed variable-length batches (prefill; --heads, --kv-heads, --head-dim, --causal,\n"
-    "--align, --window, --dtype, --algo tiled, windowed or auto, --check apply):\n"
+    "--align, --window, --dtype, --algo (all but naive), --check apply):\n"
     "  --varlen N1,N2,...    sequences of N1, N2, ... tokens (each its own queries and keys),\n"
     "                        packed: timed as one call over the whole batch and as one call\n"
     "                        per sequence, with the ratio\n"
@@ -734,7 +734,8 @@ static int finish_decode(struct bench_options *opt, const unsigned char *seen,
     return 0;
 }
 
-/* --varlen: the refusals, and the algorithm (tiled unless --algo says windowed or auto). */
+/* --varlen: the refusals, and the algorithm (tiled unless --algo says windowed, decode or
+ * auto). */
 static int finish_varlen(struct bench_options *opt, const unsigned char *seen, char *err,
                          size_t errlen)
 {
@@ -748,12 +749,10 @@ static int finish_varlen(struct bench_options *opt, const unsigned char *seen, c
     if (!seen[FLAG_ALGO]) {
         opt->algos[0] = CLATTN_ALGO_TILED;
         opt->algo_count = 1;
-    } else if (opt->algo_count != 1 || (opt->algos[0] != CLATTN_ALGO_TILED &&
-                                        opt->algos[0] != CLATTN_ALGO_WINDOWED &&
-                                        opt->algos[0] != CLATTN_ALGO_AUTO)) {
+    } else if (opt->algo_count != 1 || opt->algos[0] == CLATTN_ALGO_NAIVE) {
         return fail(err, errlen, "--algo", NULL,
-                    "--varlen runs tiled, windowed or auto (naive and decode do not take "
-                    "packed batches)");
+                    "--varlen runs tiled, windowed, decode or auto (naive does not take packed "
+                    "batches)");
     }
     opt->batch = opt->varlen_count;
     opt->single = 0;

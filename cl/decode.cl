@@ -16,6 +16,9 @@
  * With an additive mask (common.cl's MASK), a run of keys whose mask is -inf for every row
  * is skipped: its K and V rows are not read.
  *
+ * A packed varlen batch (common.cl's VARLEN) is launched for its longest entry; each
+ * work-item takes its entry's rows and keys and aligns the entry's rows to its own keys.
+ *
  * Each K or V row read asks the caches for the same row PREFETCH_KEYS keys on. A CPU's own
  * prefetchers do not follow this walk (VW keys of one kv head, then the next kv head's):
  * without the hints the loads waited on DRAM, and the fewer bytes a row has, the fewer misses
@@ -121,11 +124,24 @@ void decode_registers(IN_PLACE_PARAMS)
     const int g0 = (item / row_blocks) % head_blocks * KVH;
     const int r_first = item % row_blocks * RPK;
     const int split = (int)get_global_id(1), splits = (int)get_global_size(1);
-    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
+    int nq_entry = nq, n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
+#ifdef VARLEN /* (no positions per entry with it: the entry's key range is its length) */
+    VARLEN_ROWS(b, nq_entry);
+    int k0;
+    VARLEN_KEYS(b, n_given, k0);
+#endif
+    /* the entry's rows (a packed entry's own; the launch is sized by the longest) */
+    const int rows_total = nq_entry * group;
+#ifdef VARLEN
+    if (r_first >= rows_total)
+        return; /* past a short entry's rows: nothing to compute or write (a work-group of
+                 * one work-item: no barrier for the others to meet) */
+#endif
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq_entry);
 
-    /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads past the last repeat it */
+    /* row r is row r_first + r % RPK of kv head g0 + r / RPK; heads and rows past the last
+     * repeat it */
     vec_t qv[ROWS][D_VECS], acc[ROWS][DV_VECS], l[ROWS];
     float m[ROWS];
 #ifdef ALIBI
@@ -144,7 +160,7 @@ void decode_registers(IN_PLACE_PARAMS)
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
         const int g = min(g0 + r / RPK, kv_heads - 1);
-        const int rr = min(r_first + r % RPK, rows_per_kv - 1);
+        const int rr = min(r_first + r % RPK, rows_total - 1);
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
         load_row(qv[r], q, (long)q_off + b * q_sb + i * q_ss + h * q_sh, 0.0f);
 #pragma unroll
@@ -310,7 +326,7 @@ void decode_registers(IN_PLACE_PARAMS)
 
     for (int r = 0; r < ROWS; r++) {
         const int g = g0 + r / RPK, rr = r_first + r % RPK;
-        if (g >= kv_heads || rr >= rows_per_kv)
+        if (g >= kv_heads || rr >= rows_total)
             continue;
         const int i = ROW_POSITION(rr, group), h = ROW_HEAD(rr, group, g);
         float inv, row_lse;

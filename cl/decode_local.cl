@@ -23,6 +23,9 @@
  * With an additive mask (common.cl's MASK), a key whose mask is -inf for every row is skipped:
  * its K and V rows are not read.
  *
+ * A packed varlen batch (common.cl's VARLEN) is launched for its longest entry; each
+ * work-group takes its entry's rows and keys and aligns the entry's rows to its own keys.
+ *
  * Host defines: ROWS, WG (a power of two, at least DV4), SPLIT_MAX (a multiple of 4), and
  * common.cl's DTYPE, HEAD_DIM, HEAD_DIM_V and KV_ALIGNED. */
 
@@ -69,18 +72,36 @@ void decode_local(IN_PLACE_PARAMS)
     const int g = grp / row_blocks % kv_heads;
     const int r_first = grp % row_blocks * ROWS;
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
-    const int n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
+    int nq_entry = nq, n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
+#ifdef VARLEN /* (no positions per entry with it: the entry's key range is its length) */
+    VARLEN_ROWS(b, nq_entry);
+    int k0;
+    VARLEN_KEYS(b, n_given, k0);
+#endif
+    /* The entry's rows (a packed entry's own; the launch is sized by the longest). A
+     * work-group past a short entry's rows computes nothing and still meets every barrier, as
+     * cl/tiled_local.cl's does (PoCL's work-group loops mishandle a return before one); its
+     * rows are clamped to the entry's first and read as zeros, so nothing outside the entry's
+     * rows is touched. */
+    const int rows_total = nq_entry * group;
+#ifdef VARLEN
+    const int idle = r_first >= rows_total;
+#else
+    const int idle = 0;
+#endif
+    const int row_last = max(rows_total - 1, 0);
     const int n = max(n_given, 0);
-    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq);
+    const long pos_off = row_position_offset(align_br, ENTRY_SHIFT(b, pos_shift), n, nq_entry);
+    /* this work-group's share of the keys: none for an idle one */
     const int split_lo = (int)min((long)split * split_len, (long)n);
-    const int split_hi = (int)min((long)split_lo + split_len, (long)n);
+    const int split_hi = idle ? split_lo : (int)min((long)split_lo + split_len, (long)n);
 
     /* rows past the last repeat it; their results are not written */
     for (int e = lid; e < ROWS * D4; e += WG) {
-        const int row = min(r_first + e / D4, rows_per_kv - 1);
+        const int row = min(r_first + e / D4, row_last);
         const int i = ROW_POSITION(row, group), h = ROW_HEAD(row, group, g);
         const ulong q_row = q_off + (ulong)(b * q_sb + (long)i * q_ss + h * q_sh);
-        q_tile[e] = load_chunk4(q, q_row, e % D4) * qscale;
+        q_tile[e] = idle ? (float4)(0.0f) : load_chunk4(q, q_row, e % D4) * qscale;
     }
     int lo[ROWS], hi[ROWS];
 #ifdef ALIBI
@@ -96,7 +117,7 @@ void decode_local(IN_PLACE_PARAMS)
 #endif
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
-        const int row = min(r_first + r, rows_per_kv - 1);
+        const int row = min(r_first + r, row_last);
         row_range(ROW_POSITION(row, group), pos_off, causal, wl, wr, n, &lo[r], &hi[r]);
 #ifdef ALIBI
         slope[r] = ALIBI_SLOPE(b, ROW_HEAD(row, group, g));
@@ -137,7 +158,7 @@ void decode_local(IN_PLACE_PARAMS)
 #pragma unroll
     for (int r = 0; r < ROWS; r++)
 #ifdef SINKS /* common.cl: the split's sink starts the maximum */
-        m[r] = SPLIT_SINK(ROW_HEAD(min(r_first + r, rows_per_kv - 1), group, g), split);
+        m[r] = SPLIT_SINK(ROW_HEAD(min(r_first + r, row_last), group, g), split);
 #else
         m[r] = -INFINITY;
 #endif
@@ -232,7 +253,7 @@ void decode_local(IN_PLACE_PARAMS)
 
     if (lid >= DV4)
         return;
-    for (int r = 0; r < ROWS && r_first + r < rows_per_kv; r++) {
+    for (int r = 0; r < ROWS && r_first + r < rows_total; r++) {
         float4 out = scores4[r * DV4 + lid];
         for (int s = 1; s < SLOTS; s++)
             out += scores4[(s * ROWS + r) * DV4 + lid];

@@ -9,7 +9,8 @@
  * row NaN.
  *
  * Rows are numbered in LSE order, (b * heads + h) * nq + i. O tensors use the problem's O
- * strides, rows of HEAD_DIM_V. Host defines: common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V. */
+ * strides, rows of HEAD_DIM_V. Host defines: common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V, and
+ * VARLEN for a packed batch's splits (merge_splits). */
 
 inline ulong o_row(int row, int heads, int nq, ulong off, long sb, long ss, long sh)
 {
@@ -21,7 +22,12 @@ inline ulong o_row(int row, int heads, int nq, ulong off, long sb, long ss, long
  * [splits][rows], f32, from cl/tiled_local.cl or cl/decode.cl. One work-item per row and run
  * of MERGE_COLS columns: it computes the row's weights once for its columns. The host picks
  * whole rows on CPU-like devices (few work-items, no recomputed exponentials) and single
- * columns elsewhere (a work-item per output element). */
+ * columns elsewhere (a work-item per output element).
+ *
+ * A packed varlen batch (common.cl's VARLEN) keeps LSE order over its longest entry's nq
+ * rows, but entry b's row i of O is packed row cu_q[b] + i; rows past the entry's length
+ * (every row of an entry whose query range is impossible) were not computed and are not
+ * written. */
 #ifndef MERGE_COLS
 #define MERGE_COLS 1
 #endif
@@ -29,11 +35,18 @@ inline ulong o_row(int row, int heads, int nq, ulong off, long sb, long ss, long
 __kernel void merge_splits(__global const float *part_o, __global const float *part_lse,
                            int splits, int rows, __global storage_t *o, ulong o_off, long o_sb,
                            long o_ss, long o_sh, __global float *lse, ulong lse_off,
-                           int write_lse, int heads, int nq)
+                           int write_lse, int heads, int nq VARLEN_PARAMS)
 {
     const int c0 = (int)get_global_id(0) * MERGE_COLS, row = (int)get_global_id(1);
     if (c0 >= HEAD_DIM_V || row >= rows)
         return;
+#ifdef VARLEN
+    int first;
+    if (row % nq >= varlen_length(cu_q, cu_q_off, row / (heads * nq), total_q, nq, &first))
+        return;
+    o_off += (ulong)first * (ulong)o_ss; /* entry b at its first packed row, as VARLEN_ROWS */
+    o_sb = 0;
+#endif
     float m = -INFINITY;
     for (int s = 0; s < splits; s++)
         m = fmax(m, part_lse[(ulong)s * rows + row]);

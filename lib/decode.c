@@ -7,7 +7,10 @@
  *                        registers (every step of generation);
  *   cl/tiled_local.cl    on GPUs for more rows, and for the fused algorithms' long prefills on
  *                        devices whose loops end early (lib/dispatch.c, local_tiles_max_keys in
- *                        lib/device_quirks.h). */
+ *                        lib/device_quirks.h).
+ * A packed varlen batch is launched and split for its longest entry (seq_q rows, seq_kv keys):
+ * each work-item or group takes its entry's rows and keys, a split past an entry's keys sees
+ * none, and merge_splits writes each entry's rows at its packed rows. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -186,10 +189,12 @@ static clattn_status build_registers(clattn_plan *plan, decode_impl *d)
     /* the kernel asks for K and V rows ahead of use in lines of this size (cl/decode.cl) */
     if (l->cache_line >= 16 && l->cache_line <= 4096)
         snprintf(line, sizeof line, " -DCACHE_LINE=%u", (unsigned)l->cache_line);
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DKVH=%d -DRPK=%d%s%s%s",
+    snprintf(options, sizeof options,
+             "-DDTYPE=%d -DHEAD_DIM=%d%s -DVW=%d -DKVH=%d -DRPK=%d%s%s%s%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             problem_dv_option(p, dv, sizeof dv), d->vw, d->kvh, d->rpk, problem_score_options(p, 1, extras, sizeof extras),
-             problem_kv_options(p, kv_extras, sizeof kv_extras), line);
+             problem_dv_option(p, dv, sizeof dv), d->vw, d->kvh, d->rpk,
+             problem_score_options(p, 1, extras, sizeof extras),
+             problem_kv_options(p, kv_extras, sizeof kv_extras), problem_varlen_options(p), line);
     cl_program program;
     clattn_status st = program_get(plan->ctx, "decode", options, &program);
     if (!st)
@@ -254,12 +259,12 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
         char options[384];
         char extras[128], kv_extras[96], dv[24];
         snprintf(options, sizeof options,
-                 "-DDTYPE=%d -DHEAD_DIM=%d%s -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s",
+                 "-DDTYPE=%d -DHEAD_DIM=%d%s -DROWS=%d -DWG=%d -DSPLIT_MAX=%d%s%s%s",
                  (int)problem_get(p, CLATTN_PARAM_DTYPE),
                  (int)problem_get(p, CLATTN_PARAM_HEAD_DIM), problem_dv_option(p, dv, sizeof dv),
                  d->rows, d->group, d->split_max,
                  problem_score_options(p, 1, extras, sizeof extras),
-                 problem_kv_options(p, kv_extras, sizeof kv_extras));
+                 problem_kv_options(p, kv_extras, sizeof kv_extras), problem_varlen_options(p));
         clattn_status st = kv_kernel_build(plan, "decode_local", "decode_local", options,
                                            &d->local);
         if (st)
@@ -302,13 +307,6 @@ static clattn_status build_local(clattn_plan *plan, decode_impl *d, int *built)
 clattn_status decode_setup(clattn_plan *plan)
 {
     const clattn_problem *p = &plan->problem;
-    /* its kernels and its split of the keys are sized per entry from seq_kv, which a packed
-     * batch only bounds */
-    if (problem_varlen(p))
-        return fail(plan->ctx, CLATTN_ERROR_UNSUPPORTED,
-                    "packed variable-length batches are not taken by the split-KV kernels "
-                    "of decode (their splits follow one seq_kv for every entry); tiled and "
-                    "windowed take them where their work-groups can visit seq_kv keys");
     decode_impl *d = calloc(1, sizeof *d);
     if (!d)
         return fail(plan->ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "out of host memory");

@@ -22,9 +22,10 @@ clattn_status merge_build(clattn_plan *plan, const char *name, cl_kernel *kernel
 {
     const clattn_problem *p = &plan->problem;
     char options[128], dv[24];
-    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DMERGE_COLS=%d",
+    /* a packed batch's merge_splits writes each entry's rows at its packed rows (VARLEN) */
+    snprintf(options, sizeof options, "-DDTYPE=%d -DHEAD_DIM=%d%s -DMERGE_COLS=%d%s",
              (int)problem_get(p, CLATTN_PARAM_DTYPE), (int)problem_get(p, CLATTN_PARAM_HEAD_DIM),
-             problem_dv_option(p, dv, sizeof dv), merge_columns(plan));
+             problem_dv_option(p, dv, sizeof dv), merge_columns(plan), problem_varlen_options(p));
     cl_program program;
     clattn_status st = program_get(plan->ctx, "merge", options, &program);
     if (!st)
@@ -61,6 +62,7 @@ clattn_status merge_splits_enqueue(clattn_plan *plan, struct launch_sequence *se
     args_int(&a, b->lse != NULL);
     args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_HEADS));
     args_int(&a, (cl_int)problem_get(p, CLATTN_PARAM_SEQ_Q));
+    args_varlen(&a, p, b);
     clattn_status st = args_end(&a, "merge_splits");
     if (st)
         return st;

@@ -1,9 +1,10 @@
-/* Packed variable-length batches (docs/semantics.md, "Packed variable-length batches"): tiled
- * and windowed against the reference, one enqueue for the whole batch, on odd lengths (1, and
- * entries of 0 rows or 0 keys), Nq != Nk per entry, causal masks in both alignments, windows,
- * GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the softcap,
- * positions per call and sink tokens (each entry's first keys) on top. Bad host parameters get a clear status; bad bounds on the
- * device give NaN rows or nothing, and rows no entry owns keep what they held. */
+/* Packed variable-length batches (docs/semantics.md, "Packed variable-length batches"): tiled,
+ * windowed and decode against the reference, one enqueue for the whole batch, on odd lengths
+ * (1, and entries of 0 rows or 0 keys), Nq != Nk per entry, causal masks in both alignments,
+ * windows, GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the
+ * softcap, positions per call and sink tokens (each entry's first keys) on top; decode's keys
+ * split and merged into the packed rows. Bad host parameters get a clear status; bad bounds on
+ * the device give NaN rows or nothing, and rows no entry owns keep what they held. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@ typedef struct varlen_case {
     clattn_align align;
     clattn_dtype dtype;
     int extras;  /* bits: 1 ALiBi per entry, sinks and a softcap; 2 positions per call; 4 sink
-                  * tokens (SINK_TOKENS of each entry's keys, beside its window) */
+                  * tokens (SINK_TOKENS of each entry's keys, beside its window); 8 decode
+                  * splits the keys on every device (few work-groups: B <= 2, one kv head,
+                  * seq_q * H <= 16, seq_kv > 2048) */
     int tail;    /* packed rows and keys past the last entry, which no entry owns */
 } varlen_case;
 
@@ -59,6 +62,24 @@ static const varlen_case cases[] = {
     /* more entries than a work-group's rows, long and short */
     {8, {64, 300, 17, 1, 128, 77, 250, 9}, {64, 300, 17, 1, 128, 77, 250, 9}, 2, 1, 64, 1, -1,
      -1, BR, F32, 0, 0},
+    /* decode's shapes (at most 16 rows an entry; decode_local where a kv head's rows are at
+     * most 16) against keys enough for several splits, with entries of 0 rows and 0 keys, and
+     * more rows than keys (rows that see no key) */
+    {4, {1, 0, 7, 3}, {2100, 40, 900, 0}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0},
+    {3, {5, 16, 2}, {3, 1300, 700}, 4, 4, 64, 1, -1, -1, BR, F16, 0, 2},
+    {3, {5, 16, 2}, {3, 1300, 700}, 4, 4, 64, 1, -1, -1, TL, BF16, 0, 0},
+    {2, {8, 3}, {13, 2500}, 2, 1, 24, 1, -1, -1, BR, BF16, 8, 1},
+    {2, {2, 1}, {3000, 700}, 8, 1, 64, 0, -1, -1, BR, F32, 8, 0},
+    {2, {3, 8}, {2600, 5}, 2, 1, 40, 1, -1, -1, TL, F16, 8, 0},
+    /* keys too few to split: decode writes the packed rows itself */
+    {4, {3, 1, 0, 6}, {50, 7, 3, 2}, 4, 2, 40, 1, -1, -1, BR, F16, 0, 2},
+    {3, {6, 2, 5}, {30, 0, 11}, 8, 1, 24, 1, -1, -1, TL, BF16, 0, 0},
+    /* more rows a kv head than decode_local's 16: GPUs' decode runs attend_local's tiles */
+    {3, {5, 0, 4}, {1700, 9, 2100}, 8, 2, 32, 1, -1, -1, BR, F16, 0, 1},
+    /* and the extensions: windows that miss short entries' keys, sink tokens, positions */
+    {3, {4, 1, 6}, {1500, 2200, 6}, 4, 2, 32, 1, 300, 0, TL, F16, 1, 0},
+    {2, {5, 2}, {1000, 2100}, 2, 1, 40, 0, 64, 3, BR, F32, 6 | 8, 0},
+    {2, {7, 3}, {2300, 900}, 2, 1, 32, 1, 100, 0, BR, BF16, 1 | 4 | 8, 0},
 };
 
 typedef struct varlen_run {
@@ -219,6 +240,12 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
     clattn_plan *plan = NULL;
     clattn_status st = clattn_plan_create(ctx, p, &plan);
     ck_assert_msg(st == CLATTN_SUCCESS, "%s: plan: %s", varlen_name(vc), clattn_message(ctx));
+    int64_t algo, splits;
+    OK(clattn_plan_get(plan, CLATTN_PLAN_ALGORITHM, &algo));
+    OK(clattn_plan_get(plan, CLATTN_PLAN_SPLITS, &splits));
+    ck_assert_msg(!(vc->extras & 8) || algo != CLATTN_ALGO_DECODE || splits > 1,
+                  "%s: decode did not split the keys (%lld splits): the merge goes unchecked",
+                  varlen_name(vc), (long long)splits);
     st = clattn_enqueue_args(plan, NULL, args, 0, NULL, NULL);
     ck_assert_msg(st == CLATTN_SUCCESS, "%s: enqueue: %s", varlen_name(vc), clattn_message(ctx));
     ck_assert_int_eq(clEnqueueReadBuffer(queue, mem[3], CL_TRUE, 0, bytes[3], o, 0, NULL, NULL),
@@ -251,9 +278,11 @@ START_TEST(varlen_matches_the_reference)
     int ran = 0;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const varlen_case *vc = &cases[k];
-        if (algo == CLATTN_ALGO_WINDOWED && !(vc->wl >= 0 && (vc->causal || vc->wr >= 0)))
-            continue; /* windowed plans need a window that bounds the work */
         varlen_run r = make_run(vc, algo);
+        if (!algorithm_takes_shape(algo, r.seq_q, vc->causal, vc->wl, vc->wr)) {
+            clattn_problem_destroy(r.problem);
+            continue;
+        }
         free(run_and_compare(vc, &r, r.cu_q, r.cu_k));
         clattn_problem_destroy(r.problem);
         ran++;
@@ -338,22 +367,37 @@ START_TEST(varlen_reference_is_the_separate_problems)
 }
 END_TEST
 
+/* The algorithms of the bad-bounds test, and how many keys each of its keys stands for:
+ * decode again with keys enough that it splits them (more than decode_local's 2048 a split;
+ * the register kernel splits where the device has more work-groups to fill than 7 entries),
+ * so that the merge meets the bad bounds too. */
+static const struct {
+    clattn_algorithm algo;
+    int key_scale;
+} bad_bounds_runs[] = {{CLATTN_ALGO_TILED, 1},
+                       {CLATTN_ALGO_WINDOWED, 1},
+                       {CLATTN_ALGO_DECODE, 1},
+                       {CLATTN_ALGO_DECODE, 300}};
+
 /* Bounds on the device that no entry could have: every impossible kind at once, in entries
  * that do not overlap. The reference judges them as the device must (docs/semantics.md), and
  * the test checks the pattern itself too: rows of a bad key range NaN, rows no entry owns
  * untouched, the good entries exact. */
 START_TEST(bad_bounds_on_the_device_give_nan_rows_and_touch_nothing_else)
 {
-    const clattn_algorithm algo = (clattn_algorithm)_i;
+    const clattn_algorithm algo = bad_bounds_runs[_i].algo;
+    const int scale = bad_bounds_runs[_i].key_scale;
     varlen_case vc = {7, {4, 3, 2, 2, 3, 6, 3}, {8, 8, 2, 2, 5, 2, 2}, 4, 2, 32, 1, -1, -1, BR,
                       F32, 0, 0};
     if (algo == CLATTN_ALGO_WINDOWED)
         vc.wl = 3;
+    for (int b = 0; b < vc.batch; b++)
+        vc.len_k[b] *= scale;
     varlen_run r = make_run(&vc, algo);
-    /* seq_q 5 and seq_kv 8 as the host plans; 19 packed rows and 20 keys */
+    /* seq_q 5 and seq_kv 8 as the host plans; 19 packed rows and 20 keys (keys times scale) */
     OK(clattn_problem_set(r.problem, CLATTN_PARAM_SEQ_Q, 5));
     OK(clattn_problem_set(r.problem, CLATTN_PARAM_TOTAL_Q, 19));
-    OK(clattn_problem_set(r.problem, CLATTN_PARAM_TOTAL_KV, 20));
+    OK(clattn_problem_set(r.problem, CLATTN_PARAM_TOTAL_KV, 20 * scale));
     r.seq_q = 5;
     /* entry 0 good; 1: more keys than seq_kv, past total_kv (rows 4-6 NaN); 2: rows past
      * total_q and longer than seq_q, 3: rows decreasing (both own nothing: rows 7-8 untouched),
@@ -361,7 +405,9 @@ START_TEST(bad_bounds_on_the_device_give_nan_rows_and_touch_nothing_else)
      * total_kv (rows 9-11 NaN); 5: six rows, more than seq_q, and 6: rows [18, 21), as few as
      * seq_q allows but past total_q (both own nothing: rows 12-18 untouched) */
     const int32_t cu_q[8] = {0, 4, 7, 100, 9, 12, 18, 21};
-    const int32_t cu_k[8] = {0, 8, 30, -5, 17, 22, 20, 20};
+    int32_t cu_k[8] = {0, 8, 30, -5, 17, 22, 20, 20};
+    for (int b = 0; b <= vc.batch; b++)
+        cu_k[b] *= scale;
     float *o = run_and_compare(&vc, &r, cu_q, cu_k);
     const size_t row = (size_t)vc.heads * (size_t)vc.head_dim;
     for (size_t e = 0; e < 19 * row; e++) {
@@ -414,10 +460,8 @@ START_TEST(bad_host_parameters_are_refused_by_name)
     OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, CLATTN_ALGO_NAIVE));
     REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED,
                "packed variable-length batches");
-    OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, CLATTN_ALGO_DECODE));
-    REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED,
-               "packed variable-length batches");
-    /* auto never picks decode for a packed batch, even of short entries */
+    /* auto never picks decode for a packed batch, even of short entries (it takes one when
+     * asked: varlen_matches_the_reference) */
     OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, CLATTN_ALGO_AUTO));
     OK(clattn_problem_set(p, CLATTN_PARAM_SEQ_Q, 4));
     OK(clattn_plan_create(ctx, p, &plan));
@@ -498,15 +542,15 @@ static Suite *varlen_suite(void)
     Suite *s = suite_create("varlen");
     TCase *tc = tcase_create("device");
     tcase_add_loop_test(tc, varlen_matches_the_reference, CLATTN_ALGO_TILED,
-                        CLATTN_ALGO_WINDOWED + 1);
+                        CLATTN_ALGO_DECODE + 1);
     tcase_add_test(tc, varlen_reference_is_the_separate_problems);
     tcase_add_test(tc, bad_host_parameters_are_refused_by_name);
     suite_add_tcase(s, tc);
     /* a case of its own, small, to run under oclgrind (CK_RUN_CASE=bad-bounds): no access
      * outside the buffers whatever the bounds say */
     TCase *bad = tcase_create("bad-bounds");
-    tcase_add_loop_test(bad, bad_bounds_on_the_device_give_nan_rows_and_touch_nothing_else,
-                        CLATTN_ALGO_TILED, CLATTN_ALGO_WINDOWED + 1);
+    tcase_add_loop_test(bad, bad_bounds_on_the_device_give_nan_rows_and_touch_nothing_else, 0,
+                        (int)(sizeof bad_bounds_runs / sizeof bad_bounds_runs[0]));
     suite_add_tcase(s, bad);
     return s;
 }

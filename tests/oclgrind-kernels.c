@@ -20,7 +20,7 @@ typedef struct variant {
     clattn_dtype dtype;
     int heads, kv_heads, seq_q, seq_kv, head_dim;
     int causal, window_left, window_right;
-    int flags;          /* ODD_KV_OFFSETS, BIAS, SINK_TOKENS, PER_ENTRY, MASK, VARLEN */
+    int flags; /* ODD_KV_OFFSETS, BIAS, SINK_TOKENS, PER_ENTRY, MASK, VARLEN, SHORT_ENTRIES */
     clattn_dtype cache; /* K and V's type (CLATTN_PARAM_KV_DTYPE); 0 (f32): Q's */
 } variant;
 
@@ -38,6 +38,9 @@ typedef struct variant {
 /* A packed varlen batch of three entries of seq_q rows each, against seq_kv, 0 and 3 keys */
 #define VARLEN 32
 #define VARLEN_ENTRIES 3
+/* ... of seq_q, 1 and 0 rows instead: work-groups past a short entry's rows (O and LSE start
+ * as zeros on both sides, for the rows no entry writes) */
+#define SHORT_ENTRIES 64
 
 /* One line per variant. Head dims 20 and 24 are multiples of no tile and of no vector
  * wider than 4; 7 keys and 5 rows leave every tile part empty. */
@@ -115,6 +118,14 @@ static const variant variants[] = {
     /* and each entry's sink tokens, tiles away from its window */
     {"windowed-f32-varlen-sinks", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 5, 40, 20,
      1, 2, 0, VARLEN | SINK_TOKENS, 0},
+    /* decode's kernels and its merge (600 keys: splits) on each entry's rows; the second has
+     * a row and no key, the third no row; 24 rows a kv head go to the tiled kernel's splits */
+    {"decode-f32-varlen-causal", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 3, 600, 20, 1, -1,
+     -1, VARLEN | SHORT_ENTRIES, 0},
+    {"decode-bf16-varlen-many-rows", CLATTN_ALGO_DECODE, CLATTN_DTYPE_BF16, 8, 1, 3, 600, 13, 1,
+     -1, -1, VARLEN | SHORT_ENTRIES, 0},
+    {"decode-f16-varlen-sinks", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 2, 600, 24, 1, 16,
+     0, VARLEN | SHORT_ENTRIES | SINK_TOKENS | BIAS, 0},
     /* a head size of V's and O's own with the mask, sink tokens and positions per entry */
     {"tiled-f16-dv-mask-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 45, 24, 1, 2,
      0, MASK | SINK_TOKENS, 0},
@@ -122,15 +133,18 @@ static const variant variants[] = {
      1, 16, 0, MASK | SINK_TOKENS | PER_ENTRY | BIAS, 0},
 };
 
-/* A varlen variant's bounds: entries of seq_q rows each (every row and LSE written), of
- * seq_kv, 0 and 3 keys. */
+/* A varlen variant's bounds: entries of seq_q rows each (every row and LSE written), or of
+ * seq_q, 1 and 0 (SHORT_ENTRIES), of seq_kv, 0 and 3 keys. */
 static void varlen_bounds(const variant *v, int32_t cu_q[VARLEN_ENTRIES + 1],
                           int32_t cu_k[VARLEN_ENTRIES + 1])
 {
+    const int short_entries = v->flags & SHORT_ENTRIES;
     const int32_t keys[VARLEN_ENTRIES] = {v->seq_kv, 0, 3};
+    const int32_t rows[VARLEN_ENTRIES] = {v->seq_q, short_entries ? 1 : v->seq_q,
+                                          short_entries ? 0 : v->seq_q};
     cu_q[0] = cu_k[0] = 0;
     for (int b = 0; b < VARLEN_ENTRIES; b++) {
-        cu_q[b + 1] = cu_q[b] + v->seq_q;
+        cu_q[b + 1] = cu_q[b] + rows[b];
         cu_k[b + 1] = cu_k[b] + keys[b];
     }
 }
@@ -224,7 +238,8 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
 
 /* clattn_enqueue_args in device buffers: with odd offsets, K one element and V three elements
  * past an aligned offset; slopes and sinks ([heads] f32 each), the starts (one int32 each),
- * the mask and a varlen batch's bounds (int32 [VARLEN_ENTRIES + 1] each) when not NULL. */
+ * the mask and a varlen batch's bounds (int32 [VARLEN_ENTRIES + 1] each) when not NULL. O and
+ * LSE start as what o and lse hold. */
 static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size_t esize,
                                     int odd, const size_t bytes[4], size_t rows,
                                     void *const in[3], const float *slopes, const float *sinks,
@@ -264,15 +279,15 @@ static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size
     for (int t = 0; t < 5 && !st; t++) {
         cl_int err;
         mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE, size[t] + off[t], NULL, &err);
-        unsigned char *whole = t < 3 && !err ? malloc(size[t] + off[t]) : NULL;
+        unsigned char *whole = !err ? malloc(size[t] + off[t]) : NULL;
         if (whole) {
             memset(whole, 0xff, off[t]);
-            memcpy(whole + off[t], in[t], size[t]);
+            memcpy(whole + off[t], t < 3 ? in[t] : t == 3 ? o : (void *)lse, size[t]);
             err = clEnqueueWriteBuffer(queue, mem[t], CL_TRUE, 0, size[t] + off[t], whole, 0,
                                        NULL, NULL);
             free(whole);
         }
-        if (err || (t < 3 && !whole))
+        if (err || !whole)
             st = CLATTN_ERROR_OPENCL;
     }
     for (int t = 0; t < 12 && !st; t++)
@@ -337,10 +352,11 @@ static int run(clattn_context *ctx, const variant *v)
                     mask[((size_t)h * (size_t)v->seq_q + (size_t)i) * (size_t)v->seq_kv +
                          (size_t)j] = mask_value(h, i, j);
     }
-    o = malloc(bytes[3]);
-    o_ref = malloc(bytes[3] / clattn_dtype_size(v->dtype) * sizeof *o_ref);
-    lse = malloc(rows * sizeof *lse);
-    lse_ref = malloc(rows * sizeof *lse_ref);
+    /* zeros on both sides: the rows a short entry does not own are compared as such */
+    o = calloc(1, bytes[3]);
+    o_ref = calloc(bytes[3] / clattn_dtype_size(v->dtype), sizeof *o_ref);
+    lse = calloc(rows, sizeof *lse);
+    lse_ref = calloc(rows, sizeof *lse_ref);
     if (!in[0] || !in[1] || !in[2] || !o || !o_ref || !lse || !lse_ref ||
         ((v->flags & MASK) && !mask)) {
         fprintf(stderr, "%s: out of memory\n", v->name);
