@@ -28,6 +28,7 @@
 struct options {
     int64_t seq_kv, heads, kv_heads, head_dim;
     int threads, warmup, runs;
+    int heads_outer; /* --layout bhnd: each kv head's keys contiguous */
     int ntypes;
     enum ggml_type types[MAX_TYPES];
 };
@@ -42,9 +43,12 @@ struct options {
 static void usage(FILE *out)
 {
     fputs("usage: ggml_fa [--seq-kv N] [--heads N] [--kv-heads N] [--head-dim N] [--threads N]\n"
-          "               [--warmup N] [--runs N] [--kv-dtype T]...\n"
+          "               [--warmup N] [--runs N] [--layout bnhd|bhnd] [--kv-dtype T]...\n"
           "  defaults: --seq-kv 32768 --heads 32 --kv-heads 8 --head-dim 128 --threads 2\n"
-          "            --warmup 2 --runs 5, and f32, f16, q8_0, q4_0 when no --kv-dtype is given\n"
+          "            --warmup 2 --runs 5 --layout bnhd, and f32, f16, q8_0, q4_0 when no\n"
+          "            --kv-dtype is given\n"
+          "  --layout: K and V in memory as [keys, kv heads, head_dim] (bnhd: llama.cpp's cache,\n"
+          "  clattn's default) or [kv heads, keys, head_dim] (bhnd: each head's keys contiguous)\n"
           "  T is a ggml type name (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, ...); --kv-dtype\n"
           "  may be repeated\n",
           out);
@@ -72,7 +76,7 @@ static long long integer(const char *s, long long min)
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){32768, 32, 8, 128, 2, 2, 5, 0, {0}};
+    *o = (struct options){32768, 32, 8, 128, 2, 2, 5, 0, 0, {0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) {
@@ -90,6 +94,14 @@ static int parse(int argc, char **argv, struct options *o)
                 return -1;
             }
             o->ntypes++;
+            continue;
+        }
+        if (strcmp(a, "--layout") == 0) {
+            if (strcmp(v, "bnhd") != 0 && strcmp(v, "bhnd") != 0) {
+                fprintf(stderr, "ggml_fa: --layout %s: bnhd or bhnd\n", v);
+                return -1;
+            }
+            o->heads_outer = strcmp(v, "bhnd") == 0;
             continue;
         }
         const int warmup = strcmp(a, "--warmup") == 0;
@@ -166,17 +178,20 @@ static void dequantize(enum ggml_type type, const void *src, float *dst, int64_t
         ggml_get_type_traits(type)->to_float(src, dst, n);
 }
 
-/* out[h][i] in f64 from q [heads][d] and k, v [seq_kv][kv_heads][d]; returns the largest
+/* out[h][i] in f64 from q [heads][d] and k, v in --layout's order; returns the largest
  * |out - got| over the largest |out|. */
 static double check(const struct options *o, const float *q, const float *k, const float *v,
                     const float *got, double scale)
 {
-    const int64_t d = o->head_dim, group = o->heads / o->kv_heads, stride = o->kv_heads * d;
+    const int64_t d = o->head_dim, group = o->heads / o->kv_heads;
+    const int64_t stride = o->heads_outer ? d : o->kv_heads * d; /* from a key to the next */
+    const int64_t head_stride = o->heads_outer ? o->seq_kv * d : d;
     double *p = malloc((size_t)o->seq_kv * sizeof(double));
     double *acc = malloc((size_t)d * sizeof(double));
     double err = 0, max_ref = 0;
     for (int64_t h = 0; h < o->heads; h++) {
-        const float *qh = q + h * d, *kh = k + h / group * d, *vh = v + h / group * d;
+        const float *qh = q + h * d, *kh = k + h / group * head_stride,
+                    *vh = v + h / group * head_stride;
         double m = -INFINITY, sum = 0;
         for (int64_t j = 0; j < o->seq_kv; j++) {
             double s = 0;
@@ -222,15 +237,23 @@ static int run_type(const struct options *o, ggml_backend_t backend, enum ggml_t
         .no_alloc = true, /* the tensors' data goes into a backend buffer */
     };
     struct ggml_context *ctx = ggml_init(params);
-    /* Laid out as llama.cpp's cache (and clattn's default [B, N, H, d]): a token's rows of all
-     * kv heads side by side, then permuted to the [d, keys, kv heads] ggml_flash_attn_ext
-     * takes, as llama.cpp's graph does; the query the same way, [d, heads, 1 token]. */
+    /* bnhd is llama.cpp's cache (and clattn's default [B, N, H, d]): a token's rows of all kv
+     * heads side by side, permuted to the [d, keys, kv heads] ggml_flash_attn_ext takes, as
+     * llama.cpp's graph does; bhnd is that shape without the permutation. The query is
+     * [d, heads, 1 token] permuted, as llama.cpp's. */
     struct ggml_tensor *q = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, d, o->heads, 1);
-    struct ggml_tensor *k = ggml_new_tensor_3d(ctx, type, d, o->kv_heads, o->seq_kv);
-    struct ggml_tensor *v = ggml_new_tensor_3d(ctx, type, d, o->kv_heads, o->seq_kv);
-    struct ggml_tensor *out =
-        ggml_flash_attn_ext(ctx, ggml_permute(ctx, q, 0, 2, 1, 3), ggml_permute(ctx, k, 0, 2, 1, 3),
-                            ggml_permute(ctx, v, 0, 2, 1, 3), NULL, (float)scale, 0.0f, 0.0f);
+    struct ggml_tensor *k, *v, *k_att, *v_att;
+    if (o->heads_outer) {
+        k = k_att = ggml_new_tensor_3d(ctx, type, d, o->seq_kv, o->kv_heads);
+        v = v_att = ggml_new_tensor_3d(ctx, type, d, o->seq_kv, o->kv_heads);
+    } else {
+        k = ggml_new_tensor_3d(ctx, type, d, o->kv_heads, o->seq_kv);
+        v = ggml_new_tensor_3d(ctx, type, d, o->kv_heads, o->seq_kv);
+        k_att = ggml_permute(ctx, k, 0, 2, 1, 3);
+        v_att = ggml_permute(ctx, v, 0, 2, 1, 3);
+    }
+    struct ggml_tensor *out = ggml_flash_attn_ext(ctx, ggml_permute(ctx, q, 0, 2, 1, 3), k_att,
+                                                  v_att, NULL, (float)scale, 0.0f, 0.0f);
     ggml_flash_attn_ext_set_prec(out, GGML_PREC_F32); /* as llama.cpp asks; the CPU's is f32 */
     struct ggml_cgraph *graph = ggml_new_graph(ctx);
     ggml_build_forward_expand(graph, out);
@@ -302,9 +325,11 @@ int main(int argc, char **argv)
            ggml_cpu_has_avx512(), ggml_cpu_has_f16c(), ggml_cpu_has_fma());
     printf("problem: one decode step: 1 query row (f32), %lld heads on %lld kv heads, head_dim "
            "%lld, %lld keys, scale 1/sqrt(%lld), no mask;\n"
-           "         K and V as llama.cpp's cache, [keys, kv heads, head_dim], permuted\n",
+           "         K and V in memory as %s\n",
            (long long)o.heads, (long long)o.kv_heads, (long long)o.head_dim,
-           (long long)o.seq_kv, (long long)o.head_dim);
+           (long long)o.seq_kv, (long long)o.head_dim,
+           o.heads_outer ? "[kv heads, keys, head_dim] (bhnd: each head's keys contiguous)"
+                         : "llama.cpp's cache, [keys, kv heads, head_dim] (bnhd), permuted");
     printf("timing:  ms = wall time of ggml_backend_graph_compute (the one flash-attention "
            "node), median of %d after %d warm-up\n"
            "columns: GB/s = ggml_nbytes(K) + ggml_nbytes(V) / ms (GB = 1e9 bytes);\n"
