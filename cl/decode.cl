@@ -23,18 +23,19 @@
  * prefetchers do not follow this walk (VW keys of one kv head, then the next kv head's):
  * without the hints the loads waited on DRAM, and the fewer bytes a row has, the fewer misses
  * the core kept in flight - a q8_0 cache ran slower than f16 (bench/results/
- * pocl-decode-issue14.txt).
+ * pocl-decode-prefetch-issue14.txt).
  *
  * Host defines: VW, KVH, RPK, and common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V. */
 
 #define ROWS (KVH * RPK)
-/* How far ahead a row is asked for: four runs, the best of 1, 2, 4 and 8 on PoCL. */
+/* How far ahead a row is asked for: four runs, the best of 1, 2, 4, 8 and 16 on PoCL. */
 #define PREFETCH_KEYS (4 * VW)
 /* The output pass keeps accumulators in registers: PV_ROWS rows (all RPK up to 16) times
  * PV_VECS of a V row's DV_VECS vectors, beside those PV_VECS vectors of V and a broadcast
  * probability, within 24 of AVX-512's 32 vector registers. A V row is then converted (or
  * dequantized) once per PV_ROWS rows, part by part; taking all DV_VECS at once spilled the
- * accumulators to memory for every multiply-add (bench/results/pocl-decode-issue14.txt). */
+ * accumulators to memory for every multiply-add
+ * (bench/results/pocl-decode-prefetch-issue14.txt). */
 #define PV_ROWS (RPK < 16 ? RPK : 16)
 #define PV_FIT (24 / (PV_ROWS + 1))
 #if DV_VECS <= PV_FIT /* PV_VECS: the most that fit and divide DV_VECS */
