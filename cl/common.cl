@@ -431,8 +431,17 @@ inline int varlen_length(__global const int *cu, ulong off, int b, int total, in
  * (lib/tile_select.c). */
 #define VARLEN_PACKED_FIRST(b, g, k0, stride, block)                                          \
     ((ulong)(g) * (ulong)(stride) + ((ulong)((k0) / (block)) + (ulong)(b)) * (ulong)(block))
+/* Entry b's query rows, nq_entry (a packed entry's own: the launch is sized by the longest),
+ * and keys, n_given (-1 when impossible), declared for a kernel that reads K and V where they
+ * are, with the tensors' offsets moved to the entry's first packed row and key. */
+#define ENTRY_IN_PLACE(b, nq_entry, n_given)                                                   \
+    int nq_entry, n_given, k0_;                                                                \
+    VARLEN_ROWS(b, nq_entry);                                                                  \
+    VARLEN_KEYS(b, n_given, k0_)
 #else
 #define VARLEN_PARAMS
+#define ENTRY_IN_PLACE(b, nq_entry, n_given)                                                   \
+    const int nq_entry = nq, n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT))
 #endif
 #define EXTRA_PARAMS                                                                           \
     ALIBI_PARAMS SINK_PARAMS SINK_TOKEN_PARAMS POSITION_PARAMS MASK_PARAMS VARLEN_PARAMS        \

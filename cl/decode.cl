@@ -125,12 +125,7 @@ void decode_registers(IN_PLACE_PARAMS)
     const int g0 = (item / row_blocks) % head_blocks * KVH;
     const int r_first = item % row_blocks * RPK;
     const int split = (int)get_global_id(1), splits = (int)get_global_size(1);
-    int nq_entry = nq, n_given = ENTRY_LENGTH(b, nq, kv_length(b, nk, KV_LAYOUT));
-#ifdef VARLEN /* (no positions per entry with it: the entry's key range is its length) */
-    VARLEN_ROWS(b, nq_entry);
-    int k0;
-    VARLEN_KEYS(b, n_given, k0);
-#endif
+    ENTRY_IN_PLACE(b, nq_entry, n_given); /* (varlen: no positions per entry) */
     /* the entry's rows (a packed entry's own; the launch is sized by the longest) */
     const int rows_total = nq_entry * group;
 #ifdef VARLEN
