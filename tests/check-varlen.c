@@ -606,9 +606,29 @@ START_TEST(bad_host_parameters_are_refused_by_name)
     REFUSED_BY(clattn_enqueue_merge(plan, NULL, mem[3], 0, mem[4], 0, mem[3], 0, mem[4], 0,
                                     mem[3], 0, mem[4], 0, 0, NULL, NULL),
                CLATTN_ERROR_UNSUPPORTED, "packed variable-length batches");
+    /* a mask spans [Bm, Hm, seq_q, seq_kv] (the longest entry's), and the call checks that */
+    clattn_plan *masked = NULL;
+    OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_F16));
+    OK(clattn_plan_create(ctx, p, &masked));
+    size_t mask_bytes;
+    OK(clattn_problem_tensor_bytes(p, CLATTN_TENSOR_MASK, &mask_bytes));
+    ck_assert_uint_eq(mask_bytes, (size_t)r.seq_q * (size_t)r.seq_kv * 2);
+    REFUSED_BY(clattn_enqueue_args(masked, NULL, args, 0, NULL, NULL),
+               CLATTN_ERROR_INVALID_ARGUMENT, "mask");
+    cl_mem mask_short = device_copy(mask_bytes - 2, NULL), mask = device_copy(mask_bytes, NULL);
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, mask_short, 0));
+    REFUSED_BY(clattn_enqueue_args(masked, NULL, args, 0, NULL, NULL),
+               CLATTN_ERROR_INVALID_ARGUMENT, "mask");
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, mask, 0));
+    OK(clattn_enqueue_args(masked, NULL, args, 0, NULL, NULL));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, NULL, 0));
+    OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_NONE));
     cl_command_queue queue;
     clattn_context_get_cl(ctx, NULL, NULL, &queue);
     clFinish(queue);
+    clattn_plan_destroy(masked);
+    clReleaseMemObject(mask_short);
+    clReleaseMemObject(mask);
 
     /* the reference: without the bounds, by name */
     ck_assert_int_eq(clattn_reference(p, "", "", "", (float[1]){0}, NULL),
