@@ -208,7 +208,7 @@ static const char usage_problems[] =
     "                        f16, bf16, q8_0, q4_0, fp8_e4m3, fp8_e5m2 (default: --dtype)\n"
     "\n"
     "Packed variable-length batches (prefill; --heads, --kv-heads, --head-dim, --causal,\n"
-    "--align, --window, --dtype, --algo (all but naive), --check apply):\n"
+    "--align, --window, --dtype, --mask, --algo (all but naive), --check apply):\n"
     "  --varlen N1,N2,...    sequences of N1, N2, ... tokens (each its own queries and keys),\n"
     "                        packed: timed as one call over the whole batch and as one call\n"
     "                        per sequence, with the ratio\n"
@@ -339,6 +339,12 @@ const char *align_name(clattn_align align)
     return align == CLATTN_ALIGN_TOP_LEFT ? "top-left" : "bottom-right";
 }
 
+const char *mask_name(enum bench_mask mask)
+{
+    static const char *const names[] = {"", "zero", "causal", "blocks"};
+    return names[mask];
+}
+
 static int parse_dtype(const char *text, clattn_dtype *out)
 {
     for (int d = CLATTN_DTYPE_F32; d <= CLATTN_DTYPE_BF16; d++)
@@ -362,10 +368,9 @@ static int parse_kv_dtype(const char *text, int *out)
 
 static int parse_mask(const char *text, enum bench_mask *out)
 {
-    static const char *const names[] = {"zero", "causal", "blocks"};
-    for (int m = 0; m < 3; m++)
-        if (strcmp(text, names[m]) == 0) {
-            *out = (enum bench_mask)(BENCH_MASK_ZERO + m);
+    for (int m = BENCH_MASK_ZERO; m <= BENCH_MASK_BLOCKS; m++)
+        if (strcmp(text, mask_name((enum bench_mask)m)) == 0) {
+            *out = (enum bench_mask)m;
             return 1;
         }
     return 0;
@@ -654,7 +659,6 @@ static const struct refusal not_in_varlen[] = {
     {FLAG_ALIBI, "times the single problem: not --varlen yet"},
     {FLAG_SINKS, "times the single problem: not --varlen yet"},
     {FLAG_SINK_TOKENS, "times the single problem: not --varlen yet"},
-    {FLAG_MASK, "cannot be combined with --varlen (packed batches take no additive mask)"},
     {FLAG_DECODE, "cannot be combined with --varlen"},
     {FLAG_DECODE_COMPARE, "cannot be combined with --varlen"},
     {FLAG_SAVE, "saves a single problem's tensors: not --varlen"},

@@ -98,10 +98,11 @@ int bench_report_to_stdout(const struct bench_options *opt);
  * with a one-line reason naming the flag and value in `err` (truncated to `errlen`). */
 int bench_parse_args(int argc, char **argv, struct bench_options *opt, char *err, size_t errlen);
 
-/* The names --dtype and --align take, which the reports print too: "f32", "f16", "bf16";
- * "bottom-right", "top-left". */
+/* The names --dtype, --align and --mask take, which the reports print too: "f32", "f16",
+ * "bf16"; "bottom-right", "top-left"; "zero", "causal", "blocks" ("" for no mask). */
 const char *dtype_name(clattn_dtype dtype);
 const char *align_name(clattn_align align);
+const char *mask_name(enum bench_mask mask);
 
 /* The --help text, in parts to print in order, NULL-terminated. */
 const char *const *bench_usage(void);

@@ -374,6 +374,9 @@ uint64_t inputs_next_random(uint64_t *state);
 /* `count` values uniform in [-1, 1] from the stream `seed`, in `dtype`. Returns 0 or an exit
  * code after printing why. */
 int inputs_fill_uniform(clattn_dtype dtype, void *dst, size_t count, uint64_t seed);
+/* --mask's pattern into the [Nq, Nk] f32 mask of `shape` (its seq_q and seq_kv, its
+ * alignment): 0 where it shows a pair, -inf elsewhere. */
+int inputs_fill_mask(enum bench_mask pattern, const clattn_problem *shape, float *mask);
 
 /* The memory inputs_create and the run's use of them take, at most: the tensors on the host and
  * on the device and, with the session's --check, the reference (its output and the rows the

@@ -43,10 +43,8 @@ static void print_problem(FILE *out, const struct bench_options *opt)
         fprintf(out, ", sinks %g", opt->sink);
     if (opt->sink_tokens)
         fprintf(out, ", %lld sink tokens", (long long)opt->sink_tokens);
-    if (opt->mask != BENCH_MASK_NONE) {
-        static const char *const names[] = {"", "zero", "causal", "blocks"};
-        fprintf(out, ", additive mask (%s)", names[opt->mask]);
-    }
+    if (opt->mask != BENCH_MASK_NONE)
+        fprintf(out, ", additive mask (%s)", mask_name(opt->mask));
     fputc('\n', out);
 }
 

@@ -341,8 +341,7 @@ static int upload(struct bench_inputs *in, clattn_context *ctx)
     return 0;
 }
 
-/* --mask's pattern into the [Nq, Nk] f32 mask: 0 where it shows a pair, -inf elsewhere. */
-static int fill_mask(enum bench_mask pattern, const clattn_problem *shape, float *mask)
+int inputs_fill_mask(enum bench_mask pattern, const clattn_problem *shape, float *mask)
 {
     int64_t nq = 0, nk = 0, align = 0;
     int rc = get_param(shape, CLATTN_PARAM_SEQ_Q, &nq);
@@ -394,7 +393,7 @@ int inputs_create(struct bench_session *s, const clattn_problem *shape,
     for (size_t h = 0; !rc && h < in->bytes[INPUT_SINKS] / sizeof(float); h++)
         sinks[h] = (float)s->opt->sink;
     if (!rc && in->bytes[INPUT_MASK])
-        rc = fill_mask(s->opt->mask, shape, in->host[INPUT_MASK]);
+        rc = inputs_fill_mask(s->opt->mask, shape, in->host[INPUT_MASK]);
     if (!rc)
         rc = upload(in, s->ctx);
     if (rc) {

@@ -1,7 +1,9 @@
 /* --varlen: a packed batch of sequences (a prefill, each sequence its own queries and keys)
  * run as one call over the whole batch (CLATTN_PARAM_VARLEN) and as one call per sequence on
  * the same buffers, with the ratio of their times; --check compares the packed call with the
- * CPU reference. */
+ * CPU reference. --mask gives the packed call a mask [1, 1, longest, longest] and each
+ * sequence its top-left corner (the same buffer, rows `longest` apart), which is what the
+ * packed call reads for it (docs/semantics.md, "Packed variable-length batches"). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,9 +14,10 @@ struct varlen_job {
     clattn_problem *packed; /* the whole batch */
     clattn_plan *plan;      /* the packed call's */
     clattn_plan **alone;    /* per sequence: its plan, a batch of one */
+    clattn_args **alone_args; /* per sequence: its rows of the packed buffers */
     int32_t *cu;            /* [B + 1]: the same bounds for queries and keys */
-    void *host[3];          /* Q, K, V */
-    cl_mem mem[5];          /* Q, K, V, O and the bounds */
+    void *host[4];          /* Q, K, V, and the mask (--mask) */
+    cl_mem mem[6];          /* Q, K, V, O, the bounds and the mask (--mask) */
     size_t bytes[4];        /* of Q, K, V and O */
     size_t esize;           /* bytes per element of the storage type */
     size_t q_token, kv_token; /* bytes of a packed token's Q (and O) rows, and K (V) rows */
@@ -26,13 +29,16 @@ static void job_free(struct varlen_job *j, int count)
 {
     for (int i = 0; j->alone && i < count; i++)
         clattn_plan_destroy(j->alone[i]);
+    for (int i = 0; j->alone_args && i < count; i++)
+        clattn_args_destroy(j->alone_args[i]);
     free(j->alone);
+    free(j->alone_args);
     clattn_plan_destroy(j->plan);
     clattn_args_destroy(j->args);
-    for (int t = 0; t < 5; t++)
+    for (int t = 0; t < 6; t++)
         if (j->mem[t])
             clReleaseMemObject(j->mem[t]);
-    for (int t = 0; t < 3; t++)
+    for (int t = 0; t < 4; t++)
         free(j->host[t]);
     free(j->cu);
     clattn_problem_destroy(j->packed);
@@ -86,6 +92,11 @@ static int plan_all(struct bench_session *s, struct varlen_job *j)
             rc = set(one, CLATTN_PARAM_SEQ_Q, opt->varlen_lens[i]);
         if (!rc)
             rc = set(one, CLATTN_PARAM_SEQ_KV, opt->varlen_lens[i]);
+        /* the mask's corner: rows `longest` apart */
+        if (!rc && opt->mask != BENCH_MASK_NONE &&
+            (st = clattn_problem_set_strides(one, CLATTN_TENSOR_MASK, longest * longest,
+                                             longest, longest * longest)))
+            rc = fail_clattn(NULL, st, "setting up a sequence's mask");
         uint64_t pairs = 0;
         if (!rc && (st = clattn_problem_visible_pairs(one, &pairs)))
             rc = fail_clattn(NULL, st, "counting a sequence's pairs");
@@ -115,10 +126,18 @@ static int upload(struct bench_session *s, struct varlen_job *j)
     for (int t = 0; t < 4; t++)
         if ((st = clattn_problem_tensor_bytes(j->packed, (clattn_tensor)t, &j->bytes[t])))
             return fail_clattn(NULL, st, "sizing the packed tensors");
-    const size_t cu_bytes = (size_t)(s->opt->varlen_count + 1) * sizeof *j->cu;
-    const size_t sizes[5] = {j->bytes[0], j->bytes[1], j->bytes[2], j->bytes[3], cu_bytes};
-    for (int t = 0; t < 5; t++) {
+    const int n = s->opt->varlen_count;
+    const size_t cu_bytes = (size_t)(n + 1) * sizeof *j->cu;
+    size_t mask_bytes = 0;
+    if (s->opt->mask != BENCH_MASK_NONE &&
+        (st = clattn_problem_tensor_bytes(j->packed, CLATTN_TENSOR_MASK, &mask_bytes)))
+        return fail_clattn(NULL, st, "sizing the mask");
+    const size_t sizes[6] = {j->bytes[0], j->bytes[1], j->bytes[2],
+                             j->bytes[3], cu_bytes,    mask_bytes};
+    for (int t = 0; t < 6; t++) {
         cl_int err;
+        if (!sizes[t])
+            continue;
         j->mem[t] = clCreateBuffer(cl, CL_MEM_READ_WRITE, sizes[t], NULL, &err);
         if (err != CL_SUCCESS)
             return fail_cl(err, "clCreateBuffer");
@@ -131,8 +150,15 @@ static int upload(struct bench_session *s, struct varlen_job *j)
         if (rc)
             return rc;
     }
-    const void *const data[5] = {j->host[0], j->host[1], j->host[2], NULL, j->cu};
-    for (int t = 0; t < 5; t++) {
+    if (mask_bytes) {
+        if (!(j->host[3] = malloc(mask_bytes)))
+            return fail_host_memory();
+        int rc = inputs_fill_mask(s->opt->mask, j->packed, j->host[3]);
+        if (rc)
+            return rc;
+    }
+    const void *const data[6] = {j->host[0], j->host[1], j->host[2], NULL, j->cu, j->host[3]};
+    for (int t = 0; t < 6; t++) {
         if (!data[t])
             continue;
         cl_int err = clEnqueueWriteBuffer(s->queue, j->mem[t], CL_TRUE, 0, sizes[t], data[t], 0,
@@ -142,11 +168,23 @@ static int upload(struct bench_session *s, struct varlen_job *j)
     }
     if ((st = clattn_args_create(&j->args)))
         return fail_clattn(NULL, st, "creating the call's arguments");
-    const clattn_arg names[5] = {CLATTN_ARG_Q, CLATTN_ARG_K, CLATTN_ARG_V, CLATTN_ARG_O,
-                                 CLATTN_ARG_CU_SEQLENS_Q};
-    for (int t = 0; t < 5; t++)
+    const clattn_arg names[6] = {CLATTN_ARG_Q, CLATTN_ARG_K, CLATTN_ARG_V, CLATTN_ARG_O,
+                                 CLATTN_ARG_CU_SEQLENS_Q, CLATTN_ARG_MASK};
+    for (int t = 0; t < 6; t++)
         clattn_args_set_buffer(j->args, names[t], j->mem[t], 0);
     clattn_args_set_buffer(j->args, CLATTN_ARG_CU_SEQLENS_K, j->mem[4], 0);
+    /* each sequence: its rows of Q, K, V and O, and the mask's corner from element 0 */
+    if (!(j->alone_args = calloc((size_t)n, sizeof *j->alone_args)))
+        return fail_host_memory();
+    for (int i = 0; i < n; i++) {
+        if ((st = clattn_args_create(&j->alone_args[i])))
+            return fail_clattn(NULL, st, "creating a sequence's arguments");
+        const size_t q = (size_t)j->cu[i] * j->q_token, kv = (size_t)j->cu[i] * j->kv_token;
+        const size_t off[6] = {q, kv, kv, q, 0, 0};
+        for (int t = 0; t < 6; t++)
+            if (t != 4)
+                clattn_args_set_buffer(j->alone_args[i], names[t], j->mem[t], off[t]);
+    }
     return 0;
 }
 
@@ -163,9 +201,8 @@ static int enqueue_separate(struct bench_session *s, void *arg)
 {
     struct varlen_job *j = arg;
     for (int i = 0; i < s->opt->varlen_count; i++) {
-        const size_t q = (size_t)j->cu[i] * j->q_token, kv = (size_t)j->cu[i] * j->kv_token;
-        clattn_status st = clattn_enqueue(j->alone[i], NULL, j->mem[0], q, j->mem[1], kv,
-                                          j->mem[2], kv, j->mem[3], q, NULL, 0, 0, NULL, NULL);
+        clattn_status st =
+            clattn_enqueue_args(j->alone[i], NULL, j->alone_args[i], 0, NULL, NULL);
         if (st)
             return fail_clattn(s->ctx, st, "enqueueing a sequence");
     }
@@ -258,6 +295,7 @@ static int check_packed(struct bench_session *s, struct varlen_job *j, int *pass
             clattn_args_set_host(host, names[t], j->host[t]);
         clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_Q, j->cu);
         clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_K, j->cu);
+        clattn_args_set_host(host, CLATTN_ARG_MASK, j->host[3]);
         if ((st = clattn_reference_args(j->packed, host, o_ref, lse_ref)))
             rc = fail_clattn(NULL, st, "computing the CPU reference");
     }
@@ -290,9 +328,14 @@ static void print_header(FILE *out, const struct bench_session *s, const struct 
             "%s clock, median of %d\n",
             (long long)opt->heads, (long long)(opt->kv_heads ? opt->kv_heads : opt->heads),
             (long long)opt->head_dim, dtype_name(opt->dtype),
-            opt->causal ? "causal " : "", opt->causal ? align_name(opt->align) : "no mask",
+            opt->causal ? "causal " : "", opt->causal ? align_name(opt->align) : "not causal",
             opt->window_left >= 0 || opt->window_right >= 0 ? ", windowed" : "",
             clattn_algorithm_name(opt->algos[0]), clock_name(s->clock), opt->iters);
+    int64_t longest = 0;
+    clattn_problem_get(j->packed, CLATTN_PARAM_SEQ_Q, &longest);
+    if (opt->mask != BENCH_MASK_NONE)
+        fprintf(out, "mask:     additive (%s), [1, 1, %lld, %lld]: each sequence its corner\n",
+                mask_name(opt->mask), (long long)longest, (long long)longest);
 }
 
 int varlen_run(struct bench_session *s)

@@ -4,7 +4,10 @@
  * heads) in blocks of row_block, keys in blocks of key_block from key 0. A kernel skips a
  * hidden tile (all -inf: no pair is visible) and reads no mask in a zero tile; NaN is neither,
  * so a tile holding one stays mixed and its rows NaN. Rows and keys past the end are not part
- * of any tile.
+ * of any tile. A packed varlen batch's tiles are those of this [nq, nk] grid too, each entry
+ * reading its corner: a tile past an entry's end is judged with elements the entry does not
+ * use, which can keep it mixed but never hides or zeroes what the entry sees (its kernel's
+ * own bounds drop the keys past the entry).
  *
  * Work-item: one tile. Grid: (key blocks, row blocks, Bm * Gm), with Gm = 1 when the mask is
  * the same for every head (mask_sh = 0), else the kv heads. Host defines: MASK, and common.cl's

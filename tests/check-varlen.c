@@ -2,8 +2,10 @@
  * windowed and decode against the reference, one enqueue for the whole batch, on odd lengths
  * (1, and entries of 0 rows or 0 keys), Nq != Nk per entry, causal masks in both alignments,
  * windows, GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the
- * softcap, positions per call and sink tokens (each entry's first keys) on top; decode's keys
- * split and merged into the packed rows. Bad host parameters get a clear status; bad bounds on
+ * softcap, positions per call and sink tokens (each entry's first keys) on top; an additive
+ * mask on the [SEQ_Q, SEQ_KV] grid read with each entry's own row and key indices (f32 and f16,
+ * broadcast and full, blocks of whole hidden tiles, NaN past each entry's lengths, which no
+ * kernel may use); decode's keys split and merged into the packed rows. Bad host parameters get a clear status; bad bounds on
  * the device give NaN rows or nothing, and rows no entry owns keep what they held. */
 #include <math.h>
 #include <stdio.h>
@@ -31,55 +33,80 @@ typedef struct varlen_case {
                   * splits the keys on every device (few work-groups: B <= 2, one kv head,
                   * seq_q * H <= 16, seq_kv > 2048) */
     int tail;    /* packed rows and keys past the last entry, which no entry owns */
+    clattn_mask mask;
+    int mask_form; /* bits: MASK_FULL_BATCH (Bm = B, else 1), MASK_FULL_HEADS (Hm = H, else
+                    * 1), MASK_BLOCKS (blocks larger than any tile, else random values) */
 } varlen_case;
+
+#define MASK_FULL_BATCH 1
+#define MASK_FULL_HEADS 2
+#define MASK_BLOCKS 4
 
 #define BR CLATTN_ALIGN_BOTTOM_RIGHT
 #define TL CLATTN_ALIGN_TOP_LEFT
 #define F32 CLATTN_DTYPE_F32
 #define F16 CLATTN_DTYPE_F16
 #define BF16 CLATTN_DTYPE_BF16
+#define M32 CLATTN_MASK_F32
+#define M16 CLATTN_MASK_F16
 
 static const varlen_case cases[] = {
     /* odd lengths, 1 and 0 rows, Nq != Nk per entry, causal bottom-right, GQA */
-    {4, {1, 37, 0, 64}, {5, 37, 20, 100}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0},
+    {4, {1, 37, 0, 64}, {5, 37, 20, 100}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0, 0, 0},
     /* top-left; an entry with more rows than keys (rows that see no key), one of 0 keys */
-    {3, {17, 3, 50}, {17, 60, 9}, 4, 4, 64, 1, -1, -1, TL, F16, 0, 3},
-    {3, {17, 3, 50}, {17, 60, 9}, 4, 4, 64, 1, -1, -1, BR, F32, 0, 0},
-    {4, {9, 33, 2, 5}, {0, 40, 2, 300}, 6, 3, 24, 0, -1, -1, BR, BF16, 0, 5},
+    {3, {17, 3, 50}, {17, 60, 9}, 4, 4, 64, 1, -1, -1, TL, F16, 0, 3, 0, 0},
+    {3, {17, 3, 50}, {17, 60, 9}, 4, 4, 64, 1, -1, -1, BR, F32, 0, 0, 0, 0},
+    {4, {9, 33, 2, 5}, {0, 40, 2, 300}, 6, 3, 24, 0, -1, -1, BR, BF16, 0, 5, 0, 0},
     /* windows, MQA; windows that miss every key of short entries */
-    {5, {1, 70, 31, 8, 129}, {3, 70, 100, 8, 129}, 8, 1, 64, 1, 7, 0, BR, BF16, 0, 0},
-    {3, {40, 13, 77}, {21, 90, 77}, 3, 3, 32, 0, 5, 3, TL, F32, 0, 2},
-    {2, {65, 20}, {65, 3}, 4, 2, 48, 0, 2, 2, BR, F16, 0, 0},
+    {5, {1, 70, 31, 8, 129}, {3, 70, 100, 8, 129}, 8, 1, 64, 1, 7, 0, BR, BF16, 0, 0, 0, 0},
+    {3, {40, 13, 77}, {21, 90, 77}, 3, 3, 32, 0, 5, 3, TL, F32, 0, 2, 0, 0},
+    {2, {65, 20}, {65, 3}, 4, 2, 48, 0, 2, 2, BR, F16, 0, 0, 0, 0},
     /* the extensions, within each entry */
-    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, -1, -1, BR, F32, 1, 0},
-    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F16, 1, 1},
-    {3, {20, 7, 45}, {33, 60, 45}, 4, 4, 40, 1, 12, 3, TL, F32, 2, 0},
+    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, -1, -1, BR, F32, 1, 0, 0, 0},
+    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F16, 1, 1, 0, 0},
+    {3, {20, 7, 45}, {33, 60, 45}, 4, 4, 40, 1, 12, 3, TL, F32, 2, 0, 0, 0},
     /* sink tokens beside windows far from them: causal, and two-sided at positions per call
      * (rows of the third entry past every window's keys see the sink tokens alone) */
-    {3, {20, 7, 45}, {33, 60, 45}, 4, 2, 32, 1, 5, 0, BR, F16, 4, 0},
-    {4, {20, 7, 45, 2}, {33, 60, 45, 0}, 4, 4, 40, 0, 6, 2, TL, BF16, 6, 1},
-    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F32, 5, 0},
+    {3, {20, 7, 45}, {33, 60, 45}, 4, 2, 32, 1, 5, 0, BR, F16, 4, 0, 0, 0},
+    {4, {20, 7, 45, 2}, {33, 60, 45, 0}, 4, 4, 40, 0, 6, 2, TL, BF16, 6, 1, 0, 0},
+    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F32, 5, 0, 0, 0},
     /* more entries than a work-group's rows, long and short */
     {8, {64, 300, 17, 1, 128, 77, 250, 9}, {64, 300, 17, 1, 128, 77, 250, 9}, 2, 1, 64, 1, -1,
-     -1, BR, F32, 0, 0},
+     -1, BR, F32, 0, 0, 0, 0},
     /* decode's shapes (at most 16 rows an entry; decode_local where a kv head's rows are at
      * most 16) against keys enough for several splits, with entries of 0 rows and 0 keys, and
      * more rows than keys (rows that see no key) */
-    {4, {1, 0, 7, 3}, {2100, 40, 900, 0}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0},
-    {3, {5, 16, 2}, {3, 1300, 700}, 4, 4, 64, 1, -1, -1, BR, F16, 0, 2},
-    {3, {5, 16, 2}, {3, 1300, 700}, 4, 4, 64, 1, -1, -1, TL, BF16, 0, 0},
-    {2, {8, 3}, {13, 2500}, 2, 1, 24, 1, -1, -1, BR, BF16, 8, 1},
-    {2, {2, 1}, {3000, 700}, 8, 1, 64, 0, -1, -1, BR, F32, 8, 0},
-    {2, {3, 8}, {2600, 5}, 2, 1, 40, 1, -1, -1, TL, F16, 8, 0},
+    {4, {1, 0, 7, 3}, {2100, 40, 900, 0}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0, 0, 0},
+    {3, {5, 16, 2}, {3, 1300, 700}, 4, 4, 64, 1, -1, -1, BR, F16, 0, 2, 0, 0},
+    {3, {5, 16, 2}, {3, 1300, 700}, 4, 4, 64, 1, -1, -1, TL, BF16, 0, 0, 0, 0},
+    {2, {8, 3}, {13, 2500}, 2, 1, 24, 1, -1, -1, BR, BF16, 8, 1, 0, 0},
+    {2, {2, 1}, {3000, 700}, 8, 1, 64, 0, -1, -1, BR, F32, 8, 0, 0, 0},
+    {2, {3, 8}, {2600, 5}, 2, 1, 40, 1, -1, -1, TL, F16, 8, 0, 0, 0},
     /* keys too few to split: decode writes the packed rows itself */
-    {4, {3, 1, 0, 6}, {50, 7, 3, 2}, 4, 2, 40, 1, -1, -1, BR, F16, 0, 2},
-    {3, {6, 2, 5}, {30, 0, 11}, 8, 1, 24, 1, -1, -1, TL, BF16, 0, 0},
+    {4, {3, 1, 0, 6}, {50, 7, 3, 2}, 4, 2, 40, 1, -1, -1, BR, F16, 0, 2, 0, 0},
+    {3, {6, 2, 5}, {30, 0, 11}, 8, 1, 24, 1, -1, -1, TL, BF16, 0, 0, 0, 0},
     /* more rows a kv head than decode_local's 16: GPUs' decode runs attend_local's tiles */
-    {3, {5, 0, 4}, {1700, 9, 2100}, 8, 2, 32, 1, -1, -1, BR, F16, 0, 1},
+    {3, {5, 0, 4}, {1700, 9, 2100}, 8, 2, 32, 1, -1, -1, BR, F16, 0, 1, 0, 0},
     /* and the extensions: windows that miss short entries' keys, sink tokens, positions */
-    {3, {4, 1, 6}, {1500, 2200, 6}, 4, 2, 32, 1, 300, 0, TL, F16, 1, 0},
-    {2, {5, 2}, {1000, 2100}, 2, 1, 40, 0, 64, 3, BR, F32, 6 | 8, 0},
-    {2, {7, 3}, {2300, 900}, 2, 1, 32, 1, 100, 0, BR, BF16, 1 | 4 | 8, 0},
+    {3, {4, 1, 6}, {1500, 2200, 6}, 4, 2, 32, 1, 300, 0, TL, F16, 1, 0, 0, 0},
+    {2, {5, 2}, {1000, 2100}, 2, 1, 40, 0, 64, 3, BR, F32, 6 | 8, 0, 0, 0},
+    {2, {7, 3}, {2300, 900}, 2, 1, 32, 1, 100, 0, BR, BF16, 1 | 4 | 8, 0, 0, 0},
+    /* an additive mask, each entry's rows and keys at its own (i, j): full and broadcast, f32
+     * and f16, random values (-inf among them) and blocks of whole hidden tiles; 0 rows, 0
+     * keys, causal, windows, GQA and MQA, the extensions beside it */
+    {4, {1, 37, 0, 64}, {5, 37, 20, 100}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0, M32, 3},
+    {3, {17, 3, 50}, {17, 60, 9}, 4, 4, 64, 1, -1, -1, TL, F16, 0, 3, M16, 0},
+    {4, {9, 33, 2, 5}, {0, 40, 2, 300}, 6, 3, 24, 0, -1, -1, BR, BF16, 0, 5, M16, 1 | 4},
+    {8, {64, 300, 17, 1, 128, 77, 250, 9}, {64, 300, 17, 1, 128, 77, 250, 9}, 2, 1, 64, 0, -1,
+     -1, BR, F32, 0, 0, M32, 1 | 4},
+    {3, {200, 13, 257}, {290, 90, 301}, 4, 2, 32, 1, -1, -1, TL, F16, 0, 0, M16, 2 | 4},
+    {5, {1, 70, 31, 8, 129}, {3, 70, 100, 8, 129}, 8, 1, 64, 1, 7, 0, BR, BF16, 0, 0, M32, 2 | 4},
+    {3, {250, 13, 200}, {300, 90, 260}, 4, 1, 48, 1, 150, 0, BR, F32, 0, 0, M32, 3 | 4},
+    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F16, 1, 1, M32, 3},
+    /* and decode's shapes: keys split, entries of 0 rows and 0 keys, attend_local's tiles */
+    {4, {1, 0, 7, 3}, {2100, 40, 900, 0}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0, M16, 3 | 4},
+    {2, {8, 3}, {13, 2500}, 2, 1, 24, 1, -1, -1, BR, BF16, 8, 1, M32, 0},
+    {3, {5, 0, 4}, {1700, 9, 2100}, 8, 2, 32, 1, -1, -1, BR, F16, 0, 1, M16, 1 | 4},
 };
 
 typedef struct varlen_run {
@@ -96,6 +123,9 @@ static const char *varlen_name(const varlen_case *vc)
                        vc->batch, vc->heads, vc->kv_heads, vc->head_dim, vc->causal, vc->wl,
                        vc->wr, vc->align == BR ? "bottom-right" : "top-left",
                        vc->dtype == F32 ? "f32" : vc->dtype == F16 ? "f16" : "bf16", vc->extras);
+    if (vc->mask)
+        len += snprintf(name + len, sizeof name - (size_t)len, ", mask %s form %d,",
+                        vc->mask == M16 ? "f16" : "f32", vc->mask_form);
     for (int b = 0; b < vc->batch && len < (int)sizeof name; b++)
         len += snprintf(name + len, sizeof name - (size_t)len, " %d/%d", vc->len_q[b],
                         vc->len_k[b]);
@@ -149,8 +179,61 @@ static varlen_run make_run(const varlen_case *vc, clattn_algorithm algo)
         OK(clattn_problem_set(p, set[s].param, set[s].value));
     if (vc->extras & 1)
         OK(clattn_problem_set_softcap(p, 15.0));
+    if (vc->mask) {
+        OK(clattn_problem_set(p, CLATTN_PARAM_MASK, vc->mask));
+        OK(clattn_problem_set(p, CLATTN_PARAM_MASK_BATCH,
+                              vc->mask_form & MASK_FULL_BATCH ? vc->batch : 1));
+        OK(clattn_problem_set(p, CLATTN_PARAM_MASK_HEADS,
+                              vc->mask_form & MASK_FULL_HEADS ? vc->heads : 1));
+    }
     r.problem = p;
     return r;
+}
+
+/* A deterministic hash of a few integers, uniform in [0, 1). */
+static double hash01(unsigned a, unsigned b, unsigned c, unsigned d)
+{
+    unsigned x = a * 73856093u ^ b * 19349663u ^ c * 83492791u ^ d * 2654435761u;
+    x ^= x >> 13;
+    x *= 0x5bd1e995u;
+    x ^= x >> 15;
+    return (double)(x & 0xffffff) / 16777216.0;
+}
+
+/* The case's mask [Bm, Hm, seq_q, seq_kv] (f32 or f16): random values, -inf a third of the
+ * time, or blocks of 64 positions x 96 keys (larger than any kernel's tile) all -inf, all 0
+ * or random; NaN past each entry's own lengths where the mask has a batch dimension. */
+static void *make_mask(const varlen_case *vc, const varlen_run *r, size_t bytes)
+{
+    const int bm = vc->mask_form & MASK_FULL_BATCH ? vc->batch : 1;
+    const int hm = vc->mask_form & MASK_FULL_HEADS ? vc->heads : 1;
+    const size_t count = bytes / (vc->mask == M16 ? 2 : 4);
+    ck_assert_uint_eq(count, (size_t)bm * (size_t)hm * (size_t)r->seq_q * (size_t)r->seq_kv);
+    float *f = malloc(count * 4);
+    size_t e = 0;
+    for (int b = 0; b < bm; b++)
+        for (int h = 0; h < hm; h++)
+            for (int i = 0; i < r->seq_q; i++)
+                for (int j = 0; j < r->seq_kv; j++, e++) {
+                    const unsigned ub = (unsigned)b, uh = (unsigned)h, ui = (unsigned)i,
+                                   uj = (unsigned)j;
+                    const double u = vc->mask_form & MASK_BLOCKS
+                                         ? hash01(ub + 11, uh + 5, ui / 64, uj / 96)
+                                         : 1.0;
+                    const double v = hash01(ub, uh, ui, uj);
+                    f[e] = u < 0.45 ? -INFINITY
+                           : u < 0.75 ? 0.0f
+                           : v < 1.0 / 3 ? -INFINITY
+                                         : (float)(6.0 * v - 4.0);
+                    if (bm > 1 && (i >= vc->len_q[b] || j >= vc->len_k[b]))
+                        f[e] = NAN;
+                }
+    if (vc->mask == M32)
+        return f;
+    void *half = malloc(count * 2);
+    OK(clattn_from_float(F16, f, half, count));
+    free(f);
+    return half;
 }
 
 /* Runs the case's problem with the bounds cu_q and cu_k on the device (one enqueue) and
@@ -162,9 +245,10 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
     const clattn_problem *p = r->problem;
     clattn_context *ctx = test_context();
     const size_t esize = clattn_dtype_size(vc->dtype);
-    size_t bytes[4];
-    for (int t = 0; t < 4; t++)
+    size_t bytes[5] = {0};
+    for (int t = 0; t < (vc->mask ? 5 : 4); t++)
         OK(clattn_problem_tensor_bytes(p, (clattn_tensor)t, &bytes[t]));
+    void *mask = vc->mask ? make_mask(vc, r, bytes[4]) : NULL;
     void *host[3];
     for (int t = 0; t < 3; t++)
         host[t] = random_tensor(vc->dtype, bytes[t] / esize, 2.0f, (unsigned)(t + 3));
@@ -197,6 +281,8 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
     }
     if (vc->extras & 2)
         OK(clattn_args_set_positions(args, Q_START, K_START));
+    if (mask)
+        OK(clattn_args_set_host(args, CLATTN_ARG_MASK, mask));
     OK(clattn_reference_args(p, args, o_ref, lse_ref));
 
     cl_command_queue queue;
@@ -237,6 +323,10 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
         OK(clattn_args_set_buffer(args, CLATTN_ARG_ALIBI_SLOPES, mem[6], 0));
         OK(clattn_args_set_buffer(args, CLATTN_ARG_SINKS, mem[6], sizeof slopes));
     }
+    if (mask) {
+        mem[7] = device_copy(bytes[4], mask);
+        OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, mem[7], 0));
+    }
     clattn_plan *plan = NULL;
     clattn_status st = clattn_plan_create(ctx, p, &plan);
     ck_assert_msg(st == CLATTN_SUCCESS, "%s: plan: %s", varlen_name(vc), clattn_message(ctx));
@@ -265,6 +355,7 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
     clattn_args_destroy(args);
     for (int t = 0; t < 3; t++)
         free(host[t]);
+    free(mask);
     free(o);
     free(o_ref);
     free(lse);
@@ -388,7 +479,7 @@ START_TEST(bad_bounds_on_the_device_give_nan_rows_and_touch_nothing_else)
     const clattn_algorithm algo = bad_bounds_runs[_i].algo;
     const int scale = bad_bounds_runs[_i].key_scale;
     varlen_case vc = {7, {4, 3, 2, 2, 3, 6, 3}, {8, 8, 2, 2, 5, 2, 2}, 4, 2, 32, 1, -1, -1, BR,
-                      F32, 0, 0};
+                      F32, 0, 0, 0, 0};
     if (algo == CLATTN_ALGO_WINDOWED)
         vc.wl = 3;
     for (int b = 0; b < vc.batch; b++)
@@ -450,9 +541,6 @@ START_TEST(bad_host_parameters_are_refused_by_name)
     OK(clattn_problem_set(p, CLATTN_PARAM_PAGE_SIZE, 16));
     REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED, "paged");
     OK(clattn_problem_set(p, CLATTN_PARAM_PAGE_SIZE, 0));
-    OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_F32));
-    REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED, "additive mask");
-    OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_NONE));
     OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY));
     REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED,
                "positions per entry");
@@ -518,9 +606,29 @@ START_TEST(bad_host_parameters_are_refused_by_name)
     REFUSED_BY(clattn_enqueue_merge(plan, NULL, mem[3], 0, mem[4], 0, mem[3], 0, mem[4], 0,
                                     mem[3], 0, mem[4], 0, 0, NULL, NULL),
                CLATTN_ERROR_UNSUPPORTED, "packed variable-length batches");
+    /* a mask spans [Bm, Hm, seq_q, seq_kv] (the longest entry's), and the call checks that */
+    clattn_plan *masked = NULL;
+    OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_F16));
+    OK(clattn_plan_create(ctx, p, &masked));
+    size_t mask_bytes;
+    OK(clattn_problem_tensor_bytes(p, CLATTN_TENSOR_MASK, &mask_bytes));
+    ck_assert_uint_eq(mask_bytes, (size_t)r.seq_q * (size_t)r.seq_kv * 2);
+    REFUSED_BY(clattn_enqueue_args(masked, NULL, args, 0, NULL, NULL),
+               CLATTN_ERROR_INVALID_ARGUMENT, "mask");
+    cl_mem mask_short = device_copy(mask_bytes - 2, NULL), mask = device_copy(mask_bytes, NULL);
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, mask_short, 0));
+    REFUSED_BY(clattn_enqueue_args(masked, NULL, args, 0, NULL, NULL),
+               CLATTN_ERROR_INVALID_ARGUMENT, "mask");
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, mask, 0));
+    OK(clattn_enqueue_args(masked, NULL, args, 0, NULL, NULL));
+    OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, NULL, 0));
+    OK(clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_NONE));
     cl_command_queue queue;
     clattn_context_get_cl(ctx, NULL, NULL, &queue);
     clFinish(queue);
+    clattn_plan_destroy(masked);
+    clReleaseMemObject(mask_short);
+    clReleaseMemObject(mask);
 
     /* the reference: without the bounds, by name */
     ck_assert_int_eq(clattn_reference(p, "", "", "", (float[1]){0}, NULL),

@@ -126,6 +126,13 @@ static const variant variants[] = {
      -1, -1, VARLEN | SHORT_ENTRIES, 0},
     {"decode-f16-varlen-sinks", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 2, 1, 2, 600, 24, 1, 16,
      0, VARLEN | SHORT_ENTRIES | SINK_TOKENS | BIAS, 0},
+    /* ... with the mask on the [seq_q, seq_kv] grid: entries shorter than it read its corner */
+    {"tiled-f16-varlen-mask", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 45, 24, 0, -1, -1,
+     VARLEN | SHORT_ENTRIES | MASK, 0},
+    {"windowed-f32-varlen-mask", CLATTN_ALGO_WINDOWED, CLATTN_DTYPE_F32, 2, 1, 37, 40, 20, 1,
+     20, 0, VARLEN | MASK, 0},
+    {"decode-f32-varlen-mask", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 3, 600, 20, 1, -1,
+     -1, VARLEN | SHORT_ENTRIES | MASK, 0},
     /* a head size of V's and O's own with the mask, sink tokens and positions per entry */
     {"tiled-f16-dv-mask-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 45, 24, 1, 2,
      0, MASK | SINK_TOKENS, 0},
