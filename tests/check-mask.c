@@ -80,16 +80,6 @@ static const char *mask_name(const mask_case *mc, const attn_case *c)
     return name;
 }
 
-/* A deterministic hash of a few integers, uniform in [0, 1). */
-static double hash01(unsigned a, unsigned b, unsigned c, unsigned d)
-{
-    unsigned x = a * 73856093u ^ b * 19349663u ^ c * 83492791u ^ d * 2654435761u;
-    x ^= x >> 13;
-    x *= 0x5bd1e995u;
-    x ^= x >> 15;
-    return (double)(x & 0xffffff) / 16777216.0;
-}
-
 /* A random value, or -inf a third of the time. */
 static float random_value(unsigned b, unsigned h, unsigned i, unsigned j)
 {

@@ -190,16 +190,6 @@ static varlen_run make_run(const varlen_case *vc, clattn_algorithm algo)
     return r;
 }
 
-/* A deterministic hash of a few integers, uniform in [0, 1). */
-static double hash01(unsigned a, unsigned b, unsigned c, unsigned d)
-{
-    unsigned x = a * 73856093u ^ b * 19349663u ^ c * 83492791u ^ d * 2654435761u;
-    x ^= x >> 13;
-    x *= 0x5bd1e995u;
-    x ^= x >> 15;
-    return (double)(x & 0xffffff) / 16777216.0;
-}
-
 /* The case's mask [Bm, Hm, seq_q, seq_kv] (f32 or f16): random values, -inf a third of the
  * time, or blocks of 64 positions x 96 keys (larger than any kernel's tile) all -inf, all 0
  * or random; NaN past each entry's own lengths where the mask has a batch dimension. */

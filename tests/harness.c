@@ -157,6 +157,15 @@ void check_args_on_device(const clattn_problem *p, clattn_algorithm algo, clattn
     clattn_plan_destroy(plan);
 }
 
+double hash01(unsigned a, unsigned b, unsigned c, unsigned d)
+{
+    unsigned x = a * 73856093u ^ b * 19349663u ^ c * 83492791u ^ d * 2654435761u;
+    x ^= x >> 13;
+    x *= 0x5bd1e995u;
+    x ^= x >> 15;
+    return (double)(x & 0xffffff) / 16777216.0;
+}
+
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed)
 {
     float *f = malloc(count * sizeof *f);

@@ -75,6 +75,9 @@ void check_args_on_device(const clattn_problem *p, clattn_algorithm algo, clattn
 /* Deterministic inputs: `count` values uniform in [-magnitude, magnitude] in `dtype`. */
 void *random_tensor(clattn_dtype dtype, size_t count, float magnitude, unsigned seed);
 
+/* A deterministic hash of a few integers, uniform in [0, 1): a mask element, a length. */
+double hash01(unsigned a, unsigned b, unsigned c, unsigned d);
+
 /* A part of a test, named `what`, that this device cannot run (`why`, printed). Every skip is
  * printed and counted, and test_main prints the count per device. Under
  * CLATTN_TEST_REQUIRE_DEVICE=1 a `what` that was skipped on every device under test, and ran
