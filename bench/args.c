@@ -204,8 +204,8 @@ static const char usage_problems[] =
     "                        pages shuffled in a pool (default: contiguous)\n"
     "  --decode-compare      one step at --seq-kv keys (default 32768) with the decode\n"
     "                        algorithm and with tiled, and the speed-up\n"
-    "  --kv-dtype T          with --decode-compare: the cache stored as T, one of f32,\n"
-    "                        f16, bf16, q8_0, q4_0, fp8_e4m3, fp8_e5m2 (default: --dtype)\n"
+    "  --kv-dtype T          the cache stored as T, one of f32, f16, bf16, q8_0, q4_0,\n"
+    "                        fp8_e4m3, fp8_e5m2 (default: --dtype)\n"
     "\n"
     "Packed variable-length batches (prefill; --heads, --kv-heads, --head-dim, --causal,\n"
     "--align, --window, --dtype, --mask, --algo (all but naive), --check apply):\n"
@@ -614,7 +614,7 @@ static const struct refusal need_decode[] = {
     {FLAG_PROMPT, "needs --decode"},
     {FLAG_KV_LENS, "needs --decode"},
     {FLAG_PAGE_SIZE, "needs --decode or --decode-compare"},
-    {FLAG_KV_DTYPE, "needs --decode-compare"},
+    {FLAG_KV_DTYPE, "needs --decode or --decode-compare"},
 };
 
 static const struct refusal not_in_decode[] = {
@@ -638,7 +638,6 @@ static const struct refusal not_in_decode[] = {
 };
 
 static const struct refusal not_in_loop[] = {
-    {FLAG_KV_DTYPE, "applies to --decode-compare only"},
     {FLAG_SEQ_KV, "applies to --decode-compare only: --decode's cache grows from --prompt or "
                   "--kv-lens by --tokens"},
 };

@@ -106,6 +106,7 @@ struct kv_cache {
     void *k, *v;             /* the mirror, or NULL */
     void *o;                 /* --check: O read back, its reference and the LSEs */
     float *o_ref, *lse, *lse_ref;
+    float *row; /* one new row in f32, on its way from Q's dtype into the cache's */
     cl_mem mem[MEMS];
 };
 
@@ -214,6 +215,8 @@ static void need_of(const struct kv_cache *c, int mirror, struct memory_need *ne
                        memory_add(memory_mul(2, c->lse_bytes),
                                   memory_mul((uint64_t)l->capacity + (uint64_t)c->head_dim,
                                              sizeof(double)))));
+    if (mirror) /* mirror_row's f32 row */
+        need->host = memory_add(need->host, memory_mul((uint64_t)c->head_dim, sizeof(float)));
 }
 
 int kv_cache_need(const clattn_problem *problem, const struct decode_layout *layout, int mirror,
@@ -244,9 +247,10 @@ static int make_host(struct kv_cache *c, int mirror)
         c->o_ref = malloc(c->o_bytes / c->esize * sizeof *c->o_ref);
         c->lse = malloc(c->lse_bytes);
         c->lse_ref = malloc(c->lse_bytes);
+        c->row = malloc((size_t)c->head_dim * sizeof *c->row);
     }
     if (!c->q || !c->k_new || !c->v_new || !c->lens || (l->page_size && !c->table) ||
-        (mirror && (!c->k || !c->v || !c->o || !c->o_ref || !c->lse || !c->lse_ref)))
+        (mirror && (!c->k || !c->v || !c->o || !c->o_ref || !c->lse || !c->lse_ref || !c->row)))
         return fail_host_memory();
     const struct {
         void *data;
@@ -401,7 +405,7 @@ void kv_cache_destroy(struct kv_cache *c)
         if (c->mem[m])
             clReleaseMemObject(c->mem[m]);
     void *host[] = {c->lens, c->table, c->q, c->k_new, c->v_new, c->k,
-                    c->v,    c->o,     c->o_ref, c->lse, c->lse_ref};
+                    c->v,    c->o,     c->o_ref, c->lse, c->lse_ref, c->row};
     for (size_t i = 0; i < sizeof host / sizeof *host; i++)
         free(host[i]);
     free(c);
@@ -486,6 +490,20 @@ int kv_cache_check_step(struct kv_cache *c, cl_command_queue queue, struct bench
     return 0;
 }
 
+/* One new row, in Q's dtype, into the mirror at value `at`, stored as the cache's type the
+ * way the device's append stores it (fp8's scales are the default 1 here). */
+static void mirror_row(struct kv_cache *c, void *mirror, int64_t at, const void *row)
+{
+    char *dst = (char *)mirror + (size_t)at / (size_t)c->kv_values * (size_t)c->kv_bytes;
+    if (c->kv_dtype == c->dtype) {
+        memcpy(dst, row, (size_t)c->head_dim * c->esize);
+        return;
+    }
+    /* head_dim is a whole number of blocks (the problem checked it): neither call can fail */
+    clattn_to_float(c->dtype, row, c->row, (size_t)c->head_dim);
+    clattn_from_float(c->kv_dtype, c->row, dst, (size_t)c->head_dim);
+}
+
 void kv_cache_mirror_step(struct kv_cache *c)
 {
     const struct decode_layout *l = c->layout;
@@ -499,10 +517,10 @@ void kv_cache_mirror_step(struct kv_cache *c)
                                                 (j % l->page_size) * c->k_strides[1]
                                           : b * c->k_strides[0] + j * c->k_strides[1];
         for (int64_t g = 0; g < c->kv_heads; g++) {
-            const size_t to = (size_t)(base + g * c->k_strides[2]) * c->esize;
+            const int64_t at = base + g * c->k_strides[2];
             const size_t from = (size_t)(b * c->kv_heads + g) * row_bytes;
-            memcpy((char *)c->k + to, k_rows + from, row_bytes);
-            memcpy((char *)c->v + to, v_rows + from, row_bytes);
+            mirror_row(c, c->k, at, k_rows + from);
+            mirror_row(c, c->v, at, v_rows + from);
         }
     }
 }
