@@ -177,6 +177,9 @@ static void decode_row_fill(const struct bench_session *s, const struct decode_j
 /* The longest prefill run measured, in device milliseconds: the prefill is quadratic, and
  * timing it at every length a long --decode reaches would take far longer than the loop. */
 #define DECODE_OFF_BUDGET_MS 1000.0
+/* A first length longer than this is predicted from a prefill timed at this length (not
+ * reported): a --prompt of 32768 keys would otherwise run minutes of prefills unpredicted. */
+#define DECODE_OFF_PROBE_KEYS 1024
 
 /* The --kv-lens shown in the header; a longer list ends in "...". */
 #define SHOWN_LENS 16
@@ -344,13 +347,14 @@ static void decode_print_off(FILE *out, const struct bench_session *s, const str
             "          K and V projections a model would recompute too are not counted.\n"
             "measured: each prefill timed like the steps (median of %d after %d warm-up), "
             "shortest first, up to\n"
-            "          the first length predicted (L^2 growth) to run over %.0f ms; summed over "
-            "steps 1..step by\n"
-            "          the trapezoid rule between the sampled steps (exact for a cost linear in "
-            "the step)\n"
+            "          the first length predicted (L^2 growth from the last timed, or from %d "
+            "keys) to run over\n"
+            "          %.0f ms; summed over steps 1..step by the trapezoid rule between the "
+            "sampled steps\n"
+            "          (exact for a cost linear in the step)\n"
             "modelled: FLOPs, 4*H*d*L for a step with the cache and 4*H*d*L(L+1)/2 without, "
             "summed exactly\n\n",
-            s->opt->iters, s->opt->warmup, DECODE_OFF_BUDGET_MS);
+            s->opt->iters, s->opt->warmup, DECODE_OFF_PROBE_KEYS, DECODE_OFF_BUDGET_MS);
     fprintf(out, "%7s %10s %11s %11s %11s %9s %9s\n", "", "", "prefill", "sum on", "sum off",
             "measured", "modelled");
     fprintf(out, "%7s %10s %11s %11s %11s %9s %9s\n", "step", "kv len", "ms", "ms", "ms",
@@ -463,25 +467,36 @@ static int measure_prefill(struct bench_session *s, const clattn_problem *decode
 
 /* Times the prefill of one sequence of each of `lengths` tokens (distinct, increasing), with
  * the heads, head_dim and dtype of `decode`: ms[i] is the median device time of --iters runs
- * after --warmup. Stops before a length whose run is predicted, from the last one measured by
- * L^2 growth, to take more than DECODE_OFF_BUDGET_MS, or that the device or the host memory
- * cannot hold: ms[i] is NaN from there on. Returns 0 or an exit code after printing why. */
+ * after --warmup. Stops before a length whose run is predicted, by L^2 growth from the last
+ * one timed (or from a probe at DECODE_OFF_PROBE_KEYS keys when the first is longer), to take
+ * more than DECODE_OFF_BUDGET_MS, or that the device or the host memory cannot hold: ms[i] is
+ * NaN from there on. Returns 0 or an exit code after printing why. */
 static int decode_off_measure(struct bench_session *s, const clattn_problem *decode,
                               const int64_t *lengths, size_t count, double *ms)
 {
     struct progress progress;
     progress_init(&progress, s->opt);
     int rc = 0;
+    int64_t last_len = 0; /* the last length timed, and its time */
+    double last_ms = NAN;
+    if (count > 0 && lengths[0] > DECODE_OFF_PROBE_KEYS) {
+        progress_show(&progress, "cache off: prefill at %d keys, to predict longer ones",
+                      DECODE_OFF_PROBE_KEYS);
+        last_len = DECODE_OFF_PROBE_KEYS;
+        rc = measure_prefill(s, decode, last_len, &last_ms);
+    }
     size_t i = 0;
     for (; i < count && !rc; i++) {
-        if (i > 0) {
-            const double growth = (double)lengths[i] / (double)lengths[i - 1];
-            if (isnan(ms[i - 1]) || ms[i - 1] * growth * growth > DECODE_OFF_BUDGET_MS)
+        if (last_len > 0) {
+            const double growth = (double)lengths[i] / (double)last_len;
+            if (isnan(last_ms) || last_ms * growth * growth > DECODE_OFF_BUDGET_MS)
                 break;
         }
         progress_show(&progress, "cache off: prefill at %lld keys [%zu/%zu]",
                       (long long)lengths[i], i + 1, count);
         rc = measure_prefill(s, decode, lengths[i], &ms[i]);
+        last_len = lengths[i];
+        last_ms = ms[i];
     }
     progress_clear(&progress);
     for (; i < count; i++)
