@@ -286,7 +286,7 @@ inline void row_range(long i, long pos_off, int causal, long wl, long wr, int nk
  * let a negative start through the same test on the starts widened to long. */
 inline int entry_length(int n, int nq, int q_start, int k_start)
 {
-    if (n >= 0 && (q_start < 0 || k_start < 0 || q_start > INT_MAX - (nq - 1) ||
+    if (n >= 0 && (q_start < 0 || k_start < 0 || q_start > INT_MAX - max(nq - 1, 0) ||
                    k_start > INT_MAX - max(n - 1, 0)))
         return -1;
     return n;
@@ -432,12 +432,14 @@ inline int varlen_length(__global const int *cu, ulong off, int b, int total, in
 #define VARLEN_PACKED_FIRST(b, g, k0, stride, block)                                          \
     ((ulong)(g) * (ulong)(stride) + ((ulong)((k0) / (block)) + (ulong)(b)) * (ulong)(block))
 /* Entry b's query rows, nq_entry (a packed entry's own: the launch is sized by the longest),
- * and keys, n_given (-1 when impossible), declared for a kernel that reads K and V where they
- * are, with the tensors' offsets moved to the entry's first packed row and key. */
+ * and keys, n_given (-1 when impossible, its range or its starts), declared for a kernel that
+ * reads K and V where they are, with the tensors' offsets moved to the entry's first packed
+ * row and key. */
 #define ENTRY_IN_PLACE(b, nq_entry, n_given)                                                   \
     int nq_entry, n_given, k0_;                                                                \
     VARLEN_ROWS(b, nq_entry);                                                                  \
-    VARLEN_KEYS(b, n_given, k0_)
+    VARLEN_KEYS(b, n_given, k0_);                                                              \
+    n_given = ENTRY_LENGTH(b, nq_entry, n_given)
 #else
 #define VARLEN_PARAMS
 #define ENTRY_IN_PLACE(b, nq_entry, n_given)                                                   \

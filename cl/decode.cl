@@ -125,7 +125,7 @@ void decode_registers(IN_PLACE_PARAMS)
     const int g0 = (item / row_blocks) % head_blocks * KVH;
     const int r_first = item % row_blocks * RPK;
     const int split = (int)get_global_id(1), splits = (int)get_global_size(1);
-    ENTRY_IN_PLACE(b, nq_entry, n_given); /* (varlen: no positions per entry) */
+    ENTRY_IN_PLACE(b, nq_entry, n_given);
     /* the entry's rows (a packed entry's own; the launch is sized by the longest) */
     const int rows_total = nq_entry * group;
 #ifdef VARLEN

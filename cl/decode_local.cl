@@ -72,7 +72,7 @@ void decode_local(IN_PLACE_PARAMS)
     const int g = grp / row_blocks % kv_heads;
     const int r_first = grp % row_blocks * ROWS;
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
-    ENTRY_IN_PLACE(b, nq_entry, n_given); /* (varlen: no positions per entry) */
+    ENTRY_IN_PLACE(b, nq_entry, n_given);
     /* The entry's rows (a packed entry's own; the launch is sized by the longest). A
      * work-group past a short entry's rows computes nothing and still meets every barrier, as
      * cl/tiled_local.cl's does (PoCL's work-group loops mishandle a return before one); its

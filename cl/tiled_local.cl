@@ -200,7 +200,7 @@ void attend_local(IN_PLACE_PARAMS)
     const int b = bkv / kv_heads, g = bkv % kv_heads;
     const int split = (int)get_group_id(1), splits = (int)get_num_groups(1);
     const int r_first = rb * BR;
-    ENTRY_IN_PLACE(b, nq_entry, n_given); /* (varlen: no positions per entry) */
+    ENTRY_IN_PLACE(b, nq_entry, n_given);
     const int rows_total = nq_entry * group;
     /* A work-group past a short entry's rows computes nothing (no row, no tile), and still
      * meets every barrier: PoCL's work-group loops mishandle a return before a barrier, even

@@ -48,7 +48,7 @@ void attend_registers(__global const storage_t *q, ulong q_off, long q_sb, long 
 #ifdef VARLEN /* Kt and Vp hold the entry's keys already (cl/pack.cl) */
     int k0;
     VARLEN_ROWS(b, nq_entry);
-    n_given = varlen_length(cu_k, cu_k_off, b, total_kv, nk, &k0);
+    n_given = ENTRY_LENGTH(b, nq_entry, varlen_length(cu_k, cu_k_off, b, total_kv, nk, &k0));
     const ulong first_key = VARLEN_PACKED_FIRST(b, g, k0, nk_pad, BC);
 #else
     const ulong first_key = (ulong)bkv * (ulong)nk_pad;

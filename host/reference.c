@@ -157,13 +157,13 @@ static void positions(const clattn_problem *p, const extras *x, int64_t b, int64
 
 /* Whether entry b's starts are possible positions (docs/semantics.md, "Positions"): when not,
  * its rows are NaN. */
-static int starts_valid(const clattn_problem *p, const extras *x, int64_t b, int64_t nk)
+static int starts_valid(const clattn_problem *p, const extras *x, int64_t b, int64_t nq,
+                        int64_t nk)
 {
     if (problem_get(p, CLATTN_PARAM_POSITIONS) != CLATTN_POSITIONS_PER_ENTRY)
         return 1;
     const int64_t last = 2147483647, qs = x->q_starts[b], ks = x->k_starts[b];
-    return qs >= 0 && ks >= 0 && qs + problem_get(p, CLATTN_PARAM_SEQ_Q) - 1 <= last &&
-           ks + nk - 1 <= last;
+    return qs >= 0 && ks >= 0 && qs + nq - 1 <= last && ks + nk - 1 <= last;
 }
 
 /* docs/semantics.md, "Which keys a row sees" and sink tokens, for one pair of positions. */
@@ -241,9 +241,6 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
         return fail(NULL, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "clattn_reference: out of memory");
     }
     for (int64_t b = 0; b < B; b++) {
-        int64_t n = kv_length(p, kv, b);
-        if (n >= 0 && !starts_valid(p, x, b, n))
-            n = -1;
         /* a packed entry's rows, from its first packed row (none when its range is
          * impossible: then no row is its own) */
         int64_t rows = nq, row0 = 0, qb = b;
@@ -253,6 +250,9 @@ static clattn_status attend(const clattn_problem *p, const void *q, const kv_vie
             row0 = rows ? x->cu_q[b] : 0;
             qb = 0;
         }
+        int64_t n = kv_length(p, kv, b);
+        if (n >= 0 && !starts_valid(p, x, b, rows, n))
+            n = -1;
         for (int64_t h = 0; h < H; h++) {
             const int64_t g = h / group;
             for (int64_t i = 0; i < rows; i++) {

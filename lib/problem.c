@@ -493,9 +493,6 @@ static clattn_status check_varlen(const clattn_problem *p)
     if (p->value[CLATTN_PARAM_PAGE_SIZE])
         return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
                     "packed variable-length batches read packed K and V, not a paged KV cache");
-    if (p->value[CLATTN_PARAM_POSITIONS] == CLATTN_POSITIONS_PER_ENTRY)
-        return fail(NULL, CLATTN_ERROR_UNSUPPORTED,
-                    "packed variable-length batches do not take positions per entry");
     if (p->value[CLATTN_PARAM_BATCH] >= I32_MAX)
         return fail(NULL, CLATTN_ERROR_INVALID_ARGUMENT,
                     "a packed varlen batch has at most 2^31 - 2 entries (cu_seqlens has B + 1)");

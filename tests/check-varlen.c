@@ -2,7 +2,8 @@
  * windowed and decode against the reference, one enqueue for the whole batch, on odd lengths
  * (1, and entries of 0 rows or 0 keys), Nq != Nk per entry, causal masks in both alignments,
  * windows, GQA and MQA, every storage type, rows that see no key, LSE; with ALiBi, sinks, the
- * softcap, positions per call and sink tokens (each entry's first keys) on top; an additive
+ * softcap, positions per call or per entry (an entry at the last positions of its own lengths,
+ * one with impossible starts) and sink tokens (each entry's first keys) on top; an additive
  * mask on the [SEQ_Q, SEQ_KV] grid read with each entry's own row and key indices (f32 and f16,
  * broadcast and full, blocks of whole hidden tiles, NaN past each entry's lengths, which no
  * kernel may use); decode's keys split and merged into the packed rows. Bad host parameters get a clear status; bad bounds on
@@ -31,12 +32,20 @@ typedef struct varlen_case {
     int extras;  /* bits: 1 ALiBi per entry, sinks and a softcap; 2 positions per call; 4 sink
                   * tokens (SINK_TOKENS of each entry's keys, beside its window); 8 decode
                   * splits the keys on every device (few work-groups: B <= 2, one kv head,
-                  * seq_q * H <= 16, seq_kv > 2048) */
+                  * seq_q * H <= 16, seq_kv > 2048); 16 positions per entry (entry_starts) */
     int tail;    /* packed rows and keys past the last entry, which no entry owns */
     clattn_mask mask;
     int mask_form; /* bits: MASK_FULL_BATCH (Bm = B, else 1), MASK_FULL_HEADS (Hm = H, else
                     * 1), MASK_BLOCKS (blocks larger than any tile, else random values) */
 } varlen_case;
+
+/* Positions per entry (extras 16): each entry a chunk at a place of its own, some of whose
+ * rows sit before its first key (rows that see no key under a causal mask); entry 1's start
+ * is impossible (its rows NaN). Without ALiBi, whose f32 distances are not exact that far out,
+ * the last entry sits at the last positions its own lengths allow, which the longest entry's
+ * would not. */
+static const int32_t q_starts_of[MAX_ENTRIES] = {500, -3, 40, 2000, 7, 900, 64, 1};
+static const int32_t k_starts_of[MAX_ENTRIES] = {480, 0, 300, 1990, 7, 100, 0, 0};
 
 #define MASK_FULL_BATCH 1
 #define MASK_FULL_HEADS 2
@@ -107,11 +116,23 @@ static const varlen_case cases[] = {
     {4, {1, 0, 7, 3}, {2100, 40, 900, 0}, 4, 2, 40, 1, -1, -1, BR, F32, 0, 0, M16, 3 | 4},
     {2, {8, 3}, {13, 2500}, 2, 1, 24, 1, -1, -1, BR, BF16, 8, 1, M32, 0},
     {3, {5, 0, 4}, {1700, 9, 2100}, 8, 2, 32, 1, -1, -1, BR, F16, 0, 1, M16, 1 | 4},
+    /* positions per entry: causal and windows, the extensions, sink tokens, a mask; decode's
+     * shapes with its keys split and with attend_local's tiles */
+    {4, {20, 7, 45, 2}, {33, 60, 45, 5}, 4, 2, 32, 1, -1, -1, BR, F32, 16, 0, 0, 0},
+    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, 9, 0, TL, F16, 1 | 16, 1, 0, 0},
+    {3, {20, 7, 45}, {33, 60, 45}, 4, 2, 32, 1, 5, 0, BR, BF16, 4 | 16, 0, 0, 0},
+    {4, {9, 33, 2, 5}, {0, 40, 2, 300}, 6, 3, 24, 0, 6, 2, BR, F32, 16, 5, 0, 0},
+    {3, {20, 1, 45}, {33, 60, 45}, 4, 2, 32, 1, -1, -1, TL, F16, 16, 1, M32, 3},
+    {3, {5, 16, 2}, {3, 1300, 700}, 4, 4, 64, 1, -1, -1, BR, F16, 16, 2, 0, 0},
+    {2, {7, 3}, {2300, 900}, 2, 1, 32, 1, 100, 0, BR, F32, 1 | 8 | 16, 0, 0, 0},
+    {2, {3, 8}, {2600, 5}, 2, 1, 40, 1, -1, -1, TL, BF16, 8 | 16, 0, 0, 0},
+    {3, {5, 0, 4}, {1700, 9, 2100}, 8, 2, 32, 1, -1, -1, BR, F16, 16, 1, 0, 0},
 };
 
 typedef struct varlen_run {
     clattn_problem *problem;
     int32_t cu_q[MAX_ENTRIES + 1], cu_k[MAX_ENTRIES + 1];
+    int32_t q_starts[MAX_ENTRIES], k_starts[MAX_ENTRIES]; /* extras 16 */
     int total_q, total_kv, seq_q, seq_kv;
 } varlen_run;
 
@@ -143,6 +164,11 @@ static varlen_run make_run(const varlen_case *vc, clattn_algorithm algo)
         r.seq_q = vc->len_q[b] > r.seq_q ? vc->len_q[b] : r.seq_q;
         r.seq_kv = vc->len_k[b] > r.seq_kv ? vc->len_k[b] : r.seq_kv;
     }
+    for (int b = 0; b < vc->batch; b++) {
+        const int last = b == vc->batch - 1 && !(vc->extras & 1);
+        r.q_starts[b] = last ? INT32_MAX - (vc->len_q[b] ? vc->len_q[b] - 1 : 0) : q_starts_of[b];
+        r.k_starts[b] = last ? INT32_MAX - (vc->len_k[b] ? vc->len_k[b] - 1 : 0) : k_starts_of[b];
+    }
     r.total_q = r.cu_q[vc->batch] + vc->tail;
     r.total_kv = r.cu_k[vc->batch] + vc->tail;
     r.total_q = r.total_q > r.seq_q ? r.total_q : r.seq_q;
@@ -170,10 +196,11 @@ static varlen_run make_run(const varlen_case *vc, clattn_algorithm algo)
         {CLATTN_PARAM_ALGORITHM, algo},
         {CLATTN_PARAM_ALIBI, vc->extras & 1 ? CLATTN_ALIBI_PER_ENTRY : CLATTN_ALIBI_NONE},
         {CLATTN_PARAM_SINKS, vc->extras & 1},
-        {CLATTN_PARAM_POSITIONS,
-         vc->extras & 2 ? CLATTN_POSITIONS_PER_CALL : CLATTN_POSITIONS_ALIGNED},
+        {CLATTN_PARAM_POSITIONS, vc->extras & 2    ? CLATTN_POSITIONS_PER_CALL
+                                 : vc->extras & 16 ? CLATTN_POSITIONS_PER_ENTRY
+                                                   : CLATTN_POSITIONS_ALIGNED},
         {CLATTN_PARAM_SINK_TOKENS,
-         vc->extras & 4 ? (vc->extras & 2 ? K_START : 0) + SINK_TOKENS : 0},
+         vc->extras & 4 ? (vc->extras & (2 | 16) ? K_START : 0) + SINK_TOKENS : 0},
     };
     for (size_t s = 0; s < sizeof set / sizeof set[0]; s++)
         OK(clattn_problem_set(p, set[s].param, set[s].value));
@@ -271,6 +298,10 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
     }
     if (vc->extras & 2)
         OK(clattn_args_set_positions(args, Q_START, K_START));
+    if (vc->extras & 16) {
+        OK(clattn_args_set_host(args, CLATTN_ARG_Q_START, r->q_starts));
+        OK(clattn_args_set_host(args, CLATTN_ARG_K_START, r->k_starts));
+    }
     if (mask)
         OK(clattn_args_set_host(args, CLATTN_ARG_MASK, mask));
     OK(clattn_reference_args(p, args, o_ref, lse_ref));
@@ -316,6 +347,18 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
     if (mask) {
         mem[7] = device_copy(bytes[4], mask);
         OK(clattn_args_set_buffer(args, CLATTN_ARG_MASK, mem[7], 0));
+    }
+    if (vc->extras & 16) { /* the starts at offsets in one buffer */
+        const size_t starts_bytes = (size_t)vc->batch * 4;
+        mem[8] = device_copy(4 + 2 * starts_bytes, NULL);
+        ck_assert_int_eq(clEnqueueWriteBuffer(queue, mem[8], CL_TRUE, 4, starts_bytes,
+                                              r->q_starts, 0, NULL, NULL),
+                         CL_SUCCESS);
+        ck_assert_int_eq(clEnqueueWriteBuffer(queue, mem[8], CL_TRUE, 4 + starts_bytes,
+                                              starts_bytes, r->k_starts, 0, NULL, NULL),
+                         CL_SUCCESS);
+        OK(clattn_args_set_buffer(args, CLATTN_ARG_Q_START, mem[8], 4));
+        OK(clattn_args_set_buffer(args, CLATTN_ARG_K_START, mem[8], 4 + starts_bytes));
     }
     clattn_plan *plan = NULL;
     clattn_status st = clattn_plan_create(ctx, p, &plan);
@@ -531,10 +574,6 @@ START_TEST(bad_host_parameters_are_refused_by_name)
     OK(clattn_problem_set(p, CLATTN_PARAM_PAGE_SIZE, 16));
     REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED, "paged");
     OK(clattn_problem_set(p, CLATTN_PARAM_PAGE_SIZE, 0));
-    OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY));
-    REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED,
-               "positions per entry");
-    OK(clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_ALIGNED));
     OK(clattn_problem_set(p, CLATTN_PARAM_ALGORITHM, CLATTN_ALGO_NAIVE));
     REFUSED_BY(clattn_plan_create(ctx, p, &plan), CLATTN_ERROR_UNSUPPORTED,
                "packed variable-length batches");

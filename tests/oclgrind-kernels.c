@@ -31,7 +31,8 @@ typedef struct variant {
 /* SINK_COUNT sink tokens beside the window */
 #define SINK_TOKENS 4
 #define SINK_COUNT 5
-/* positions per entry: rows from seq_kv + 1, keys from 2 (int32 buffers) */
+/* positions per entry: rows from seq_kv + 1, keys from 2 (int32 buffers); a varlen batch's
+ * other entries from 7 and 0, and from 0 and 5 */
 #define PER_ENTRY 8
 /* An additive f32 mask with a head dimension (mask_value), in a buffer of clattn_enqueue_args */
 #define MASK 16
@@ -133,6 +134,11 @@ static const variant variants[] = {
      20, 0, VARLEN | MASK, 0},
     {"decode-f32-varlen-mask", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F32, 4, 2, 3, 600, 20, 1, -1,
      -1, VARLEN | SHORT_ENTRIES | MASK, 0},
+    /* ... with each entry's own starts (the third's rows before its keys: none visible) */
+    {"tiled-f32-varlen-per-entry", CLATTN_ALGO_TILED, CLATTN_DTYPE_F32, 2, 1, 5, 7, 20, 1, -1,
+     -1, VARLEN | SHORT_ENTRIES | PER_ENTRY, 0},
+    {"decode-f16-varlen-per-entry", CLATTN_ALGO_DECODE, CLATTN_DTYPE_F16, 4, 2, 3, 600, 20, 1,
+     16, 0, VARLEN | SHORT_ENTRIES | PER_ENTRY | SINK_TOKENS, 0},
     /* a head size of V's and O's own with the mask, sink tokens and positions per entry */
     {"tiled-f16-dv-mask-sink-tokens", CLATTN_ALGO_TILED, CLATTN_DTYPE_F16, 4, 2, 7, 45, 24, 1, 2,
      0, MASK | SINK_TOKENS, 0},
@@ -244,13 +250,14 @@ static void *inputs(clattn_dtype dtype, size_t bytes, unsigned seed)
 }
 
 /* clattn_enqueue_args in device buffers: with odd offsets, K one element and V three elements
- * past an aligned offset; slopes and sinks ([heads] f32 each), the starts (one int32 each),
+ * past an aligned offset; slopes and sinks ([heads] f32 each), the starts (int32 [entries]
+ * each),
  * the mask and a varlen batch's bounds (int32 [VARLEN_ENTRIES + 1] each) when not NULL. O and
  * LSE start as what o and lse hold. */
 static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size_t esize,
                                     int odd, const size_t bytes[4], size_t rows,
                                     void *const in[3], const float *slopes, const float *sinks,
-                                    size_t heads, const int32_t starts[2], const float *mask,
+                                    size_t heads, const int32_t *const starts[2], const float *mask,
                                     size_t mask_bytes, const int32_t *const cu[2], void *o,
                                     float *lse)
 {
@@ -267,9 +274,11 @@ static clattn_status run_in_buffers(clattn_context *ctx, clattn_plan *plan, size
                                   CLATTN_ARG_SINKS,   CLATTN_ARG_Q_START, CLATTN_ARG_K_START,
                                   CLATTN_ARG_MASK,    CLATTN_ARG_CU_SEQLENS_Q,
                                   CLATTN_ARG_CU_SEQLENS_K};
-    const void *extra[7] = {slopes, sinks, starts, starts ? starts + 1 : NULL, mask,
-                            cu ? cu[0] : NULL, cu ? cu[1] : NULL};
-    const size_t extra_bytes[7] = {heads * sizeof(float), heads * sizeof(float), 4, 4, mask_bytes,
+    const void *extra[7] = {slopes, sinks, starts ? starts[0] : NULL, starts ? starts[1] : NULL,
+                            mask, cu ? cu[0] : NULL, cu ? cu[1] : NULL};
+    const size_t entries = cu ? VARLEN_ENTRIES : 1;
+    const size_t extra_bytes[7] = {heads * sizeof(float), heads * sizeof(float),
+                                   entries * sizeof(int32_t), entries * sizeof(int32_t), mask_bytes,
                                    (VARLEN_ENTRIES + 1) * sizeof(int32_t),
                                    (VARLEN_ENTRIES + 1) * sizeof(int32_t)};
     for (int t = 5; t < 12 && !st; t++) {
@@ -323,7 +332,9 @@ static int run(clattn_context *ctx, const variant *v)
     const size_t rows = (size_t)(varlen ? VARLEN_ENTRIES : 1) * (size_t)v->heads * (size_t)v->seq_q;
     int failed = 1;
     const int per_entry = v->flags & PER_ENTRY;
-    const int32_t starts[2] = {v->seq_kv + 1, 2};
+    const int32_t q_starts[VARLEN_ENTRIES] = {v->seq_kv + 1, 7, 0};
+    const int32_t k_starts[VARLEN_ENTRIES] = {2, 0, 5};
+    const int32_t *const starts[2] = {q_starts, k_starts};
     float *mask = NULL;
     size_t mask_bytes = 0;
     int32_t cu_q[VARLEN_ENTRIES + 1], cu_k[VARLEN_ENTRIES + 1];
@@ -373,7 +384,7 @@ static int run(clattn_context *ctx, const variant *v)
                                  CLATTN_ARG_ALIBI_SLOPES, CLATTN_ARG_SINKS,   CLATTN_ARG_Q_START,
                                  CLATTN_ARG_K_START,      CLATTN_ARG_MASK};
     const void *host_data[8] = {in[0], in[1], in[2], bias ? slopes : NULL, bias ? sinks : NULL,
-                                per_entry ? starts : NULL, per_entry ? starts + 1 : NULL, mask};
+                                per_entry ? q_starts : NULL, per_entry ? k_starts : NULL, mask};
     for (int t = 0; t < 8; t++)
         clattn_args_set_host(host, names[t], host_data[t]);
     clattn_args_set_host(host, CLATTN_ARG_CU_SEQLENS_Q, varlen ? cu_q : NULL);
