@@ -36,6 +36,7 @@ enum flag_id {
     FLAG_ALIBI,
     FLAG_SINKS,
     FLAG_SINK_TOKENS,
+    FLAG_POSITIONS,
     FLAG_MASK,
     FLAG_DTYPE,
     FLAG_KV_DTYPE,
@@ -90,6 +91,7 @@ static const struct flag {
     {"--alibi", FLAG_ALIBI, 1, 1},
     {"--sinks", FLAG_SINKS, 1, 1},
     {"--sink-tokens", FLAG_SINK_TOKENS, 1, 1},
+    {"--positions", FLAG_POSITIONS, 1, 1},
     {"--mask", FLAG_MASK, 1, 1},
     {"--dtype", FLAG_DTYPE, 1, 1},
     {"--kv-dtype", FLAG_KV_DTYPE, 1, 0},
@@ -175,6 +177,9 @@ static const char usage_problems[] =
     "  --alibi B             ALiBi with ggml's slopes for max_bias B, one per head (0: off)\n"
     "  --sinks Z             a sink logit Z for every head (gpt-oss, ggml's sinks)\n"
     "  --sink-tokens S       the first S keys stay visible beside --window (StreamingLLM)\n"
+    "  --positions Q,K       query rows at positions Q, Q+1, ... and keys at K, K+1, ...\n"
+    "                        (positions per call: a chunk of a longer sequence; default:\n"
+    "                        the --align of rows on keys)\n"
     "  --mask P              an additive f32 mask [1, 1, Nq, Nk] of pattern P: zero (all 0),\n"
     "                        causal (the causal rule as 0 and -inf, for --align) or blocks\n"
     "                        (128 x 128 blocks, a quarter 0 and the rest -inf)\n"
@@ -545,6 +550,13 @@ static int apply_flag(const struct flag *f, const char *value, struct bench_opti
         if (!parse_real(value, 1, f->id == FLAG_SOFTCAP ? &opt->softcap : &opt->alibi_bias))
             return fail(err, errlen, f->name, value, "expected 0 (off) or a positive number");
         return 0;
+    case FLAG_POSITIONS:
+        if (!parse_window(value, &opt->q_start, &opt->k_start) || opt->q_start < 0 ||
+            opt->k_start < 0 || opt->q_start > INT32_MAX || opt->k_start > INT32_MAX)
+            return fail(err, errlen, f->name, value,
+                        "expected two integers Q,K, each in [0, 2147483647]");
+        opt->has_positions = 1;
+        return 0;
     case FLAG_MASK:
         if (!parse_mask(value, &opt->mask))
             return fail(err, errlen, f->name, value, "expected zero, causal or blocks");
@@ -631,6 +643,7 @@ static const struct refusal not_in_decode[] = {
     {FLAG_ALIBI, "times the single problem: not decode mode yet"},
     {FLAG_SINKS, "times the single problem: not decode mode yet"},
     {FLAG_SINK_TOKENS, "times the single problem: not decode mode yet"},
+    {FLAG_POSITIONS, "times the single problem: not decode mode yet"},
     {FLAG_MASK, "times the single problem: not decode mode yet"},
     {FLAG_SAVE, "saves a single problem's tensors: not in decode mode"},
     {FLAG_PLOT, "plots the sweep and single problems: not in decode mode (use --json or --csv)"},
@@ -658,6 +671,7 @@ static const struct refusal not_in_varlen[] = {
     {FLAG_ALIBI, "times the single problem: not --varlen yet"},
     {FLAG_SINKS, "times the single problem: not --varlen yet"},
     {FLAG_SINK_TOKENS, "times the single problem: not --varlen yet"},
+    {FLAG_POSITIONS, "times the single problem: not --varlen yet"},
     {FLAG_DECODE, "cannot be combined with --varlen"},
     {FLAG_DECODE_COMPARE, "cannot be combined with --varlen"},
     {FLAG_SAVE, "saves a single problem's tensors: not --varlen"},

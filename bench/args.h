@@ -61,6 +61,8 @@ struct bench_options {
     int has_sinks;     /* a sink logit of `sink` for every head */
     double sink;
     int64_t sink_tokens; /* keys visible beside the window (CLATTN_PARAM_SINK_TOKENS); 0 */
+    int has_positions;   /* --positions: rows from q_start, keys from k_start, per call */
+    int64_t q_start, k_start;
     enum bench_mask mask; /* --mask: an additive mask of this pattern, [1, 1, Nq, Nk] f32 */
 
     clattn_algorithm algos[BENCH_MAX_ALGOS];

@@ -218,7 +218,8 @@ struct bench_peak {
 };
 
 /* Sets row->flops and row->bytes from `problem` and the row's shape, algo and dtype. */
-clattn_status traffic_model(const clattn_problem *problem, struct bench_row *row);
+clattn_status traffic_model(const clattn_problem *problem, const int64_t *starts,
+                            struct bench_row *row);
 
 double row_gflops(const struct bench_row *row);
 double row_gbps(const struct bench_row *row);
@@ -362,6 +363,8 @@ struct bench_inputs {
     size_t bytes[INPUT_BUFFERS];
     void *host[INPUT_BUFFERS]; /* Q, K, V as uploaded; O, LSE as last read back */
     cl_mem mem[INPUT_BUFFERS];
+    int positions; /* positions per call (--positions): the starts each call passes */
+    int64_t q_start, k_start;
     /* The reference of `ref_problem` (same shape, some mask), NULL until asked for. */
     clattn_problem *ref_problem;
     float *ref_o, *ref_lse;

@@ -43,6 +43,9 @@ static void print_problem(FILE *out, const struct bench_options *opt)
         fprintf(out, ", sinks %g", opt->sink);
     if (opt->sink_tokens)
         fprintf(out, ", %lld sink tokens", (long long)opt->sink_tokens);
+    if (opt->has_positions)
+        fprintf(out, ", positions from %lld (rows) and %lld (keys)", (long long)opt->q_start,
+                (long long)opt->k_start);
     if (opt->mask != BENCH_MASK_NONE)
         fprintf(out, ", additive mask (%s)", mask_name(opt->mask));
     fputc('\n', out);

@@ -80,6 +80,8 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
         clattn_problem_set(*out, CLATTN_PARAM_SINKS, 1);
     if (rc == 0 && opt->mask != BENCH_MASK_NONE)
         clattn_problem_set(*out, CLATTN_PARAM_MASK, CLATTN_MASK_F32);
+    if (rc == 0 && opt->has_positions)
+        clattn_problem_set(*out, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_CALL);
     if (rc == 0 && opt->softcap > 0) {
         if (clattn_problem_set_softcap(*out, opt->softcap)) {
             char text[1200];
@@ -394,6 +396,14 @@ int inputs_create(struct bench_session *s, const clattn_problem *shape,
         sinks[h] = (float)s->opt->sink;
     if (!rc && in->bytes[INPUT_MASK])
         rc = inputs_fill_mask(s->opt->mask, shape, in->host[INPUT_MASK]);
+    int64_t positions = CLATTN_POSITIONS_ALIGNED;
+    if (!rc)
+        rc = get_param(shape, CLATTN_PARAM_POSITIONS, &positions);
+    if (!rc && positions == CLATTN_POSITIONS_PER_CALL) {
+        in->positions = 1;
+        in->q_start = s->opt->q_start;
+        in->k_start = s->opt->k_start;
+    }
     if (!rc)
         rc = upload(in, s->ctx);
     if (rc) {
@@ -460,6 +470,8 @@ static int inputs_args(const struct bench_inputs *in, int host, clattn_args **ou
     for (int b = 0; b < INPUT_BUFFERS && !st; b++)
         st = host ? clattn_args_set_host(*out, input_args[b], in->host[b])
                   : clattn_args_set_buffer(*out, input_args[b], in->mem[b], 0);
+    if (!st && in->positions)
+        st = clattn_args_set_positions(*out, in->q_start, in->k_start);
     if (st) {
         clattn_args_destroy(*out);
         return fail_clattn(NULL, st, "naming the inputs");
@@ -714,7 +726,8 @@ int run_measure(struct bench_session *s, struct bench_inputs *in, const clattn_p
     int rc = session_check_memory(s, &need);
     if (!rc)
         rc = shape_to_row(problem, row);
-    if (!rc && (st = traffic_model(problem, row)))
+    const int64_t starts[2] = {in->q_start, in->k_start};
+    if (!rc && (st = traffic_model(problem, in->positions ? starts : NULL, row)))
         rc = fail_clattn(NULL, st, "counting the visible pairs");
 
     const int read_outputs = s->opt->check || s->opt->save_dir;

@@ -327,12 +327,49 @@ const char *row_algo_label(const struct bench_row *row, char buf[ROW_LABEL_LEN])
 
 /* ---- The FLOP and traffic models, and the rates derived from them */
 
-clattn_status traffic_model(const clattn_problem *problem, struct bench_row *row)
+/* The keys row i sees with positions per call (docs/semantics.md, "Which keys a row sees"),
+ * row by row: clattn_problem_visible_pairs, which has no call's starts, does not count them. */
+static uint64_t pairs_at_starts(const clattn_problem *problem, int64_t q_start, int64_t k_start)
+{
+    int64_t v[7] = {0};
+    static const clattn_param params[7] = {
+        CLATTN_PARAM_BATCH,       CLATTN_PARAM_HEADS,        CLATTN_PARAM_SEQ_Q,
+        CLATTN_PARAM_SEQ_KV,      CLATTN_PARAM_CAUSAL,       CLATTN_PARAM_WINDOW_LEFT,
+        CLATTN_PARAM_WINDOW_RIGHT};
+    for (int p = 0; p < 7; p++)
+        clattn_problem_get(problem, params[p], &v[p]);
+    int64_t sink = 0;
+    clattn_problem_get(problem, CLATTN_PARAM_SINK_TOKENS, &sink);
+    const int64_t nq = v[2], k_end = k_start + v[3]; /* keys at positions [k_start, k_end) */
+    uint64_t pairs = 0;
+    for (int64_t i = 0; i < nq; i++) {
+        const int64_t pos = q_start + i;
+        int64_t lo = v[5] >= 0 ? pos - v[5] : k_start, hi = k_end; /* [lo, hi) */
+        if (v[4] && pos + 1 < hi)
+            hi = pos + 1;
+        if (v[6] >= 0 && pos + v[6] + 1 < hi)
+            hi = pos + v[6] + 1;
+        lo = lo > k_start ? lo : k_start;
+        const int64_t window = hi > lo ? hi - lo : 0;
+        /* and the sink tokens [k_start, s) the causal rule lets it see, less those in [lo, hi) */
+        int64_t s = sink < k_end ? sink : k_end;
+        if (v[4] && pos + 1 < s)
+            s = pos + 1;
+        const int64_t shared = window && s > lo ? (s < hi ? s : hi) - lo : 0;
+        pairs += (uint64_t)(window + (s > k_start ? s - k_start : 0) - shared);
+    }
+    return pairs * (uint64_t)v[0] * (uint64_t)v[1];
+}
+
+clattn_status traffic_model(const clattn_problem *problem, const int64_t *starts,
+                            struct bench_row *row)
 {
     uint64_t pairs = 0;
-    clattn_status st = clattn_problem_visible_pairs(problem, &pairs);
+    clattn_status st = starts ? CLATTN_SUCCESS : clattn_problem_visible_pairs(problem, &pairs);
     if (st)
         return st;
+    if (starts)
+        pairs = pairs_at_starts(problem, starts[0], starts[1]);
     /* a multiply-add per element of Q K^T (d) and of P V (dv) */
     const uint64_t d = (uint64_t)row->head_dim, dv = (uint64_t)row->head_dim_v;
     row->flops = 2 * (d + dv) * pairs;
