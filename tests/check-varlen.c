@@ -305,6 +305,15 @@ static float *run_and_compare(const varlen_case *vc, const varlen_run *r, const 
     if (mask)
         OK(clattn_args_set_host(args, CLATTN_ARG_MASK, mask));
     OK(clattn_reference_args(p, args, o_ref, lse_ref));
+    /* positions per entry: the NaN rows are those of the impossible starts alone; the last
+     * entry, at the last positions of its own lengths, is not one (judged by the longest
+     * entry's, it would be) */
+    for (int b = 0; (vc->extras & 16) && b < vc->batch; b++)
+        for (int i = 0; i < vc->len_q[b]; i++) {
+            const float got = lse_ref[(size_t)b * (size_t)vc->heads * (size_t)r->seq_q + (size_t)i];
+            ck_assert_msg(!!isnan(got) == (r->q_starts[b] < 0), "%s: entry %d row %d LSE %g",
+                          varlen_name(vc), b, i, (double)got);
+        }
 
     cl_command_queue queue;
     clattn_context_get_cl(ctx, NULL, NULL, &queue);
