@@ -113,9 +113,12 @@ inline float4 fp8_decode4(uint4 c)
 /* A hint that the cache line at p will be read soon. PoCL compiles kernels to the host's
  * instruction set, where OpenCL's prefetch() does nothing and the compiler's builtin is the
  * CPU's prefetch instruction; a device compiled through SPIR-V or its own compiler takes
- * OpenCL's. */
+ * OpenCL's. The builtin asks for the line in L2 (locality 2: x86's prefetcht1), not L1: on an
+ * AMD EPYC an L1 prefetch holds one of the core's few L1 miss buffers until the line arrives,
+ * and decode's f32, f16 and bf16 caches then ran 1.6-2.0x slower than with L2 prefetches,
+ * q8_0 and q4_0 within noise (bench/results/pocl-decode-prefetch-l2-session5.txt). */
 #if defined(__clang__) && (defined(__x86_64__) || defined(__aarch64__))
-#define PREFETCH_LINE(p) __builtin_prefetch(p)
+#define PREFETCH_LINE(p) __builtin_prefetch((p), 0, 2)
 #else
 #define PREFETCH_LINE(p) prefetch((p), 1)
 #endif

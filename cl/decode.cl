@@ -28,7 +28,8 @@
  * Host defines: VW, KVH, RPK, and common.cl's DTYPE, HEAD_DIM and HEAD_DIM_V. */
 
 #define ROWS (KVH * RPK)
-/* How far ahead a row is asked for: four runs, the best of 1, 2, 4, 8 and 16 on PoCL. */
+/* How far ahead a row is asked for: four runs, the best of 1, 2, 4, 8 and 16 on PoCL (a
+ * Xeon, into L1), and of 4 and 8 into L2 on an AMD EPYC. */
 #define PREFETCH_KEYS (4 * VW)
 /* The output pass keeps accumulators in registers: PV_ROWS rows (all RPK up to 16) times
  * PV_VECS of a V row's DV_VECS vectors, beside those PV_VECS vectors of V and a broadcast
