@@ -136,6 +136,7 @@ struct bench_decode_fields {
     int64_t step;        /* ROW_DECODE_STEP: the token generated, 1..--tokens */
     int64_t capacity;    /* keys per sequence the cache was allocated (and planned) for */
     int64_t page_size;   /* 0: contiguous */
+    clattn_dtype kv_dtype; /* the cache's type (--kv-dtype; else the row's dtype) */
     int64_t splits;      /* CLATTN_PLAN_SPLITS of the decode algorithm; 1 otherwise */
     uint64_t cache_bytes; /* K and V as allocated (the page pool when paged) */
     int cache_resident;   /* the bytes the step reads fit CL_DEVICE_GLOBAL_MEM_CACHE_SIZE */

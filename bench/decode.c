@@ -163,6 +163,7 @@ static void decode_row_fill(const struct bench_session *s, const struct decode_j
     row->decode.step = step;
     row->decode.capacity = l->capacity;
     row->decode.page_size = l->page_size;
+    row->decode.kv_dtype = job->kv_dtype;
     row->decode.splits = plan->splits;
     row->decode.cache_bytes = cache_bytes;
     /* Timed runs of a step read the same keys again: when they fit the last-level cache, they

@@ -296,6 +296,7 @@ static size_t row_fields(const struct bench_row *r, const struct bench_peak *pea
     f[n++] = integer("splits", d->splits);
     f[n++] = boolean("paged", d->page_size > 0);
     f[n++] = integer("page_size", d->page_size);
+    f[n++] = text("kv_dtype", dtype_name(d->kv_dtype));
     f[n++] = integer("cache_bytes", (long long)d->cache_bytes);
     f[n++] = boolean("cache_resident", d->cache_resident);
     /* shares of the copy and the read bandwidth, which do not apply to keys read from the
