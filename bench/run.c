@@ -80,8 +80,22 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
         clattn_problem_set(*out, CLATTN_PARAM_SINKS, 1);
     if (rc == 0 && opt->mask != BENCH_MASK_NONE)
         clattn_problem_set(*out, CLATTN_PARAM_MASK, CLATTN_MASK_F32);
-    if (rc == 0 && opt->has_positions)
+    if (rc == 0 && opt->has_positions) {
         clattn_problem_set(*out, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_CALL);
+        /* the call would refuse them (docs/semantics.md, "Positions"): a usage error here */
+        const int64_t last_q = opt->q_start + opt->seq_q - 1, last_k = opt->k_start + opt->seq_kv - 1;
+        if (last_q > INT32_MAX || last_k > INT32_MAX) {
+            char text[200];
+            snprintf(text, sizeof text,
+                     "--positions %lld,%lld: the last positions (query %lld, key %lld) pass "
+                     "2^31 - 1",
+                     (long long)opt->q_start, (long long)opt->k_start, (long long)last_q,
+                     (long long)last_k);
+            clattn_problem_destroy(*out);
+            *out = NULL;
+            rc = fail_usage(text);
+        }
+    }
     if (rc == 0 && opt->softcap > 0) {
         if (clattn_problem_set_softcap(*out, opt->softcap)) {
             char text[1200];
