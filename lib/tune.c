@@ -47,7 +47,9 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-/* Device buffers of the problem's shape, filled with values in [-1, 1]. */
+/* Device buffers of the problem's shape, filled with values in [-1, 1], each tensor in its
+ * storage type: Q and O in the problem's dtype, K and V in the cache's (whose quantized blocks
+ * then hold finite scales). */
 typedef struct tune_buffers {
     cl_mem mem[4];
 } tune_buffers;
@@ -57,19 +59,28 @@ static clattn_status buffers_create(clattn_context *ctx, const clattn_problem *p
     memset(b, 0, sizeof *b);
     unsigned x = 12345;
     for (int t = 0; t < 4; t++) {
+        const clattn_dtype type = t == CLATTN_TENSOR_K || t == CLATTN_TENSOR_V
+                                      ? problem_kv_dtype(p)
+                                      : (clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE);
+        int block_values = 1, block_bytes = 1;
+        clattn_dtype_block(type, &block_values, &block_bytes);
         const size_t bytes = (size_t)problem_tensor_span(p, (clattn_tensor)t);
-        unsigned char *host = malloc(bytes);
-        if (!host)
+        const size_t count = bytes / (size_t)block_bytes * (size_t)block_values;
+        unsigned char *host = calloc(bytes ? bytes : 1, 1);
+        float *values = malloc((count ? count : 1) * sizeof *values);
+        if (!host || !values) {
+            free(host);
+            free(values);
             return fail(ctx, CLATTN_ERROR_HOST_OUT_OF_MEMORY, "clattn_tune: out of host memory");
-        /* any bits of small magnitude will do: the values only need to be finite */
-        const size_t esize = clattn_dtype_size((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE));
-        for (size_t e = 0; e + esize <= bytes; e += esize) {
+        }
+        for (size_t e = 0; e < count; e++) {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            const float v = (float)(x >> 8) / 16777216.0f * 2.0f - 1.0f;
-            clattn_from_float((clattn_dtype)problem_get(p, CLATTN_PARAM_DTYPE), &v, host + e, 1);
+            values[e] = (float)(x >> 8) / 16777216.0f * 2.0f - 1.0f;
         }
+        clattn_from_float(type, values, host, count); /* count: whole blocks of the type */
+        free(values);
         cl_int err;
         b->mem[t] = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, host,
                                    &err);
@@ -247,6 +258,13 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
     /* a packed batch's plans take the tiles of its class, which the plain batch of its longest
      * entries measures (and clattn_enqueue runs) */
     clattn_problem_set(&p, CLATTN_PARAM_VARLEN, 0);
+    /* likewise the per-call tensors (an additive mask, ALiBi slopes, sink logits, starts per
+     * call or entry), which are the caller's data and not the class's: the plain problem of
+     * the same shape is measured (clattn_enqueue, which the tuner runs, takes none of them) */
+    clattn_problem_set(&p, CLATTN_PARAM_MASK, CLATTN_MASK_NONE);
+    clattn_problem_set(&p, CLATTN_PARAM_ALIBI, CLATTN_ALIBI_NONE);
+    clattn_problem_set(&p, CLATTN_PARAM_SINKS, 0);
+    clattn_problem_set(&p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_ALIGNED);
     const clattn_kernel_shape shape = select_shape(&ctx->limits);
     const int vw = shape == CLATTN_SHAPE_REGISTER_BLOCKS
                        ? select_register_tiles(&ctx->limits, &p, rows_per_kv_head(&p), windowed).vw
@@ -274,6 +292,15 @@ clattn_status clattn_tune(clattn_context *ctx, const clattn_problem *problem, ch
     /* the rules' own choice first, as the figure to beat */
     tuning_set(ctx->tuning, class_key, NULL);
     const double rules_ms = time_plan(ctx, &p, &b, 0);
+    if (rules_ms < 0) { /* nothing to beat: a failure, never a report of -1 ms */
+        char why[512];
+        snprintf(why, sizeof why, "%s", clattn_message(ctx));
+        buffers_release(&b);
+        tuning_set(ctx->tuning, class_key, previous);
+        free(previous);
+        return fail(ctx, CLATTN_ERROR_UNSUPPORTED,
+                    "clattn_tune: the problem's own plan does not run on this device: %s", why);
+    }
     say(&r, "%s\n  %-44s %9.3f ms %8.1f GFLOP/s\n", class_key, "(rules from the device's limits)",
         rules_ms, rules_ms > 0 ? flops / (rules_ms * 1e6) : 0.0);
     int best = -1;

@@ -329,6 +329,36 @@ START_TEST(tune_measures_and_reports)
 }
 END_TEST
 
+/* A problem whose calls pass tensors of their own (a mask, ALiBi slopes, sink logits, starts
+ * per entry) is measured as the plain problem of its shape, and one with a quantized cache on
+ * blocks of that type: the rules' plan runs, with a time (it once reported -1 ms and every
+ * candidate as failing, and returned success). */
+START_TEST(tune_takes_per_call_tensors_and_cache_types)
+{
+    clattn_context *ctx = context();
+    static char report[32768];
+    for (int k = 0; k < 2; k++) {
+        clattn_problem *p = problem();
+        if (k == 0) {
+            clattn_problem_set(p, CLATTN_PARAM_MASK, CLATTN_MASK_F16);
+            clattn_problem_set(p, CLATTN_PARAM_ALIBI, CLATTN_ALIBI_PER_ENTRY);
+            clattn_problem_set(p, CLATTN_PARAM_SINKS, 1);
+            clattn_problem_set(p, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_ENTRY);
+        } else {
+            clattn_problem_set(p, CLATTN_PARAM_KV_DTYPE, CLATTN_DTYPE_Q8_0);
+        }
+        ck_assert_msg(clattn_tune(ctx, p, report, sizeof report) == CLATTN_SUCCESS, "%s",
+                      clattn_message(ctx));
+        const char *rules = strstr(report, "(rules from the device's limits)");
+        ck_assert_ptr_nonnull(rules);
+        const double ms = strtod(rules + strlen("(rules from the device's limits)"), NULL);
+        ck_assert_msg(ms > 0, "case %d: the rules' plan timed %g ms\n%s", k, ms, report);
+        clattn_problem_destroy(p);
+    }
+    clattn_context_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     int count = 0;
@@ -349,6 +379,7 @@ int main(void)
     tcase_add_loop_test(tc, hostile_tuning_file, 0, HOSTILES);
     tcase_add_test(tc, tuning_file_in_refused_directory);
     tcase_add_test(tc, tune_measures_and_reports);
+    tcase_add_test(tc, tune_takes_per_call_tensors_and_cache_types);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
