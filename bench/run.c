@@ -83,7 +83,8 @@ int shape_from_options(const struct bench_options *opt, clattn_problem **out)
     if (rc == 0 && opt->has_positions) {
         clattn_problem_set(*out, CLATTN_PARAM_POSITIONS, CLATTN_POSITIONS_PER_CALL);
         /* the call would refuse them (docs/semantics.md, "Positions"): a usage error here */
-        const int64_t last_q = opt->q_start + opt->seq_q - 1, last_k = opt->k_start + opt->seq_kv - 1;
+        const int64_t last_q = opt->q_start + opt->seq_q - 1;
+        const int64_t last_k = opt->k_start + opt->seq_kv - 1;
         if (last_q > INT32_MAX || last_k > INT32_MAX) {
             char text[200];
             snprintf(text, sizeof text,
